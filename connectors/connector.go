@@ -1,0 +1,254 @@
+package connectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"time"
+)
+
+// Conn is one connection (a bot bound to a portal line) as a connector sees
+// it: the ids it stamps on events and its decrypted settings. A connector
+// must treat Settings as secret: never log them or put them in events.
+type Conn struct {
+	ID       string
+	PortalID string
+	LineID   string
+	// Hash is the path element of the connection's entry URL (/hook/{hash}).
+	Hash string
+	// EntryURL is the full public URL messengers post to ("" when the
+	// gateway has no public URL configured).
+	EntryURL string
+	Settings Settings
+}
+
+// Settings are a connection's connector-specific values, by field key.
+type Settings map[string]string
+
+// Field describes one setting so the setup wizard can render a form for it.
+type Field struct {
+	Key   string `json:"key"`
+	Label string `json:"label"`
+	Help  string `json:"help,omitempty"`
+	// Type is "text", "secret", "select", "url" or "bool".
+	Type     string   `json:"type"`
+	Required bool     `json:"required,omitempty"`
+	Options  []string `json:"options,omitempty"`
+	Default  string   `json:"default,omitempty"`
+}
+
+// Description is what a connector tells about itself.
+type Description struct {
+	Type   string  `json:"type"`
+	Title  string  `json:"title"`
+	Fields []Field `json:"fields"`
+}
+
+// Inbound is what a connector made of one webhook request.
+type Inbound struct {
+	// Events to enqueue, each with its dedupe key. May be empty (an update
+	// kind the gateway skips on purpose).
+	Events []Keyed
+	// Response, when set, is written to the messenger instead of the default
+	// 200 (for handshakes such as Slack's url_verification).
+	Response *Response
+}
+
+// Keyed is an event with the key that makes a messenger retry a duplicate:
+// connector type + connection + the messenger's update/event id.
+type Keyed struct {
+	DedupeKey string
+	Event     Event
+}
+
+// Response is a literal HTTP answer to a messenger.
+type Response struct {
+	Status      int
+	ContentType string
+	Body        []byte
+}
+
+// Outbound is a message a portal asked to send.
+type Outbound struct {
+	ChatID  string    `json:"chat_id"`
+	Text    string    `json:"text,omitempty"`
+	ReplyTo string    `json:"reply_to,omitempty"`
+	Files   []OutFile `json:"files,omitempty"`
+}
+
+// OutFile is a file to send, by a URL the messenger or the gateway can fetch.
+type OutFile struct {
+	URL  string `json:"url"`
+	Name string `json:"name,omitempty"`
+	Mime string `json:"mime,omitempty"`
+}
+
+// Edit replaces the text of an earlier message the gateway sent.
+type Edit struct {
+	ChatID    string `json:"chat_id"`
+	MessageID string `json:"message_id"`
+	Text      string `json:"text"`
+}
+
+// Delete removes an earlier message the gateway sent.
+type Delete struct {
+	ChatID    string `json:"chat_id"`
+	MessageID string `json:"message_id"`
+}
+
+// Delivery is what the messenger answered to a successful send.
+type Delivery struct {
+	MessageIDs []string
+}
+
+// TestReport is the outcome of a live connection test, in plain words.
+type TestReport struct {
+	OK bool `json:"ok"`
+	// Checks lists each check made, in order.
+	Checks []Check `json:"checks"`
+}
+
+// Check is one line of a test report. Fix says what the admin should do
+// when OK is false.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// Connector is one messenger channel. One value serves every connection of
+// its type; all methods must be safe for concurrent use. Methods that talk to
+// the messenger honour ctx; an error wrapping ErrUnauthorized or ErrMalformed
+// has the meaning those sentinels document, any other error is the gateway's
+// or the messenger's fault.
+type Connector interface {
+	// Describe returns the connector's type, title and settings fields.
+	Describe() Description
+	// ValidateSettings checks settings offline and returns them normalized
+	// (defaults filled in). A *FieldErrors error names each bad field.
+	ValidateSettings(s Settings) (Settings, error)
+	// Test checks the connection against the messenger, live.
+	Test(ctx context.Context, c Conn) (TestReport, error)
+	// Activate starts receiving: registers the webhook at c.EntryURL, or
+	// returns ErrNeedsPolling when the connection receives by polling (the
+	// caller then runs Poller.Poll).
+	Activate(ctx context.Context, c Conn) error
+	// Deactivate stops receiving (removes the webhook). Idempotent.
+	Deactivate(ctx context.Context, c Conn) error
+	// Parse turns one webhook request into events. It must not call the
+	// messenger (it runs on the request path, where messengers time out).
+	// body is the full request body, already size-limited.
+	Parse(ctx context.Context, c Conn, h http.Header, body []byte) (Inbound, error)
+	// Send delivers a message to the messenger.
+	Send(ctx context.Context, c Conn, m Outbound) (Delivery, error)
+}
+
+// Editor is a connector that can change the text of a sent message.
+type Editor interface {
+	Edit(ctx context.Context, c Conn, e Edit) (Delivery, error)
+}
+
+// Deleter is a connector that can delete a sent message.
+type Deleter interface {
+	Delete(ctx context.Context, c Conn, d Delete) error
+}
+
+// Typer is a connector that can show a typing indicator.
+type Typer interface {
+	Typing(ctx context.Context, c Conn, chatID string) error
+}
+
+// Poller is a connector that can receive without a public URL. Poll blocks,
+// handing each batch of events to sink, until ctx ends; sink returns only
+// after the events are committed, so the poller may then advance its offset.
+type Poller interface {
+	Poll(ctx context.Context, c Conn, sink func(context.Context, []Keyed) error) error
+}
+
+// Sentinel errors. Wrap them with %w to add detail.
+var (
+	// ErrUnauthorized: the request's secret or signature is wrong or stale.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrMalformed: the payload is not what the messenger sends.
+	ErrMalformed = errors.New("malformed payload")
+	// ErrNeedsPolling: the connection receives by polling, not webhook.
+	ErrNeedsPolling = errors.New("connection receives by polling")
+	// ErrUnsupported: the connector cannot do this operation.
+	ErrUnsupported = errors.New("operation not supported by this connector")
+)
+
+// PermanentError is a send failure retrying will not fix (the user blocked the
+// bot, the chat does not exist, the token was revoked).
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// RateLimitedError asks the caller to wait before sending to that chat again.
+type RateLimitedError struct {
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("rate limited, retry after %s: %v", e.RetryAfter, e.Err)
+}
+func (e *RateLimitedError) Unwrap() error { return e.Err }
+
+// FieldErrors maps a setting key to what is wrong with it.
+type FieldErrors map[string]string
+
+func (fe FieldErrors) Error() string {
+	keys := make([]string, 0, len(fe))
+	for k := range fe {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	msg := "invalid settings:"
+	for _, k := range keys {
+		msg += fmt.Sprintf(" %s: %s;", k, fe[k])
+	}
+	return msg
+}
+
+// Registry maps a connector type to its implementation. Build it explicitly
+// (in main, or in a test) and pass it to whoever needs it.
+type Registry struct {
+	byType map[string]Connector
+	order  []string
+}
+
+// NewRegistry registers the given connectors; two with one type is an error.
+func NewRegistry(cs ...Connector) (*Registry, error) {
+	r := &Registry{byType: make(map[string]Connector, len(cs))}
+	for _, c := range cs {
+		t := c.Describe().Type
+		if t == "" {
+			return nil, errors.New("connectors: connector with empty type")
+		}
+		if _, dup := r.byType[t]; dup {
+			return nil, fmt.Errorf("connectors: type %q registered twice", t)
+		}
+		r.byType[t] = c
+		r.order = append(r.order, t)
+	}
+	return r, nil
+}
+
+// Get returns the connector of a type.
+func (r *Registry) Get(typ string) (Connector, bool) {
+	c, ok := r.byType[typ]
+	return c, ok
+}
+
+// Describe lists every registered connector, in registration order.
+func (r *Registry) Describe() []Description {
+	out := make([]Description, 0, len(r.order))
+	for _, t := range r.order {
+		out = append(out, r.byType[t].Describe())
+	}
+	return out
+}

@@ -1,0 +1,153 @@
+// Package connectors holds the normalized event model every channel produces,
+// the Connector contract each channel implements, and the Registry that maps a
+// connector type to its implementation.
+package connectors
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// Event types. The set is closed per protocol version; portals must ignore
+// types they do not know.
+const (
+	// A messenger user wrote a message.
+	TypeMessageCreated = "message.created"
+	// A messenger user edited an earlier message (same message.id).
+	TypeMessageUpdated = "message.updated"
+	// A messenger user deleted an earlier message (message.id only).
+	TypeMessageDeleted = "message.deleted"
+	// An outbound request reached the messenger; status.messenger_message_id
+	// is the id later edits and deletions refer to.
+	TypeStatusDelivered = "status.delivered"
+	// The messenger reports the user read the message (where it tells).
+	TypeStatusRead = "status.read"
+	// An outbound request could not be delivered; status.error says why.
+	TypeStatusFailed = "status.failed"
+	// The connection's bot was bound to another line; this line lost it.
+	TypeConnectionEmergency = "connection.emergency"
+	// The connection stopped working (revoked token, webhook removed...).
+	TypeConnectionError = "connection.error"
+)
+
+// Event is the one JSON shape every channel is normalized into. It is what a
+// portal receives inside a batch. Field names are part of the public protocol
+// (docs/protocol.md) and must not change meaning.
+type Event struct {
+	// ID is stable across every delivery attempt and every messenger retry of
+	// the same update: portals use it as their dedupe key. See EventID.
+	ID string `json:"id"`
+	// Type is one of the Type* constants.
+	Type string `json:"type"`
+	// OccurredAt is when the messenger says it happened (UTC, RFC 3339).
+	OccurredAt time.Time `json:"occurred_at"`
+	// Connector is the connector type that produced the event ("telegram").
+	Connector string `json:"connector"`
+	// Channel is the virtual channel; equal to Connector unless one connector
+	// carries several networks (e.g. "botframework.skype").
+	Channel string `json:"channel"`
+	// Connection is the id of the gateway connection (bot binding) the event
+	// came through. Replies are sent to this connection.
+	Connection string `json:"connection"`
+	// Line is the portal line the connection is bound to.
+	Line string `json:"line"`
+	// Chat is the conversation on the messenger side.
+	Chat *Chat `json:"chat,omitempty"`
+	// User is the messenger user who acted (absent for status events).
+	User *User `json:"user,omitempty"`
+	// Message is set for message.* events.
+	Message *Message `json:"message,omitempty"`
+	// Status is set for status.* events.
+	Status *Status `json:"status,omitempty"`
+	// Error is set for connection.* events.
+	Error *ErrorInfo `json:"error,omitempty"`
+}
+
+// Chat identifies a conversation on the messenger. ID is opaque to portals and
+// is what they pass back when replying.
+type Chat struct {
+	ID string `json:"id"`
+	// Type is "private", "group", "channel" or "thread".
+	Type  string `json:"type"`
+	Title string `json:"title,omitempty"`
+}
+
+// User is a messenger user as far as the messenger tells.
+type User struct {
+	ID       string `json:"id"`
+	Name     string `json:"name,omitempty"`
+	Username string `json:"username,omitempty"`
+	Language string `json:"language,omitempty"`
+	// AvatarURL is a gateway link (signed, expiring) where the messenger's own
+	// link would carry a secret.
+	AvatarURL string `json:"avatar_url,omitempty"`
+	// ProfileHash changes exactly when a profile field above changes, so a
+	// portal can skip profile updates cheaply.
+	ProfileHash string `json:"profile_hash,omitempty"`
+}
+
+// Message is the content of a message.* event.
+type Message struct {
+	// ID is the messenger's message id, as a string.
+	ID string `json:"id"`
+	// Text is plain text (UTF-8); markup is converted as docs/protocol.md says.
+	Text string `json:"text,omitempty"`
+	// ReplyTo is the messenger message id this message answers, if any.
+	ReplyTo string `json:"reply_to,omitempty"`
+	// Forwarded is true when the user forwarded someone else's message.
+	Forwarded bool       `json:"forwarded,omitempty"`
+	Files     []File     `json:"files,omitempty"`
+	Location  *Location  `json:"location,omitempty"`
+	EditedAt  *time.Time `json:"edited_at,omitempty"`
+}
+
+// File is always a link the portal can fetch; never a messenger URL that
+// carries a secret.
+type File struct {
+	Name string `json:"name,omitempty"`
+	Mime string `json:"mime,omitempty"`
+	Size int64  `json:"size,omitempty"`
+	URL  string `json:"url,omitempty"`
+	// Kind is "photo", "document", "audio", "voice", "video", "sticker"...
+	Kind string `json:"kind,omitempty"`
+	// TooLarge is set when the messenger will not let the gateway download
+	// the file (URL is then empty).
+	TooLarge bool `json:"too_large,omitempty"`
+}
+
+// Location is a point shared by the user.
+type Location struct {
+	Latitude  float64 `json:"latitude"`
+	Longitude float64 `json:"longitude"`
+	Title     string  `json:"title,omitempty"`
+	Address   string  `json:"address,omitempty"`
+}
+
+// Status reports the outcome of an outbound request made through the API.
+type Status struct {
+	// RequestID is the id the API answered with (202) for the request.
+	RequestID string `json:"request_id"`
+	// Operation is "send", "edit", "delete" or "typing".
+	Operation string `json:"operation"`
+	// MessengerMessageIDs are the ids the messenger gave the sent message
+	// (several when a long text was split).
+	MessengerMessageIDs []string `json:"messenger_message_ids,omitempty"`
+	// Error says why a status.failed request failed, in plain words.
+	Error string `json:"error,omitempty"`
+	// Attempts is how many times the gateway tried.
+	Attempts int `json:"attempts"`
+}
+
+// ErrorInfo explains a connection.* event.
+type ErrorInfo struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// EventID derives a stable event id from a dedupe key, so the same messenger
+// update always yields the same id, whichever process or attempt handles it.
+func EventID(dedupeKey string) string {
+	sum := sha256.Sum256([]byte(dedupeKey))
+	return "evt_" + hex.EncodeToString(sum[:16])
+}

@@ -1,0 +1,273 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// LineRef names a line that has events waiting and may be claimed now.
+type LineRef struct {
+	LineID   string
+	PortalID string
+}
+
+// Lease is the right to deliver one line's events, held by one dispatcher
+// (Owner) until Until. While it is held no other dispatcher, in this process
+// or another, claims the line, which is what keeps per-line order and rules
+// out two batches of one line in flight.
+type Lease struct {
+	LineID   string
+	PortalID string
+	Owner    string
+	Until    time.Time
+}
+
+// Item is one queued event.
+type Item struct {
+	Seq       int64
+	EventID   string
+	Payload   []byte
+	CreatedAt time.Time
+}
+
+// Batch is a run of the oldest events of a leased line, in order.
+type Batch struct {
+	Lease *Lease
+	Items []Item
+}
+
+// ErrLeaseLost means the lease expired and another dispatcher may hold the
+// line now; the holder must stop working on it.
+var ErrLeaseLost = errors.New("queue: line lease lost")
+
+// ReadyLines lists up to limit lines with events waiting that are neither
+// locked out nor leased, oldest lock-out first.
+func (o *Outbox) ReadyLines(ctx context.Context, limit int) ([]LineRef, error) {
+	now := ms(o.cfg.Now())
+	rows, err := o.db.SQL.QueryContext(ctx, `SELECT line_id, portal_id FROM line_queue
+		WHERE pending > 0 AND locked_until <= ? AND (lease_owner IS NULL OR lease_until <= ?)
+		ORDER BY locked_until LIMIT ?`, now, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("queue: ready lines: %w", err)
+	}
+	defer rows.Close()
+	var out []LineRef
+	for rows.Next() {
+		var r LineRef
+		if err := rows.Scan(&r.LineID, &r.PortalID); err != nil {
+			return nil, fmt.Errorf("queue: ready lines: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// NextWake returns the earliest time a locked-out line with events becomes
+// claimable again (zero when none is locked).
+func (o *Outbox) NextWake(ctx context.Context) (time.Time, error) {
+	var v sql.NullInt64
+	err := o.db.SQL.QueryRowContext(ctx, `SELECT MIN(CASE WHEN lease_owner IS NOT NULL AND lease_until > locked_until THEN lease_until ELSE locked_until END)
+		FROM line_queue WHERE pending > 0 AND (locked_until > ? OR (lease_owner IS NOT NULL AND lease_until > ?))`,
+		ms(o.cfg.Now()), ms(o.cfg.Now())).Scan(&v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("queue: next wake: %w", err)
+	}
+	if !v.Valid {
+		return time.Time{}, nil
+	}
+	return fromMS(v.Int64), nil
+}
+
+// Claim takes the lease of a line for owner if the line has events, is not
+// locked out and nobody else holds it. It returns nil, nil when it is not
+// claimable. The lease must be renewed (Ack does) or released.
+func (o *Outbox) Claim(ctx context.Context, lineID, owner string, d time.Duration) (*Lease, error) {
+	now := o.cfg.Now()
+	until := now.Add(d)
+	res, err := o.db.SQL.ExecContext(ctx, `UPDATE line_queue SET lease_owner = ?, lease_until = ?
+		WHERE line_id = ? AND pending > 0 AND locked_until <= ? AND (lease_owner IS NULL OR lease_until <= ? OR lease_owner = ?)`,
+		owner, ms(until), lineID, ms(now), ms(now), owner)
+	if err != nil {
+		return nil, fmt.Errorf("queue: claim line: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, nil
+	}
+	var portalID string
+	if err := o.db.SQL.QueryRowContext(ctx, "SELECT portal_id FROM line_queue WHERE line_id = ?", lineID).Scan(&portalID); err != nil {
+		return nil, fmt.Errorf("queue: claim line: %w", err)
+	}
+	return &Lease{LineID: lineID, PortalID: portalID, Owner: owner, Until: until}, nil
+}
+
+// Next reads up to max of the oldest events of a leased line. An empty batch
+// means the line is drained; release the lease then.
+func (o *Outbox) Next(ctx context.Context, l *Lease, max int) (*Batch, error) {
+	rows, err := o.db.SQL.QueryContext(ctx, `SELECT seq, event_id, payload, created_at FROM outbox_events
+		WHERE line_id = ? ORDER BY seq LIMIT ?`, l.LineID, max)
+	if err != nil {
+		return nil, fmt.Errorf("queue: read batch: %w", err)
+	}
+	defer rows.Close()
+	b := &Batch{Lease: l}
+	for rows.Next() {
+		var it Item
+		var created int64
+		if err := rows.Scan(&it.Seq, &it.EventID, &it.Payload, &created); err != nil {
+			return nil, fmt.Errorf("queue: read batch: %w", err)
+		}
+		it.CreatedAt = fromMS(created)
+		b.Items = append(b.Items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("queue: read batch: %w", err)
+	}
+	return b, nil
+}
+
+// Ack records that the portal acknowledged the batch: its events are deleted,
+// the line's lock-out is cleared and the lease renewed for d (the caller goes
+// on with the next batch). If the lease was lost meanwhile the events are
+// still deleted (they were delivered) and ErrLeaseLost is returned.
+func (o *Outbox) Ack(ctx context.Context, b *Batch, d time.Duration) error {
+	now := o.cfg.Now()
+	var lost bool
+	err := o.db.InTx(ctx, func(tx *sql.Tx) error {
+		lost = false
+		deleted, err := deleteSeqs(ctx, tx, "outbox_events", b.Lease.LineID, b.Items)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE line_queue SET pending = pending - ?, fail_count = 0, first_failed_at = NULL,
+			locked_until = 0, last_error = NULL, last_ok_at = ?, lease_until = ?
+			WHERE line_id = ? AND lease_owner = ?`, deleted, ms(now), ms(now.Add(d)), b.Lease.LineID, b.Lease.Owner)
+		if err != nil {
+			return fmt.Errorf("update line: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			lost = true
+			_, err = tx.ExecContext(ctx, "UPDATE line_queue SET pending = pending - ? WHERE line_id = ?", deleted, b.Lease.LineID)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("queue: ack: %w", err)
+	}
+	if lost {
+		return ErrLeaseLost
+	}
+	b.Lease.Until = now.Add(d)
+	return nil
+}
+
+func deleteSeqs(ctx context.Context, tx *sql.Tx, table, lineID string, items []Item) (int64, error) {
+	if len(items) == 0 {
+		return 0, nil
+	}
+	args := make([]any, 0, len(items)+1)
+	args = append(args, lineID)
+	for _, it := range items {
+		args = append(args, it.Seq)
+	}
+	res, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE line_id = ? AND seq IN ("+placeholders(len(items))+")", args...)
+	if err != nil {
+		return 0, fmt.Errorf("delete from %s: %w", table, err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// Lockout is a line's delivery state after a failure.
+type Lockout struct {
+	// Failures counts consecutive failed attempts (0 after expiry).
+	Failures int
+	// Until is when the line may be tried again.
+	Until time.Time
+	// Expired is how many events went to dead letters with this failure.
+	Expired int64
+}
+
+// Fail records a failed delivery of the batch: the line is locked out for the
+// next period of the schedule (never past the end of the window), and the
+// lease released. When the window since the first failed attempt is over,
+// all the line's events move to dead letters and the failure streak ends.
+func (o *Outbox) Fail(ctx context.Context, b *Batch, reason string) (Lockout, error) {
+	now := o.cfg.Now()
+	var lo Lockout
+	err := o.db.InTx(ctx, func(tx *sql.Tx) error {
+		lo = Lockout{}
+		var (
+			fails int
+			first sql.NullInt64
+			owner sql.NullString
+		)
+		err := tx.QueryRowContext(ctx, "SELECT fail_count, first_failed_at, lease_owner FROM line_queue WHERE line_id = ?"+o.db.Dialect.ForUpdate(),
+			b.Lease.LineID).Scan(&fails, &first, &owner)
+		if err != nil {
+			return fmt.Errorf("read line: %w", err)
+		}
+		if !owner.Valid || owner.String != b.Lease.Owner {
+			return ErrLeaseLost
+		}
+		start := now
+		if first.Valid {
+			start = fromMS(first.Int64)
+		}
+		end := start.Add(o.cfg.Window)
+		if !now.Before(end) {
+			moved, err := o.expireLine(ctx, tx, b.Lease.LineID, now, reason)
+			if err != nil {
+				return err
+			}
+			lo.Expired = moved
+			_, err = tx.ExecContext(ctx, `UPDATE line_queue SET fail_count = 0, first_failed_at = NULL, locked_until = 0,
+				last_error = ?, lease_owner = NULL, lease_until = 0 WHERE line_id = ?`, truncate(reason, 2000), b.Lease.LineID)
+			return err
+		}
+		fails++
+		period := o.cfg.Schedule[min(fails, len(o.cfg.Schedule))-1]
+		until := now.Add(period)
+		if until.After(end) {
+			until = end
+		}
+		lo.Failures, lo.Until = fails, until
+		_, err = tx.ExecContext(ctx, `UPDATE line_queue SET fail_count = ?, first_failed_at = ?, locked_until = ?,
+			last_error = ?, lease_owner = NULL, lease_until = 0 WHERE line_id = ?`,
+			fails, ms(start), ms(until), truncate(reason, 2000), b.Lease.LineID)
+		return err
+	})
+	if err != nil {
+		return Lockout{}, fmt.Errorf("queue: fail: %w", err)
+	}
+	return lo, nil
+}
+
+// Release gives a lease back without penalty (shutdown, or a drained line).
+func (o *Outbox) Release(ctx context.Context, l *Lease) error {
+	_, err := o.db.SQL.ExecContext(ctx, "UPDATE line_queue SET lease_owner = NULL, lease_until = 0 WHERE line_id = ? AND lease_owner = ?",
+		l.LineID, l.Owner)
+	if err != nil {
+		return fmt.Errorf("queue: release: %w", err)
+	}
+	return nil
+}
+
+// ReleaseOwner gives back every lease an owner holds (graceful shutdown).
+func (o *Outbox) ReleaseOwner(ctx context.Context, owner string) error {
+	_, err := o.db.SQL.ExecContext(ctx, "UPDATE line_queue SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ?", owner)
+	if err != nil {
+		return fmt.Errorf("queue: release owner: %w", err)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

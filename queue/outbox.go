@@ -1,0 +1,432 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Config sets the outbox's policy. Zero fields take the documented default.
+type Config struct {
+	// Schedule is the lock-out after the 1st, 2nd, ... failed delivery to a
+	// line; the last entry repeats. Default: 1m 2m 5m 10m 30m 1h 2h 4h 8h 12h.
+	Schedule []time.Duration
+	// Window is how long after a line's first failed attempt its events
+	// expire into dead letters. Default 24h.
+	Window time.Duration
+	// DedupeTTL is how long a messenger update id is remembered. Default 72h.
+	DedupeTTL time.Duration
+	// MaxGroup is the most enqueue requests one group commit carries.
+	// Default 512.
+	MaxGroup int
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// OnEnqueue, when set, is called after each commit with the lines that
+	// received events, so a local dispatcher can wake at once. It must not
+	// block.
+	OnEnqueue func(lineIDs []string)
+}
+
+// DefaultSchedule is the lock-out schedule used when Config.Schedule is empty.
+var DefaultSchedule = []time.Duration{
+	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 12 * time.Hour,
+}
+
+func (c *Config) setDefaults() {
+	if len(c.Schedule) == 0 {
+		c.Schedule = append([]time.Duration(nil), DefaultSchedule...)
+	}
+	if c.Window == 0 {
+		c.Window = 24 * time.Hour
+	}
+	if c.DedupeTTL == 0 {
+		c.DedupeTTL = 72 * time.Hour
+	}
+	if c.MaxGroup == 0 {
+		c.MaxGroup = 512
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+func (c *Config) validate() error {
+	for i, d := range c.Schedule {
+		if d <= 0 {
+			return fmt.Errorf("queue: schedule[%d] must be positive, got %s", i, d)
+		}
+	}
+	if c.Window <= 0 {
+		return fmt.Errorf("queue: window must be positive, got %s", c.Window)
+	}
+	if c.MaxGroup < 1 {
+		return fmt.Errorf("queue: max group must be at least 1, got %d", c.MaxGroup)
+	}
+	return nil
+}
+
+// NewEvent is one event to enqueue.
+type NewEvent struct {
+	// DedupeKey makes a repeat of the same messenger update a no-op. Empty
+	// means the event is never a duplicate (gateway-made events).
+	DedupeKey string
+	PortalID  string
+	LineID    string
+	EventID   string
+	// Payload is the event's JSON as delivered to the portal.
+	Payload []byte
+}
+
+// Outbox is the durable queue of events bound for portals. All methods are
+// safe for concurrent use, also from several processes sharing one MySQL.
+type Outbox struct {
+	db  *DB
+	cfg Config
+
+	reqs chan *enqueueReq
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// NewOutbox starts the outbox's group committer. Call Close to stop it.
+func NewOutbox(db *DB, cfg Config) (*Outbox, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	o := &Outbox{
+		db:   db,
+		cfg:  cfg,
+		reqs: make(chan *enqueueReq, cfg.MaxGroup),
+		quit: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	go o.commitLoop()
+	return o, nil
+}
+
+// DB returns the database the outbox lives in.
+func (o *Outbox) DB() *DB { return o.db }
+
+// Close stops the group committer after it finishes the requests it holds.
+// Enqueue calls made after Close fail with ErrClosed.
+func (o *Outbox) Close() {
+	o.once.Do(func() { close(o.quit) })
+	<-o.done
+}
+
+// ErrClosed is returned by Enqueue after Close.
+var ErrClosed = errors.New("queue: outbox closed")
+
+type enqueueReq struct {
+	events []NewEvent
+	added  int
+	err    error
+	done   chan struct{}
+}
+
+// Enqueue stores events durably and returns how many were new (the rest were
+// duplicates of earlier updates). It returns only after the commit, so a nil
+// error means the events survive a crash. Concurrent calls share commits.
+// If ctx ends first, Enqueue returns ctx.Err() but the events may still be
+// committed; a messenger retry is then deduplicated.
+func (o *Outbox) Enqueue(ctx context.Context, events []NewEvent) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	r := &enqueueReq{events: events, done: make(chan struct{})}
+	select {
+	case <-o.quit:
+		return 0, ErrClosed
+	case o.reqs <- r:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	select {
+	case <-r.done:
+		return r.added, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// commitLoop takes whatever requests are waiting and commits them in one
+// transaction. No timer: while one commit runs, the next group gathers, so
+// the group size follows the load by itself.
+func (o *Outbox) commitLoop() {
+	defer close(o.done)
+	group := make([]*enqueueReq, 0, o.cfg.MaxGroup)
+	for {
+		select {
+		case r := <-o.reqs:
+			group = append(group[:0], r)
+		case <-o.quit:
+			// Finish what was handed in before the quit.
+			for {
+				select {
+				case r := <-o.reqs:
+					o.commitGroup([]*enqueueReq{r})
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(group) < o.cfg.MaxGroup {
+			select {
+			case r := <-o.reqs:
+				group = append(group, r)
+			default:
+				break fill
+			}
+		}
+		o.commitGroup(group)
+	}
+}
+
+func (o *Outbox) commitGroup(group []*enqueueReq) {
+	// Background context: a request whose caller gave up is still committed
+	// with its group, which is harmless (dedupe absorbs the retry).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lines, err := o.commit(ctx, group)
+	if err != nil && len(group) > 1 {
+		// One bad request must not fail its neighbours: retry one by one.
+		lines = nil
+		for _, r := range group {
+			l, e := o.commit(ctx, []*enqueueReq{r})
+			if e != nil {
+				r.err = e
+				r.added = 0
+			}
+			lines = append(lines, l...)
+		}
+		err = nil
+	}
+	for _, r := range group {
+		if err != nil {
+			r.err, r.added = err, 0
+		}
+		close(r.done)
+	}
+	if len(lines) > 0 && o.cfg.OnEnqueue != nil {
+		o.cfg.OnEnqueue(lines)
+	}
+}
+
+// commit writes a group in one transaction and returns the lines touched.
+func (o *Outbox) commit(ctx context.Context, group []*enqueueReq) ([]string, error) {
+	var lines []string
+	err := o.db.InTx(ctx, func(tx *sql.Tx) error {
+		var all []NewEvent
+		for _, r := range group {
+			r.added = 0
+		}
+		fresh, err := o.freshKeys(ctx, tx, group)
+		if err != nil {
+			return err
+		}
+		for i, r := range group {
+			for j, ev := range r.events {
+				if fresh[i][j] {
+					all = append(all, ev)
+					r.added++
+				}
+			}
+		}
+		lines, err = o.insertEvents(ctx, tx, all)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue: enqueue: %w", err)
+	}
+	return lines, nil
+}
+
+// freshKeys records the group's dedupe keys and reports, per request and
+// event, whether the key is new. The fast path is one multi-row insert; on a
+// conflict with a concurrent writer it falls back to one insert per key.
+func (o *Outbox) freshKeys(ctx context.Context, tx *sql.Tx, group []*enqueueReq) ([][]bool, error) {
+	now := ms(o.cfg.Now())
+	fresh := make([][]bool, len(group))
+	seen := make(map[string]bool)
+	var keys []string
+	for i, r := range group {
+		fresh[i] = make([]bool, len(r.events))
+		for j, ev := range r.events {
+			if ev.DedupeKey == "" {
+				fresh[i][j] = true
+				continue
+			}
+			if seen[ev.DedupeKey] {
+				continue
+			}
+			seen[ev.DedupeKey] = true
+			keys = append(keys, ev.DedupeKey)
+		}
+	}
+	if len(keys) == 0 {
+		return fresh, nil
+	}
+	existing := make(map[string]bool)
+	for start := 0; start < len(keys); start += 500 {
+		chunk := keys[start:min(start+500, len(keys))]
+		args := make([]any, len(chunk))
+		for i, k := range chunk {
+			args[i] = k
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT dedupe_key FROM inbox_keys WHERE dedupe_key IN ("+placeholders(len(chunk))+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("read dedupe keys: %w", err)
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			existing[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	var newKeys []string
+	for _, k := range keys {
+		if !existing[k] {
+			newKeys = append(newKeys, k)
+		}
+	}
+	inserted := make(map[string]bool, len(newKeys))
+	for start := 0; start < len(newKeys); start += 500 {
+		chunk := newKeys[start:min(start+500, len(newKeys))]
+		args := make([]any, 0, 2*len(chunk))
+		vals := make([]byte, 0, 6*len(chunk))
+		for i, k := range chunk {
+			if i > 0 {
+				vals = append(vals, ',')
+			}
+			vals = append(vals, "(?,?)"...)
+			args = append(args, k, now)
+		}
+		_, err := tx.ExecContext(ctx, "INSERT INTO inbox_keys (dedupe_key, created_at) VALUES "+string(vals), args...)
+		if err == nil {
+			for _, k := range chunk {
+				inserted[k] = true
+			}
+			continue
+		}
+		if !o.db.Dialect.IsDuplicate(err) {
+			return nil, fmt.Errorf("record dedupe keys: %w", err)
+		}
+		// A concurrent process took one of these keys since our read.
+		for _, k := range chunk {
+			res, err := tx.ExecContext(ctx, o.db.Dialect.InsertIgnore()+" inbox_keys (dedupe_key, created_at) VALUES (?,?)", k, now)
+			if err != nil {
+				return nil, fmt.Errorf("record dedupe key: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				inserted[k] = true
+			}
+		}
+	}
+	claimed := make(map[string]bool, len(inserted))
+	for i, r := range group {
+		for j, ev := range r.events {
+			if ev.DedupeKey == "" {
+				continue
+			}
+			if inserted[ev.DedupeKey] && !claimed[ev.DedupeKey] {
+				claimed[ev.DedupeKey] = true
+				fresh[i][j] = true
+			}
+		}
+	}
+	return fresh, nil
+}
+
+// insertEvents appends events to the outbox and bumps their lines' pending
+// counts, in the caller's transaction. It returns the lines touched.
+func (o *Outbox) insertEvents(ctx context.Context, tx *sql.Tx, events []NewEvent) ([]string, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	now := ms(o.cfg.Now())
+	for start := 0; start < len(events); start += 500 {
+		chunk := events[start:min(start+500, len(events))]
+		args := make([]any, 0, 5*len(chunk))
+		vals := make([]byte, 0, 12*len(chunk))
+		for i, ev := range chunk {
+			if i > 0 {
+				vals = append(vals, ',')
+			}
+			vals = append(vals, "(?,?,?,?,?)"...)
+			args = append(args, ev.LineID, ev.PortalID, ev.EventID, ev.Payload, now)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO outbox_events (line_id, portal_id, event_id, payload, created_at) VALUES "+string(vals), args...); err != nil {
+			return nil, fmt.Errorf("insert events: %w", err)
+		}
+	}
+	return o.bumpPending(ctx, tx, events)
+}
+
+func (o *Outbox) bumpPending(ctx context.Context, tx *sql.Tx, events []NewEvent) ([]string, error) {
+	counts := make(map[string]int)
+	portals := make(map[string]string)
+	for _, ev := range events {
+		counts[ev.LineID]++
+		portals[ev.LineID] = ev.PortalID
+	}
+	lines := make([]string, 0, len(counts))
+	for l := range counts {
+		lines = append(lines, l)
+	}
+	// A fixed lock order keeps concurrent group commits from deadlocking.
+	sort.Strings(lines)
+	args := make([]any, 0, 3*len(lines))
+	vals := make([]byte, 0, 8*len(lines))
+	for i, l := range lines {
+		if i > 0 {
+			vals = append(vals, ',')
+		}
+		vals = append(vals, "(?,?,?)"...)
+		args = append(args, l, portals[l], counts[l])
+	}
+	q := "INSERT INTO line_queue (line_id, portal_id, pending) VALUES " + string(vals) + o.db.Dialect.UpsertAdd("line_id", "pending")
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return nil, fmt.Errorf("bump line counts: %w", err)
+	}
+	return lines, nil
+}
+
+// EnqueueTx enqueues events inside the caller's transaction, without dedupe
+// keys (for events the gateway itself makes together with another change).
+// The caller must call Notify after committing.
+func (o *Outbox) EnqueueTx(ctx context.Context, tx *sql.Tx, events []NewEvent) ([]string, error) {
+	return o.insertEvents(ctx, tx, events)
+}
+
+// Notify tells the local dispatcher that lines received events.
+func (o *Outbox) Notify(lines []string) {
+	if len(lines) > 0 && o.cfg.OnEnqueue != nil {
+		o.cfg.OnEnqueue(lines)
+	}
+}
+
+// PurgeDedupeKeys forgets dedupe keys older than the TTL and returns how many.
+func (o *Outbox) PurgeDedupeKeys(ctx context.Context) (int64, error) {
+	cut := ms(o.cfg.Now().Add(-o.cfg.DedupeTTL))
+	res, err := o.db.SQL.ExecContext(ctx, "DELETE FROM inbox_keys WHERE created_at < ?", cut)
+	if err != nil {
+		return 0, fmt.Errorf("queue: purge dedupe keys: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}

@@ -1,0 +1,401 @@
+package queuetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/connector-gateway/connector/queue"
+)
+
+// Clock is a settable clock for tests of time-based rules.
+type Clock struct{ ns atomic.Int64 }
+
+// NewClock starts a clock at t.
+func NewClock(t time.Time) *Clock {
+	c := &Clock{}
+	c.ns.Store(t.UnixNano())
+	return c
+}
+
+// Now reads the clock.
+func (c *Clock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+func ev(line, key string, n int) queue.NewEvent {
+	return queue.NewEvent{DedupeKey: key, PortalID: "p1", LineID: line, EventID: fmt.Sprintf("evt-%s-%d", line, n), Payload: []byte(fmt.Sprintf(`{"n":%d}`, n))}
+}
+
+// Run is the conformance suite every backend must pass.
+func Run(t *testing.T, b Backend) {
+	ctx := context.Background()
+	newOutbox := func(t *testing.T, db *queue.DB, cfg queue.Config) *queue.Outbox {
+		o, err := queue.NewOutbox(db, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(o.Close)
+		return o
+	}
+
+	t.Run("SchemaBehindIsRefused", func(t *testing.T) {
+		db, err := queue.Open(ctx, b.Driver, b.DSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		err = db.CheckSchema(ctx)
+		if !errors.Is(err, queue.ErrSchemaBehind) {
+			t.Fatalf("fresh database: CheckSchema = %v, want ErrSchemaBehind", err)
+		}
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.CheckSchema(ctx); err != nil {
+			t.Fatalf("after migrate: %v", err)
+		}
+	})
+
+	t.Run("DedupeKeepsOne", func(t *testing.T) {
+		o := newOutbox(t, Open(t, b), queue.Config{})
+		n, err := o.Enqueue(ctx, []queue.NewEvent{ev("l1", "k1", 1)})
+		if err != nil || n != 1 {
+			t.Fatalf("first enqueue = %d, %v", n, err)
+		}
+		n, err = o.Enqueue(ctx, []queue.NewEvent{ev("l1", "k1", 1)})
+		if err != nil || n != 0 {
+			t.Fatalf("repeat enqueue = %d, %v; want 0, nil", n, err)
+		}
+		st, _ := o.Status(ctx, "l1")
+		if st.Pending != 1 {
+			t.Fatalf("pending = %d, want 1", st.Pending)
+		}
+	})
+
+	t.Run("ConcurrentDuplicatesGroupCommit", func(t *testing.T) {
+		o := newOutbox(t, Open(t, b), queue.Config{})
+		var wg sync.WaitGroup
+		var added atomic.Int64
+		// 50 distinct updates, each delivered 4 times concurrently.
+		for i := 0; i < 200; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				k := i % 50
+				n, err := o.Enqueue(ctx, []queue.NewEvent{ev(fmt.Sprintf("l%d", k%5), fmt.Sprintf("k%d", k), k)})
+				if err != nil {
+					t.Error(err)
+				}
+				added.Add(int64(n))
+			}(i)
+		}
+		wg.Wait()
+		if added.Load() != 50 {
+			t.Fatalf("added = %d, want 50", added.Load())
+		}
+		var total int64
+		for l := 0; l < 5; l++ {
+			st, err := o.Status(ctx, fmt.Sprintf("l%d", l))
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += st.Pending
+		}
+		if total != 50 {
+			t.Fatalf("pending over lines = %d, want 50", total)
+		}
+	})
+
+	t.Run("ClaimIsExclusiveAndOrdered", func(t *testing.T) {
+		o := newOutbox(t, Open(t, b), queue.Config{})
+		for i := 0; i < 10; i++ {
+			if _, err := o.Enqueue(ctx, []queue.NewEvent{ev("l1", fmt.Sprintf("k%d", i), i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l, err := o.Claim(ctx, "l1", "a", time.Minute)
+		if err != nil || l == nil {
+			t.Fatalf("claim a = %v, %v", l, err)
+		}
+		if l2, err := o.Claim(ctx, "l1", "b", time.Minute); err != nil || l2 != nil {
+			t.Fatalf("claim b while a holds = %v, %v; want nil", l2, err)
+		}
+		if ready, _ := o.ReadyLines(ctx, 10); len(ready) != 0 {
+			t.Fatalf("leased line listed as ready: %v", ready)
+		}
+		batch, err := o.Next(ctx, l, 4)
+		if err != nil || len(batch.Items) != 4 {
+			t.Fatalf("next = %v, %v", batch, err)
+		}
+		for i, it := range batch.Items {
+			if it.EventID != fmt.Sprintf("evt-l1-%d", i) {
+				t.Fatalf("item %d = %s: out of order", i, it.EventID)
+			}
+		}
+		if err := o.Ack(ctx, batch, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := o.Status(ctx, "l1")
+		if st.Pending != 6 {
+			t.Fatalf("pending after ack = %d, want 6", st.Pending)
+		}
+		batch, _ = o.Next(ctx, l, 100)
+		if len(batch.Items) != 6 || batch.Items[0].EventID != "evt-l1-4" {
+			t.Fatalf("second batch starts at %v", batch.Items)
+		}
+		if err := o.Ack(ctx, batch, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Release(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		if l3, _ := o.Claim(ctx, "l1", "b", time.Minute); l3 != nil {
+			t.Fatal("drained line claimed")
+		}
+	})
+
+	t.Run("ExpiredLeaseIsTakenOver", func(t *testing.T) {
+		clk := NewClock(time.Unix(1_700_000_000, 0))
+		o := newOutbox(t, Open(t, b), queue.Config{Now: clk.Now})
+		if _, err := o.Enqueue(ctx, []queue.NewEvent{ev("l1", "k", 1)}); err != nil {
+			t.Fatal(err)
+		}
+		la, _ := o.Claim(ctx, "l1", "a", 30*time.Second)
+		if la == nil {
+			t.Fatal("no lease")
+		}
+		clk.Advance(31 * time.Second)
+		lb, err := o.Claim(ctx, "l1", "b", 30*time.Second)
+		if err != nil || lb == nil {
+			t.Fatalf("take-over after expiry = %v, %v", lb, err)
+		}
+		batchA, _ := o.Next(ctx, la, 10)
+		if err := o.Ack(ctx, batchA, time.Minute); !errors.Is(err, queue.ErrLeaseLost) {
+			t.Fatalf("ack by old holder = %v, want ErrLeaseLost", err)
+		}
+		st, _ := o.Status(ctx, "l1")
+		if st.Pending != 0 {
+			t.Fatalf("pending = %d after delivered ack", st.Pending)
+		}
+	})
+
+	t.Run("LockoutGrowsThenDeadLettersThenReplayInOrder", func(t *testing.T) {
+		clk := NewClock(time.Unix(1_700_000_000, 0))
+		sched := []time.Duration{time.Minute, 5 * time.Minute, 12 * time.Hour}
+		o := newOutbox(t, Open(t, b), queue.Config{Now: clk.Now, Schedule: sched, Window: 24 * time.Hour})
+		for i := 0; i < 5; i++ {
+			if _, err := o.Enqueue(ctx, []queue.NewEvent{ev("l1", fmt.Sprintf("k%d", i), i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		start := clk.Now()
+		var periods []time.Duration
+		for attempt := 0; attempt < 10; attempt++ {
+			l, err := o.Claim(ctx, "l1", "a", time.Minute)
+			if err != nil || l == nil {
+				t.Fatalf("attempt %d: claim = %v, %v", attempt, l, err)
+			}
+			batch, _ := o.Next(ctx, l, 2)
+			lo, err := o.Fail(ctx, batch, "portal answered 503")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lo.Expired > 0 {
+				if lo.Expired != 5 {
+					t.Fatalf("expired %d, want all 5", lo.Expired)
+				}
+				if got := clk.Now().Sub(start); got != 24*time.Hour {
+					t.Fatalf("expired after %s, want exactly the 24h window", got)
+				}
+				break
+			}
+			if l2, _ := o.Claim(ctx, "l1", "a", time.Minute); l2 != nil {
+				t.Fatal("locked line claimed")
+			}
+			st, _ := o.Status(ctx, "l1")
+			if st.LockedUntil == nil || st.LastError != "portal answered 503" {
+				t.Fatalf("status during lock-out = %+v", st)
+			}
+			p := lo.Until.Sub(clk.Now())
+			periods = append(periods, p)
+			clk.Advance(p)
+		}
+		want := []time.Duration{time.Minute, 5 * time.Minute, 12 * time.Hour, 24*time.Hour - 12*time.Hour - 6*time.Minute}
+		if fmt.Sprint(periods) != fmt.Sprint(want) {
+			t.Fatalf("lock periods = %v, want %v", periods, want)
+		}
+		st, _ := o.Status(ctx, "l1")
+		if st.Pending != 0 || st.DeadLetters != 5 || st.LockedUntil != nil {
+			t.Fatalf("after expiry: %+v", st)
+		}
+		dls, err := o.DeadLetters(ctx, "l1", 0, 100)
+		if err != nil || len(dls) != 5 {
+			t.Fatalf("dead letters = %d, %v", len(dls), err)
+		}
+		n, err := o.Replay(ctx, "l1", nil)
+		if err != nil || n != 5 {
+			t.Fatalf("replay = %d, %v", n, err)
+		}
+		l, _ := o.Claim(ctx, "l1", "a", time.Minute)
+		batch, _ := o.Next(ctx, l, 100)
+		for i, it := range batch.Items {
+			if it.EventID != fmt.Sprintf("evt-l1-%d", i) {
+				t.Fatalf("replayed item %d = %s: order lost", i, it.EventID)
+			}
+		}
+		if len(batch.Items) != 5 {
+			t.Fatalf("replayed %d items", len(batch.Items))
+		}
+	})
+
+	t.Run("TwoProcessesNeverShareALine", func(t *testing.T) {
+		dsn := b.DSN(t)
+		open := func() *queue.Outbox {
+			db, err := queue.Open(ctx, b.Driver, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			if _, err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			return newOutbox(t, db, queue.Config{})
+		}
+		o1 := open()
+		o2 := open()
+		const lines, per = 10, 60
+		for i := 0; i < per; i++ {
+			var evs []queue.NewEvent
+			for l := 0; l < lines; l++ {
+				evs = append(evs, ev(fmt.Sprintf("l%d", l), fmt.Sprintf("k%d-%d", l, i), i))
+			}
+			if _, err := o1.Enqueue(ctx, evs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var mu sync.Mutex
+		seen := map[string]int{}
+		var wg sync.WaitGroup
+		for w, o := range []*queue.Outbox{o1, o2, o1, o2} {
+			wg.Add(1)
+			go func(owner string, o *queue.Outbox) {
+				defer wg.Done()
+				for {
+					ready, err := o.ReadyLines(ctx, 100)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(ready) == 0 {
+						return
+					}
+					for _, r := range ready {
+						l, err := o.Claim(ctx, r.LineID, owner, time.Minute)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if l == nil {
+							continue
+						}
+						batch, err := o.Next(ctx, l, 7)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						mu.Lock()
+						for _, it := range batch.Items {
+							seen[it.EventID]++
+						}
+						mu.Unlock()
+						if err := o.Ack(ctx, batch, time.Minute); err != nil {
+							t.Error(err)
+						}
+						if err := o.Release(ctx, l); err != nil {
+							t.Error(err)
+						}
+					}
+				}
+			}(fmt.Sprintf("w%d", w), o)
+		}
+		wg.Wait()
+		if len(seen) != lines*per {
+			t.Fatalf("delivered %d distinct events, want %d", len(seen), lines*per)
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Fatalf("event %s delivered %d times", id, n)
+			}
+		}
+	})
+
+	t.Run("OutboundPerChatOrderAndIdempotency", func(t *testing.T) {
+		clk := NewClock(time.Unix(1_700_000_000, 0))
+		o := newOutbox(t, Open(t, b), queue.Config{Now: clk.Now})
+		sub := func(id, chat, idem string) string {
+			got, _, err := o.Submit(ctx, queue.OutboundRequest{ID: id, PortalID: "p1", LineID: "l1", ConnectionID: "c1", ChatID: chat, Op: "send", Payload: []byte("{}"), IdemKey: idem})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		sub("r1", "chatA", "x1")
+		sub("r2", "chatA", "")
+		sub("r3", "chatB", "")
+		if got := sub("r4", "chatA", "x1"); got != "r1" {
+			t.Fatalf("repeat idempotency key gave %s, want r1", got)
+		}
+		reqs, err := o.ClaimOutbound(ctx, "w", 10, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(reqs) != 2 || reqs[0].ID != "r1" || reqs[1].ID != "r3" {
+			t.Fatalf("claimed %v, want heads r1 and r3", ids(reqs))
+		}
+		// r1 fails transiently: r2 must wait behind it.
+		if err := o.RetryOutbound(ctx, reqs[0], clk.Now().Add(time.Minute), "timeout"); err != nil {
+			t.Fatal(err)
+		}
+		if more, _ := o.ClaimOutbound(ctx, "w", 10, time.Minute); len(more) != 0 {
+			t.Fatalf("claimed %v while r1 waits for retry", ids(more))
+		}
+		clk.Advance(time.Minute)
+		reqs2, _ := o.ClaimOutbound(ctx, "w", 10, time.Minute)
+		if len(reqs2) != 1 || reqs2[0].ID != "r1" {
+			t.Fatalf("after backoff claimed %v, want r1", ids(reqs2))
+		}
+		status := queue.NewEvent{PortalID: "p1", LineID: "l1", EventID: "st-r1", Payload: []byte(`{}`)}
+		if err := o.FinishOutbound(ctx, reqs2[0], queue.OutboundDone, `["42"]`, status); err != nil {
+			t.Fatal(err)
+		}
+		reqs3, _ := o.ClaimOutbound(ctx, "w", 10, time.Minute)
+		if len(reqs3) != 1 || reqs3[0].ID != "r2" {
+			t.Fatalf("after r1 done claimed %v, want r2", ids(reqs3))
+		}
+		got, err := o.GetOutbound(ctx, "p1", "r1")
+		if err != nil || got.State != queue.OutboundDone || got.Attempts != 2 {
+			t.Fatalf("r1 = %+v, %v", got, err)
+		}
+		if _, err := o.GetOutbound(ctx, "p2", "r1"); !errors.Is(err, queue.ErrNotFound) {
+			t.Fatalf("other portal reads r1: %v", err)
+		}
+		st, _ := o.Status(ctx, "l1")
+		if st.Pending != 1 {
+			t.Fatalf("status event not enqueued: pending %d", st.Pending)
+		}
+	})
+}
+
+func ids(rs []queue.OutboundRequest) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.ID)
+	}
+	return out
+}
