@@ -128,7 +128,7 @@ type Connector interface {
 	// Describe returns the connector's type, title and settings fields.
 	Describe() Description
 	// ValidateSettings checks settings offline and returns them normalized
-	// (defaults filled in). A *FieldErrors error names each bad field.
+	// (defaults filled in). A FieldErrors error names each bad field.
 	ValidateSettings(s Settings) (Settings, error)
 	// Test checks the connection against the messenger, live.
 	Test(ctx context.Context, c Conn) (TestReport, error)

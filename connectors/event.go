@@ -68,7 +68,8 @@ type Event struct {
 // is what they pass back when replying.
 type Chat struct {
 	ID string `json:"id"`
-	// Type is "private", "group", "channel" or "thread".
+	// Type is "private", "group", "supergroup", "channel" or "thread"
+	// (the messenger's own word where it has one).
 	Type  string `json:"type"`
 	Title string `json:"title,omitempty"`
 }
