@@ -254,7 +254,7 @@ func (mysqlDialect) InsertIgnore() string { return "INSERT IGNORE INTO" }
 func (mysqlDialect) UpsertAdd(_, col string) string {
 	return fmt.Sprintf(" ON DUPLICATE KEY UPDATE %s = %s + VALUES(%s)", col, col, col)
 }
-func (mysqlDialect) ForUpdate() string     { return " FOR UPDATE" }
+func (mysqlDialect) ForUpdate() string    { return " FOR UPDATE" }
 func (mysqlDialect) goose() goose.Dialect { return goose.DialectMySQL }
 func (mysqlDialect) IsDuplicate(err error) bool {
 	var me *mysql.MySQLError
@@ -273,7 +273,7 @@ func (sqliteDialect) InsertIgnore() string { return "INSERT OR IGNORE INTO" }
 func (sqliteDialect) UpsertAdd(conflictCol, col string) string {
 	return fmt.Sprintf(" ON CONFLICT(%s) DO UPDATE SET %s = %s + excluded.%s", conflictCol, col, col, col)
 }
-func (sqliteDialect) ForUpdate() string     { return "" }
+func (sqliteDialect) ForUpdate() string    { return "" }
 func (sqliteDialect) goose() goose.Dialect { return goose.DialectSQLite3 }
 func (sqliteDialect) IsDuplicate(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")

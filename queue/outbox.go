@@ -430,3 +430,15 @@ func (o *Outbox) PurgeDedupeKeys(ctx context.Context) (int64, error) {
 	n, _ := res.RowsAffected()
 	return n, nil
 }
+
+// FirstSeen records key and reports whether it was new. It shares the dedupe
+// table (and its TTL) with inbound updates; the API uses it to refuse a
+// replayed signed request.
+func (o *Outbox) FirstSeen(ctx context.Context, key string) (bool, error) {
+	res, err := o.db.SQL.ExecContext(ctx, o.db.Dialect.InsertIgnore()+" inbox_keys (dedupe_key, created_at) VALUES (?,?)", key, ms(o.cfg.Now()))
+	if err != nil {
+		return false, fmt.Errorf("queue: first seen: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}

@@ -1,0 +1,343 @@
+package portal
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/connector-gateway/connector/queue"
+)
+
+// DispatcherConfig tunes delivery. Zero fields take the documented default.
+type DispatcherConfig struct {
+	// Owner names this process in line leases. Default: a random id.
+	Owner string
+	// BatchSize is the most events in one batch. Default 100.
+	BatchSize int
+	// Concurrency is the most lines delivered at once. Default 64.
+	Concurrency int
+	// PerPortal is the most lines of one portal delivered at once, so a
+	// portal that hangs can hold only this many workers. Default 8.
+	PerPortal int
+	// Timeout bounds one batch POST. Default 10s.
+	Timeout time.Duration
+	// Lease is how long a line stays ours without renewal; it must outlast
+	// Timeout. Default 3×Timeout.
+	Lease time.Duration
+	// Poll is how often the queue is scanned when nothing wakes the
+	// dispatcher (events enqueued by other processes). Default 1s.
+	Poll time.Duration
+	// UserAgent is sent with every batch.
+	UserAgent string
+	Logger    *slog.Logger
+}
+
+func (c *DispatcherConfig) setDefaults() {
+	if c.Owner == "" {
+		c.Owner = NewID("dsp")
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 100
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 64
+	}
+	if c.PerPortal == 0 {
+		c.PerPortal = 8
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.Lease == 0 {
+		c.Lease = 3 * c.Timeout
+	}
+	if c.Poll == 0 {
+		c.Poll = time.Second
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = "connector-gateway"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+func (c *DispatcherConfig) validate() error {
+	if c.BatchSize < 1 || c.Concurrency < 1 || c.PerPortal < 1 {
+		return errors.New("portal: dispatcher batch size, concurrency and per-portal limit must be at least 1")
+	}
+	if c.Lease <= c.Timeout {
+		return fmt.Errorf("portal: dispatcher lease (%s) must be longer than the delivery timeout (%s)", c.Lease, c.Timeout)
+	}
+	return nil
+}
+
+// PortalSource returns a portal's delivery details.
+type PortalSource interface {
+	GetPortal(ctx context.Context, id string) (Portal, error)
+}
+
+// Dispatcher claims lines with waiting events and posts their batches to the
+// portals, one batch in flight per line, many lines at once.
+type Dispatcher struct {
+	cfg     DispatcherConfig
+	outbox  *queue.Outbox
+	portals PortalSource
+	client  *http.Client
+	wake    chan struct{}
+
+	mu        sync.Mutex
+	inflight  map[string]bool
+	perPortal map[string]int
+	running   bool
+}
+
+// NewDispatcher returns a dispatcher; Run starts it.
+func NewDispatcher(outbox *queue.Outbox, portals PortalSource, cfg DispatcherConfig) (*Dispatcher, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = cfg.PerPortal * 2
+	return &Dispatcher{
+		cfg:       cfg,
+		outbox:    outbox,
+		portals:   portals,
+		client:    &http.Client{Transport: tr, Timeout: cfg.Timeout},
+		wake:      make(chan struct{}, 1),
+		inflight:  make(map[string]bool),
+		perPortal: make(map[string]int),
+	}, nil
+}
+
+// Owner is the id this dispatcher holds leases under.
+func (d *Dispatcher) Owner() string { return d.cfg.Owner }
+
+// Wake makes the dispatcher look for work now. It never blocks.
+func (d *Dispatcher) Wake(_ []string) {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Running tells whether Run is active (for readiness).
+func (d *Dispatcher) Running() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.running
+}
+
+// Run delivers until ctx ends. Then it stops claiming, lets batches already
+// posted finish (bounded by Timeout) and acks or fails them, releases every
+// lease it holds, and returns.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.mu.Lock()
+	d.running = true
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.running = false
+		d.mu.Unlock()
+	}()
+	var wg sync.WaitGroup
+	// done wakes the loop when a worker frees a slot; one pending signal
+	// is enough, so workers never block on it.
+	done := make(chan struct{}, 1)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		if ctx.Err() != nil {
+			break
+		}
+		next := d.cfg.Poll
+		ready, err := d.outbox.ReadyLines(ctx, 4*d.cfg.Concurrency)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			d.cfg.Logger.Error("dispatcher: list ready lines", slog.Any("err", err))
+		}
+		for _, r := range ready {
+			if !d.start(r) {
+				continue
+			}
+			wg.Add(1)
+			go func(r queue.LineRef) {
+				defer wg.Done()
+				d.deliverLine(ctx, r)
+				d.finish(r)
+				select {
+				case done <- struct{}{}:
+				default:
+				}
+			}(r)
+		}
+		if wake, err := d.outbox.NextWake(ctx); err == nil && !wake.IsZero() {
+			if until := time.Until(wake); until < next {
+				next = max(until, time.Millisecond)
+			}
+		}
+		timer.Reset(next)
+		select {
+		case <-ctx.Done():
+		case <-d.wake:
+		case <-done:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+	wg.Wait()
+	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return d.outbox.ReleaseOwner(rctx, d.cfg.Owner)
+}
+
+func (d *Dispatcher) start(r queue.LineRef) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.inflight[r.LineID] || len(d.inflight) >= d.cfg.Concurrency || d.perPortal[r.PortalID] >= d.cfg.PerPortal {
+		return false
+	}
+	d.inflight[r.LineID] = true
+	d.perPortal[r.PortalID]++
+	return true
+}
+
+func (d *Dispatcher) finish(r queue.LineRef) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.inflight, r.LineID)
+	if d.perPortal[r.PortalID]--; d.perPortal[r.PortalID] <= 0 {
+		delete(d.perPortal, r.PortalID)
+	}
+}
+
+// deliverLine drains one line while the portal acknowledges, holding its
+// lease throughout.
+func (d *Dispatcher) deliverLine(ctx context.Context, r queue.LineRef) {
+	log := d.cfg.Logger.With(slog.String("line", r.LineID), slog.String("portal", r.PortalID))
+	// Queue bookkeeping must complete even while shutting down, so it runs
+	// on a context that is not cancelled with ctx.
+	bg := context.WithoutCancel(ctx)
+	lease, err := d.outbox.Claim(bg, r.LineID, d.cfg.Owner, d.cfg.Lease)
+	if err != nil {
+		log.Error("dispatcher: claim", slog.Any("err", err))
+		return
+	}
+	if lease == nil {
+		return
+	}
+	for {
+		if ctx.Err() != nil {
+			_ = d.outbox.Release(bg, lease)
+			return
+		}
+		batch, err := d.outbox.Next(bg, lease, d.cfg.BatchSize)
+		if err != nil {
+			log.Error("dispatcher: read batch", slog.Any("err", err))
+			_ = d.outbox.Release(bg, lease)
+			return
+		}
+		if len(batch.Items) == 0 {
+			_ = d.outbox.Release(bg, lease)
+			return
+		}
+		if err := d.post(bg, batch); err != nil {
+			lo, ferr := d.outbox.Fail(bg, batch, err.Error())
+			if ferr != nil {
+				log.Error("dispatcher: record failure", slog.Any("err", ferr))
+				return
+			}
+			if lo.Expired > 0 {
+				log.Warn("dispatcher: events expired into dead letters", slog.Int64("events", lo.Expired), slog.String("reason", err.Error()))
+			} else {
+				log.Warn("dispatcher: delivery failed, line locked out", slog.Int("failures", lo.Failures),
+					slog.Time("until", lo.Until), slog.String("reason", err.Error()))
+			}
+			return
+		}
+		if err := d.outbox.Ack(bg, batch, d.cfg.Lease); err != nil {
+			if !errors.Is(err, queue.ErrLeaseLost) {
+				log.Error("dispatcher: ack", slog.Any("err", err))
+			}
+			return
+		}
+	}
+}
+
+// BatchID names a batch by the events in it, so a retry of the same events
+// carries the same webhook-id.
+func BatchID(items []queue.Item) string {
+	h := sha256.New()
+	for _, it := range items {
+		h.Write([]byte(it.EventID))
+		h.Write([]byte{0})
+	}
+	return "bat_" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// BatchBody renders the batch JSON from the stored event payloads.
+func BatchBody(id, portalID, lineID string, items []queue.Item) []byte {
+	size := 64 + len(id) + len(portalID) + len(lineID)
+	for _, it := range items {
+		size += len(it.Payload) + 1
+	}
+	b := bytes.NewBuffer(make([]byte, 0, size))
+	fmt.Fprintf(b, `{"id":%q,"portal":%q,"line":%q,"events":[`, id, portalID, lineID)
+	for i, it := range items {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(it.Payload)
+	}
+	b.WriteString("]}")
+	return b.Bytes()
+}
+
+// post sends one signed batch; nil means the portal acknowledged it (2xx).
+func (d *Dispatcher) post(ctx context.Context, batch *queue.Batch) error {
+	p, err := d.portals.GetPortal(ctx, batch.Lease.PortalID)
+	if err != nil {
+		return fmt.Errorf("portal %s: %w", batch.Lease.PortalID, err)
+	}
+	if p.Status != "active" {
+		return fmt.Errorf("portal %s is %s", p.ID, p.Status)
+	}
+	id := BatchID(batch.Items)
+	body := BatchBody(id, p.ID, batch.Lease.LineID, batch.Items)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.WebhookURL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", d.cfg.UserAgent)
+	if err := SetHeaders(req.Header, p.Secrets, id, time.Now(), body); err != nil {
+		return err
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("post batch: %w", err)
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("portal answered %d: %s", resp.StatusCode, bytes.TrimSpace(snippet))
+	}
+	return nil
+}

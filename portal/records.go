@@ -1,0 +1,456 @@
+// Package portal holds the gateway's records (portals, lines, connections),
+// their encryption at rest, Standard Webhooks signing, the dispatcher that
+// pushes signed batches to portals, and the sender that carries portals'
+// replies out to messengers.
+package portal
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/queue"
+)
+
+// Portal is a helpdesk site the gateway delivers to.
+type Portal struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	WebhookURL string    `json:"webhook_url"`
+	Secrets    []string  `json:"-"`
+	Status     string    `json:"status"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Line statuses.
+const (
+	LineOK        = "ok"
+	LineEmergency = "emergency"
+)
+
+// Line is a portal's inbound queue of conversations (an "open line").
+type Line struct {
+	ID           string    `json:"id"`
+	PortalID     string    `json:"portal_id"`
+	Name         string    `json:"name"`
+	Active       bool      `json:"active"`
+	Status       string    `json:"status"`
+	StatusDetail string    `json:"status_detail,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Connection statuses.
+const (
+	ConnNew       = "new"
+	ConnOK        = "ok"
+	ConnError     = "error"
+	ConnEmergency = "emergency"
+)
+
+// Connection is one channel bound to one line.
+type Connection struct {
+	ID        string              `json:"id"`
+	PortalID  string              `json:"portal_id"`
+	LineID    string              `json:"line_id"`
+	Connector string              `json:"connector"`
+	Hash      string              `json:"-"`
+	Settings  connectors.Settings `json:"-"`
+	Active    bool                `json:"active"`
+	Status    string              `json:"status"`
+	LastError string              `json:"last_error,omitempty"`
+	CreatedAt time.Time           `json:"created_at"`
+	UpdatedAt time.Time           `json:"updated_at"`
+}
+
+// ErrNotFound is returned for a record that does not exist.
+var ErrNotFound = errors.New("portal: not found")
+
+// Records stores portals, lines and connections. Secrets (signing secrets,
+// connector settings) are sealed before they reach the database.
+type Records struct {
+	db     *queue.DB
+	sealer *Sealer
+	now    func() time.Time
+}
+
+// NewRecords returns the record store.
+func NewRecords(db *queue.DB, sealer *Sealer) *Records {
+	return &Records{db: db, sealer: sealer, now: time.Now}
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewID returns a random id with a type prefix ("prt", "lin", "con"...).
+func NewID(prefix string) string {
+	b := make([]byte, 10)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return prefix + "_" + strings.ToLower(idEncoding.EncodeToString(b))
+}
+
+func newHash() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ValidateWebhookURL accepts absolute http(s) URLs.
+func ValidateWebhookURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("webhook URL must be an absolute http(s) URL, got %q", s)
+	}
+	return nil
+}
+
+// CreatePortal stores a new portal with one fresh signing secret, which it
+// returns: this is the only time the secret is shown.
+func (r *Records) CreatePortal(ctx context.Context, name, webhookURL string) (Portal, string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return Portal{}, "", errors.New("portal: name is required")
+	}
+	if err := ValidateWebhookURL(webhookURL); err != nil {
+		return Portal{}, "", fmt.Errorf("portal: %w", err)
+	}
+	p := Portal{ID: NewID("prt"), Name: name, WebhookURL: webhookURL, Status: "active", CreatedAt: r.now().UTC().Truncate(time.Millisecond)}
+	secret := NewSecret()
+	p.Secrets = []string{secret}
+	sealed, err := r.sealSecrets(p.ID, p.Secrets)
+	if err != nil {
+		return Portal{}, "", err
+	}
+	_, err = r.db.SQL.ExecContext(ctx, "INSERT INTO portals (id, name, webhook_url, secrets, status, created_at) VALUES (?,?,?,?,?,?)",
+		p.ID, p.Name, p.WebhookURL, sealed, p.Status, p.CreatedAt.UnixMilli())
+	if err != nil {
+		return Portal{}, "", fmt.Errorf("portal: create portal: %w", err)
+	}
+	return p, secret, nil
+}
+
+func (r *Records) sealSecrets(id string, secrets []string) ([]byte, error) {
+	raw, err := json.Marshal(secrets)
+	if err != nil {
+		return nil, err
+	}
+	return r.sealer.Seal(raw, []byte("portal:"+id)), nil
+}
+
+func (r *Records) openSecrets(id string, sealed []byte) ([]string, error) {
+	raw, err := r.sealer.Open(sealed, []byte("portal:"+id))
+	if err != nil {
+		return nil, err
+	}
+	var s []string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fmt.Errorf("portal: secrets of %s: %w", id, err)
+	}
+	return s, nil
+}
+
+const portalCols = "id, name, webhook_url, secrets, status, created_at"
+
+func (r *Records) scanPortal(row interface{ Scan(...any) error }) (Portal, error) {
+	var p Portal
+	var sealed []byte
+	var created int64
+	if err := row.Scan(&p.ID, &p.Name, &p.WebhookURL, &sealed, &p.Status, &created); err != nil {
+		return p, err
+	}
+	p.CreatedAt = time.UnixMilli(created).UTC()
+	s, err := r.openSecrets(p.ID, sealed)
+	if err != nil {
+		return p, err
+	}
+	p.Secrets = s
+	return p, nil
+}
+
+// GetPortal returns a portal with its secrets.
+func (r *Records) GetPortal(ctx context.Context, id string) (Portal, error) {
+	p, err := r.scanPortal(r.db.SQL.QueryRowContext(ctx, "SELECT "+portalCols+" FROM portals WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, ErrNotFound
+	}
+	if err != nil {
+		return p, fmt.Errorf("portal: get portal: %w", err)
+	}
+	return p, nil
+}
+
+// ListPortals returns every portal, oldest first.
+func (r *Records) ListPortals(ctx context.Context) ([]Portal, error) {
+	rows, err := r.db.SQL.QueryContext(ctx, "SELECT "+portalCols+" FROM portals ORDER BY created_at, id")
+	if err != nil {
+		return nil, fmt.Errorf("portal: list portals: %w", err)
+	}
+	defer rows.Close()
+	var out []Portal
+	for rows.Next() {
+		p, err := r.scanPortal(rows)
+		if err != nil {
+			return nil, fmt.Errorf("portal: list portals: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// AddSecret adds a fresh signing secret to a portal (rotation: the gateway
+// signs with all of them until the old one is removed) and returns it.
+func (r *Records) AddSecret(ctx context.Context, portalID string) (string, error) {
+	p, err := r.GetPortal(ctx, portalID)
+	if err != nil {
+		return "", err
+	}
+	secret := NewSecret()
+	return secret, r.setSecrets(ctx, p.ID, append(p.Secrets, secret))
+}
+
+// KeepOnlySecret removes every signing secret of a portal but the one given
+// (the end of a rotation).
+func (r *Records) KeepOnlySecret(ctx context.Context, portalID, keep string) error {
+	p, err := r.GetPortal(ctx, portalID)
+	if err != nil {
+		return err
+	}
+	for _, s := range p.Secrets {
+		if s == keep {
+			return r.setSecrets(ctx, p.ID, []string{keep})
+		}
+	}
+	return errors.New("portal: that secret is not one of the portal's")
+}
+
+func (r *Records) setSecrets(ctx context.Context, id string, secrets []string) error {
+	sealed, err := r.sealSecrets(id, secrets)
+	if err != nil {
+		return err
+	}
+	if _, err := r.db.SQL.ExecContext(ctx, "UPDATE portals SET secrets = ? WHERE id = ?", sealed, id); err != nil {
+		return fmt.Errorf("portal: set secrets: %w", err)
+	}
+	return nil
+}
+
+// CreateLine adds a line to a portal.
+func (r *Records) CreateLine(ctx context.Context, portalID, name string) (Line, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return Line{}, errors.New("portal: line name is required")
+	}
+	if _, err := r.GetPortal(ctx, portalID); err != nil {
+		return Line{}, err
+	}
+	l := Line{ID: NewID("lin"), PortalID: portalID, Name: name, Active: true, Status: LineOK, CreatedAt: r.now().UTC().Truncate(time.Millisecond)}
+	_, err := r.db.SQL.ExecContext(ctx, "INSERT INTO portal_lines (id, portal_id, name, active, status, created_at) VALUES (?,?,?,?,?,?)",
+		l.ID, l.PortalID, l.Name, 1, l.Status, l.CreatedAt.UnixMilli())
+	if err != nil {
+		return Line{}, fmt.Errorf("portal: create line: %w", err)
+	}
+	return l, nil
+}
+
+const lineCols = "id, portal_id, name, active, status, status_detail, created_at"
+
+func scanLine(row interface{ Scan(...any) error }) (Line, error) {
+	var l Line
+	var active int
+	var detail sql.NullString
+	var created int64
+	err := row.Scan(&l.ID, &l.PortalID, &l.Name, &active, &l.Status, &detail, &created)
+	l.Active, l.StatusDetail, l.CreatedAt = active != 0, detail.String, time.UnixMilli(created).UTC()
+	return l, err
+}
+
+// GetLine returns a line.
+func (r *Records) GetLine(ctx context.Context, id string) (Line, error) {
+	l, err := scanLine(r.db.SQL.QueryRowContext(ctx, "SELECT "+lineCols+" FROM portal_lines WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, ErrNotFound
+	}
+	if err != nil {
+		return l, fmt.Errorf("portal: get line: %w", err)
+	}
+	return l, nil
+}
+
+// ListLines returns a portal's lines ("" for every portal's).
+func (r *Records) ListLines(ctx context.Context, portalID string) ([]Line, error) {
+	q, args := "SELECT "+lineCols+" FROM portal_lines ORDER BY created_at, id", []any{}
+	if portalID != "" {
+		q, args = "SELECT "+lineCols+" FROM portal_lines WHERE portal_id = ? ORDER BY created_at, id", []any{portalID}
+	}
+	rows, err := r.db.SQL.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("portal: list lines: %w", err)
+	}
+	defer rows.Close()
+	var out []Line
+	for rows.Next() {
+		l, err := scanLine(rows)
+		if err != nil {
+			return nil, fmt.Errorf("portal: list lines: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// CreateConnection binds a connector to a line with already validated
+// settings. The connection starts inactive.
+func (r *Records) CreateConnection(ctx context.Context, lineID, connector string, settings connectors.Settings) (Connection, error) {
+	l, err := r.GetLine(ctx, lineID)
+	if err != nil {
+		return Connection{}, err
+	}
+	now := r.now().UTC().Truncate(time.Millisecond)
+	c := Connection{ID: NewID("con"), PortalID: l.PortalID, LineID: l.ID, Connector: connector, Hash: newHash(),
+		Settings: settings, Status: ConnNew, CreatedAt: now, UpdatedAt: now}
+	sealed, err := r.sealSettings(c.ID, settings)
+	if err != nil {
+		return Connection{}, err
+	}
+	_, err = r.db.SQL.ExecContext(ctx, `INSERT INTO connections (id, portal_id, line_id, connector, hash, settings, active, status, created_at, updated_at)
+		VALUES (?,?,?,?,?,?,0,?,?,?)`, c.ID, c.PortalID, c.LineID, c.Connector, c.Hash, sealed, c.Status, now.UnixMilli(), now.UnixMilli())
+	if err != nil {
+		return Connection{}, fmt.Errorf("portal: create connection: %w", err)
+	}
+	return c, nil
+}
+
+func (r *Records) sealSettings(id string, s connectors.Settings) ([]byte, error) {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	return r.sealer.Seal(raw, []byte("connection:"+id)), nil
+}
+
+const connCols = "id, portal_id, line_id, connector, hash, settings, active, status, last_error, created_at, updated_at"
+
+func (r *Records) scanConn(row interface{ Scan(...any) error }) (Connection, error) {
+	var c Connection
+	var sealed []byte
+	var active int
+	var lastErr sql.NullString
+	var created, updated int64
+	if err := row.Scan(&c.ID, &c.PortalID, &c.LineID, &c.Connector, &c.Hash, &sealed, &active, &c.Status, &lastErr, &created, &updated); err != nil {
+		return c, err
+	}
+	c.Active, c.LastError = active != 0, lastErr.String
+	c.CreatedAt, c.UpdatedAt = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
+	raw, err := r.sealer.Open(sealed, []byte("connection:"+c.ID))
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(raw, &c.Settings); err != nil {
+		return c, fmt.Errorf("portal: settings of %s: %w", c.ID, err)
+	}
+	return c, nil
+}
+
+func (r *Records) getConn(ctx context.Context, where string, arg any) (Connection, error) {
+	c, err := r.scanConn(r.db.SQL.QueryRowContext(ctx, "SELECT "+connCols+" FROM connections WHERE "+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	if err != nil {
+		return c, fmt.Errorf("portal: get connection: %w", err)
+	}
+	return c, nil
+}
+
+// GetConnection returns a connection with its decrypted settings.
+func (r *Records) GetConnection(ctx context.Context, id string) (Connection, error) {
+	return r.getConn(ctx, "id = ?", id)
+}
+
+// ConnectionByHash finds the connection behind an entry URL.
+func (r *Records) ConnectionByHash(ctx context.Context, hash string) (Connection, error) {
+	return r.getConn(ctx, "hash = ?", hash)
+}
+
+// ListConnections returns a line's connections ("" for all).
+func (r *Records) ListConnections(ctx context.Context, lineID string) ([]Connection, error) {
+	q, args := "SELECT "+connCols+" FROM connections ORDER BY created_at, id", []any{}
+	if lineID != "" {
+		q, args = "SELECT "+connCols+" FROM connections WHERE line_id = ? ORDER BY created_at, id", []any{lineID}
+	}
+	rows, err := r.db.SQL.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("portal: list connections: %w", err)
+	}
+	defer rows.Close()
+	var out []Connection
+	for rows.Next() {
+		c, err := r.scanConn(rows)
+		if err != nil {
+			return nil, fmt.Errorf("portal: list connections: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UpdateSettings replaces a connection's (validated) settings.
+func (r *Records) UpdateSettings(ctx context.Context, id string, s connectors.Settings) error {
+	sealed, err := r.sealSettings(id, s)
+	if err != nil {
+		return err
+	}
+	res, err := r.db.SQL.ExecContext(ctx, "UPDATE connections SET settings = ?, updated_at = ? WHERE id = ?", sealed, r.now().UnixMilli(), id)
+	if err != nil {
+		return fmt.Errorf("portal: update settings: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// SetState records whether a connection receives, its status and last error.
+func (r *Records) SetState(ctx context.Context, id string, active bool, status, lastErr string) error {
+	a := 0
+	if active {
+		a = 1
+	}
+	res, err := r.db.SQL.ExecContext(ctx, "UPDATE connections SET active = ?, status = ?, last_error = ?, updated_at = ? WHERE id = ?",
+		a, status, nullable(lastErr), r.now().UnixMilli(), id)
+	if err != nil {
+		return fmt.Errorf("portal: set connection state: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// Conn is the view of a connection a connector works with. publicURL is the
+// gateway's public base URL ("" when it has none).
+func (c Connection) Conn(publicURL string) connectors.Conn {
+	entry := ""
+	if publicURL != "" {
+		entry = strings.TrimRight(publicURL, "/") + "/hook/" + c.Hash
+	}
+	return connectors.Conn{ID: c.ID, PortalID: c.PortalID, LineID: c.LineID, Hash: c.Hash, EntryURL: entry, Settings: c.Settings}
+}
