@@ -109,10 +109,13 @@ func NewDispatcher(outbox *queue.Outbox, portals PortalSource, cfg DispatcherCon
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = cfg.PerPortal * 2
 	return &Dispatcher{
-		cfg:       cfg,
-		outbox:    outbox,
-		portals:   portals,
-		client:    &http.Client{Transport: tr, Timeout: cfg.Timeout},
+		cfg:     cfg,
+		outbox:  outbox,
+		portals: portals,
+		client: &http.Client{Transport: tr, Timeout: cfg.Timeout,
+			// A redirect is not an ack: following it would turn the POST
+			// into a body-less GET whose 2xx would delete the batch.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		wake:      make(chan struct{}, 1),
 		inflight:  make(map[string]bool),
 		perPortal: make(map[string]int),
@@ -258,6 +261,14 @@ func (d *Dispatcher) deliverLine(ctx context.Context, r queue.LineRef) {
 			return
 		}
 		if err := d.post(bg, batch); err != nil {
+			var ge *gatewayError
+			if errors.As(err, &ge) {
+				// Our own fault (database, secrets): not the portal's, so no
+				// lock-out; the line is tried again at the next scan.
+				log.Error("dispatcher: cannot prepare batch", slog.Any("err", err))
+				_ = d.outbox.Release(bg, lease)
+				return
+			}
 			lo, ferr := d.outbox.Fail(bg, batch, err.Error())
 			if ferr != nil {
 				log.Error("dispatcher: record failure", slog.Any("err", ferr))
@@ -280,8 +291,15 @@ func (d *Dispatcher) deliverLine(ctx context.Context, r queue.LineRef) {
 	}
 }
 
+// gatewayError is a delivery failure on the gateway's side.
+type gatewayError struct{ err error }
+
+func (e *gatewayError) Error() string { return e.err.Error() }
+func (e *gatewayError) Unwrap() error { return e.err }
+
 // BatchID names a batch by the events in it, so a retry of the same events
-// carries the same webhook-id.
+// carries the same webhook-id (a retry that picked up newer events is a new
+// batch with a new id; portals dedupe by event id).
 func BatchID(items []queue.Item) string {
 	h := sha256.New()
 	for _, it := range items {
@@ -312,8 +330,11 @@ func BatchBody(id, portalID, lineID string, items []queue.Item) []byte {
 // post sends one signed batch; nil means the portal acknowledged it (2xx).
 func (d *Dispatcher) post(ctx context.Context, batch *queue.Batch) error {
 	p, err := d.portals.GetPortal(ctx, batch.Lease.PortalID)
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("portal %s does not exist", batch.Lease.PortalID)
+	}
 	if err != nil {
-		return fmt.Errorf("portal %s: %w", batch.Lease.PortalID, err)
+		return &gatewayError{fmt.Errorf("load portal %s: %w", batch.Lease.PortalID, err)}
 	}
 	if p.Status != "active" {
 		return fmt.Errorf("portal %s is %s", p.ID, p.Status)
@@ -327,7 +348,7 @@ func (d *Dispatcher) post(ctx context.Context, batch *queue.Batch) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", d.cfg.UserAgent)
 	if err := SetHeaders(req.Header, p.Secrets, id, time.Now(), body); err != nil {
-		return err
+		return &gatewayError{err}
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {

@@ -16,7 +16,7 @@ const (
 )
 
 // OutboundRequest is a portal's request to act on a messenger chat (send,
-// edit, delete, typing). Requests of one chat are carried out one at a time,
+// edit, delete). Requests of one chat are carried out one at a time,
 // in the order they were accepted.
 type OutboundRequest struct {
 	ID           string

@@ -31,15 +31,18 @@ type Config struct {
 	OnEnqueue func(lineIDs []string)
 }
 
-// DefaultSchedule is the lock-out schedule used when Config.Schedule is empty.
-var DefaultSchedule = []time.Duration{
-	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 30 * time.Minute,
-	time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 12 * time.Hour,
+// DefaultSchedule returns the lock-out schedule used when Config.Schedule is
+// empty.
+func DefaultSchedule() []time.Duration {
+	return []time.Duration{
+		time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 30 * time.Minute,
+		time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 12 * time.Hour,
+	}
 }
 
 func (c *Config) setDefaults() {
 	if len(c.Schedule) == 0 {
-		c.Schedule = append([]time.Duration(nil), DefaultSchedule...)
+		c.Schedule = DefaultSchedule()
 	}
 	if c.Window == 0 {
 		c.Window = 24 * time.Hour

@@ -1,0 +1,100 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/portal"
+	"github.com/connector-gateway/connector/queue"
+)
+
+// hook receives a messenger's webhook for one connection. It answers 200 only
+// after the events are committed; any error enqueues nothing.
+func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	conn, err := s.Records.ConnectionByHash(ctx, r.PathValue("hash"))
+	if errors.Is(err, portal.ErrNotFound) {
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		s.cfg.Logger.Error("hook: look up connection", slog.Any("err", err))
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	c, ok := s.Registry.Get(conn.Connector)
+	if !ok || !conn.Active {
+		http.NotFound(w, r)
+		return
+	}
+	body, err := readBody(w, r, s.cfg.BodyLimit)
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "cannot read body", http.StatusBadRequest)
+		return
+	}
+	log := s.cfg.Logger.With(slog.String("connection", conn.ID), slog.String("connector", conn.Connector))
+	in, err := c.Parse(ctx, conn.Conn(s.cfg.PublicURL), r.Header, body)
+	switch {
+	case errors.Is(err, connectors.ErrUnauthorized):
+		log.Warn("hook: refused request with a bad secret or signature")
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	case errors.Is(err, connectors.ErrMalformed):
+		log.Info("hook: malformed payload", slog.Any("err", err))
+		http.Error(w, "malformed payload", http.StatusBadRequest)
+		return
+	case err != nil:
+		log.Error("hook: parse", slog.Any("err", err))
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if len(in.Events) > 0 {
+		evs := make([]queue.NewEvent, 0, len(in.Events))
+		for _, k := range in.Events {
+			payload, err := json.Marshal(k.Event)
+			if err != nil {
+				log.Error("hook: encode event", slog.Any("err", err))
+				http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+				return
+			}
+			evs = append(evs, queue.NewEvent{DedupeKey: k.DedupeKey, PortalID: conn.PortalID, LineID: conn.LineID, EventID: k.Event.ID, Payload: payload})
+		}
+		if _, err := s.Outbox.Enqueue(ctx, evs); err != nil {
+			// The messenger retries on a non-2xx answer; dedupe absorbs a
+			// retry of something that did commit.
+			log.Error("hook: enqueue", slog.Any("err", err))
+			http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	if in.Response != nil {
+		if in.Response.ContentType != "" {
+			w.Header().Set("Content-Type", in.Response.ContentType)
+		}
+		w.WriteHeader(in.Response.Status)
+		_, _ = w.Write(in.Response.Body)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, "ok")
+}
+
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errTooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, errTooLarge
+	}
+	return body, err
+}

@@ -1,0 +1,182 @@
+// Package api is the gateway's HTTP surface: messenger entry URLs
+// (/hook/{hash}), the signed portal API (/v1/...), and health endpoints.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/portal"
+	"github.com/connector-gateway/connector/queue"
+)
+
+// Config tunes the HTTP surface. Zero fields take the documented default.
+type Config struct {
+	// PublicURL is the gateway's public base URL, used to build entry URLs
+	// for messengers ("" when the gateway is not reachable from outside).
+	PublicURL string
+	// BodyLimit caps every request body. Default 1 MiB.
+	BodyLimit int64
+	Logger    *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.BodyLimit == 0 {
+		c.BodyLimit = 1 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Receivers starts and stops receiving for connections that poll instead of
+// taking webhooks. The app provides it; nil means polling is unavailable.
+type Receivers interface {
+	StartPolling(ctx context.Context, c portal.Connection) error
+	StopPolling(ctx context.Context, connectionID string)
+}
+
+// Deps are the parts the API works with.
+type Deps struct {
+	Records   *portal.Records
+	Outbox    *queue.Outbox
+	Registry  *connectors.Registry
+	Receivers Receivers
+	// WakeSender is called after an outbound request is stored.
+	WakeSender func()
+	// Ready reports whether the gateway can serve (database reachable,
+	// schema current, workers running); nil error means ready.
+	Ready func(ctx context.Context) error
+}
+
+// Server serves the gateway's HTTP API.
+type Server struct {
+	cfg Config
+	Deps
+	mux *http.ServeMux
+}
+
+// New builds the server and its routes.
+func New(cfg Config, deps Deps) *Server {
+	cfg.setDefaults()
+	s := &Server{cfg: cfg, Deps: deps, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Route is one portal API route, listed for the OpenAPI check.
+type Route struct{ Method, Pattern string }
+
+// PortalRoutes lists the signed portal API routes.
+func PortalRoutes() []Route {
+	return []Route{
+		{"GET", "/v1/connectors"},
+		{"GET", "/v1/lines"},
+		{"POST", "/v1/lines"},
+		{"GET", "/v1/lines/{line}"},
+		{"GET", "/v1/lines/{line}/connections"},
+		{"POST", "/v1/lines/{line}/connections"},
+		{"GET", "/v1/lines/{line}/dead-letters"},
+		{"POST", "/v1/lines/{line}/dead-letters/replay"},
+		{"GET", "/v1/connections/{connection}"},
+		{"PUT", "/v1/connections/{connection}/settings"},
+		{"POST", "/v1/connections/{connection}/test"},
+		{"POST", "/v1/connections/{connection}/activate"},
+		{"POST", "/v1/connections/{connection}/deactivate"},
+		{"POST", "/v1/connections/{connection}/messages"},
+		{"PATCH", "/v1/connections/{connection}/messages/{message}"},
+		{"DELETE", "/v1/connections/{connection}/messages/{message}"},
+		{"POST", "/v1/connections/{connection}/typing"},
+		{"GET", "/v1/requests/{request}"},
+	}
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.HandleFunc("POST /hook/{hash}", s.hook)
+
+	handlers := map[string]portalHandler{
+		"GET /v1/connectors":                                     s.listConnectors,
+		"GET /v1/lines":                                          s.listLines,
+		"POST /v1/lines":                                         s.createLine,
+		"GET /v1/lines/{line}":                                   s.getLine,
+		"GET /v1/lines/{line}/connections":                       s.listConnections,
+		"POST /v1/lines/{line}/connections":                      s.createConnection,
+		"GET /v1/lines/{line}/dead-letters":                      s.listDeadLetters,
+		"POST /v1/lines/{line}/dead-letters/replay":              s.replayDeadLetters,
+		"GET /v1/connections/{connection}":                       s.getConnection,
+		"PUT /v1/connections/{connection}/settings":              s.saveSettings,
+		"POST /v1/connections/{connection}/test":                 s.testConnection,
+		"POST /v1/connections/{connection}/activate":             s.activate,
+		"POST /v1/connections/{connection}/deactivate":           s.deactivate,
+		"POST /v1/connections/{connection}/messages":             s.sendMessage,
+		"PATCH /v1/connections/{connection}/messages/{message}":  s.editMessage,
+		"DELETE /v1/connections/{connection}/messages/{message}": s.deleteMessage,
+		"POST /v1/connections/{connection}/typing":               s.typing,
+		"GET /v1/requests/{request}":                             s.getRequest,
+	}
+	for _, rt := range PortalRoutes() {
+		h, ok := handlers[rt.Method+" "+rt.Pattern]
+		if !ok {
+			panic("api: no handler for " + rt.Method + " " + rt.Pattern)
+		}
+		s.mux.Handle(rt.Method+" "+rt.Pattern, s.authenticated(h))
+	}
+	s.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such route")
+	})
+}
+
+// apiError is the body of every error answer.
+type apiError struct {
+	Error struct {
+		Code    string            `json:"code"`
+		Message string            `json:"message"`
+		Fields  map[string]string `json:"fields,omitempty"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeErrorFields(w, status, code, msg, nil)
+}
+
+func writeErrorFields(w http.ResponseWriter, status int, code, msg string, fields map[string]string) {
+	var e apiError
+	e.Error.Code, e.Error.Message, e.Error.Fields = code, msg, fields
+	writeJSON(w, status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := s.Ready(ctx); err != nil {
+			s.cfg.Logger.Warn("not ready", slog.Any("err", err))
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// errTooLarge is how readBody reports an over-limit body.
+var errTooLarge = errors.New("request body too large")
