@@ -193,6 +193,8 @@ func TestCrashLosesNothing(t *testing.T) {
 			"CONNECTOR_DATABASE_DRIVER=" + b.Driver, "CONNECTOR_DATABASE_DSN=" + dsn, "CONNECTOR_DATABASE_AUTO_MIGRATE=true",
 			"CONNECTOR_SECRETS_KEY=" + cfg.Secrets.Key, "CONNECTOR_TELEGRAM_API_ENDPOINT=" + tg.Endpoint(),
 			"CONNECTOR_DISPATCH_BATCH_SIZE=5", "CONNECTOR_DISPATCH_POLL=100ms",
+			// The dead process's leases run out after 3 × timeout.
+			"CONNECTOR_DISPATCH_TIMEOUT=2s",
 		}
 		pt.HangLine(line.ID, 100*time.Millisecond) // keep batches in flight
 		gw := startProcess(t, t.TempDir(), env)

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: starts (installing if needed) a local
+# MariaDB, then gofmt, go vet and every test with the race detector, on
+# MariaDB and SQLite. Run from anywhere: scripts/test.sh [go test flags...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+	export PATH="$PATH:/usr/local/go/bin"
+fi
+command -v go >/dev/null 2>&1 || { echo "test: Go is not installed (https://go.dev/doc/install)" >&2; exit 1; }
+
+if [ -z "${CONNECTOR_TEST_MYSQL_DSN:-}" ]; then
+	CONNECTOR_TEST_MYSQL_DSN="$(bash scripts/test-db.sh)"
+	export CONNECTOR_TEST_MYSQL_DSN
+fi
+# Under CI a test that cannot reach MariaDB fails instead of skipping.
+export CI="${CI:-true}"
+
+echo "== gofmt"
+unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"
+if [ -n "$unformatted" ]; then
+	echo "gofmt needed on:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+echo "== go vet"
+go vet ./...
+echo "== go test -race (MariaDB and SQLite)"
+go test -race -count=1 -timeout 40m "$@" ./...
