@@ -187,7 +187,7 @@ func (s *Server) testConnection(w http.ResponseWriter, r *http.Request, p portal
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
 	defer cancel()
-	rep, err := conn.Test(ctx, c.Conn(s.cfg.PublicURL))
+	rep, err := conn.Test(ctx, s.connView(c))
 	if err != nil {
 		s.internal(w, "test connection", err)
 		return
@@ -202,7 +202,7 @@ func (s *Server) activate(w http.ResponseWriter, r *http.Request, p portal.Porta
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
 	defer cancel()
-	err := conn.Activate(ctx, c.Conn(s.cfg.PublicURL))
+	err := conn.Activate(ctx, s.connView(c))
 	if errors.Is(err, connectors.ErrNeedsPolling) {
 		if s.Receivers == nil {
 			_ = s.Records.SetState(r.Context(), c.ID, false, portal.ConnError, "polling mode is not available in this gateway")
@@ -234,7 +234,7 @@ func (s *Server) deactivate(w http.ResponseWriter, r *http.Request, p portal.Por
 	if s.Receivers != nil {
 		s.Receivers.StopPolling(ctx, c.ID)
 	}
-	if err := conn.Deactivate(ctx, c.Conn(s.cfg.PublicURL)); err != nil {
+	if err := conn.Deactivate(ctx, s.connView(c)); err != nil {
 		writeError(w, http.StatusBadGateway, "deactivation_failed", err.Error())
 		return
 	}

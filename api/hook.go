@@ -41,7 +41,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := s.cfg.Logger.With(slog.String("connection", conn.ID), slog.String("connector", conn.Connector))
-	in, err := c.Parse(ctx, conn.Conn(s.cfg.PublicURL), r.Header, body)
+	in, err := c.Parse(ctx, s.connView(conn), r.Header, body)
 	switch {
 	case errors.Is(err, connectors.ErrUnauthorized):
 		log.Warn("hook: refused request with a bad secret or signature")

@@ -16,6 +16,7 @@ import (
 func nonPortalRoutes() []Route {
 	return []Route{
 		{"POST", "/hook/{hash}"},
+		{"GET", "/files/{token}"},
 		{"GET", "/healthz"},
 		{"GET", "/readyz"},
 	}

@@ -47,6 +47,8 @@ type Deps struct {
 	Outbox    *queue.Outbox
 	Registry  *connectors.Registry
 	Receivers Receivers
+	// Files signs and checks file links (nil: no file links).
+	Files *portal.FileLinks
 	// WakeSender is called after an outbound request is stored.
 	WakeSender func()
 	// Ready reports whether the gateway can serve (database reachable,
@@ -103,6 +105,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.HandleFunc("POST /hook/{hash}", s.hook)
+	s.mux.HandleFunc("GET /files/{token}", s.file)
 
 	handlers := map[string]portalHandler{
 		"GET /v1/connectors":                                     s.listConnectors,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"time"
@@ -22,6 +23,9 @@ type Conn struct {
 	// gateway has no public URL configured).
 	EntryURL string
 	Settings Settings
+	// Files makes gateway links for the connection's files; nil when the
+	// gateway has no public URL (connectors then leave File.URL empty).
+	Files FileLinker
 }
 
 // Settings are a connection's connector-specific values, by field key.
@@ -251,4 +255,27 @@ func (r *Registry) Describe() []Description {
 		out = append(out, r.byType[t].Describe())
 	}
 	return out
+}
+
+// FileLinker turns a messenger's file reference into a gateway URL (signed,
+// expiring) that a portal can fetch without any messenger secret. A
+// connector puts such URLs in events instead of the messenger's own link.
+type FileLinker interface {
+	// FileURL returns the link for ref (opaque to the gateway: what the
+	// connector's FetchFile needs). name and mime are served with the file.
+	FileURL(ref, name, mime string) string
+}
+
+// FileFetcher is a connector that streams a file by the reference it put in
+// a FileURL. The caller closes Body.
+type FileFetcher interface {
+	FetchFile(ctx context.Context, c Conn, ref string) (FileContent, error)
+}
+
+// FileContent is a file being streamed from the messenger.
+type FileContent struct {
+	Body io.ReadCloser
+	// Mime and Size as the messenger tells (Size -1 when unknown).
+	Mime string
+	Size int64
 }

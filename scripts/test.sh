@@ -10,6 +10,15 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 fi
 command -v go >/dev/null 2>&1 || { echo "test: Go is not installed (https://go.dev/doc/install)" >&2; exit 1; }
 
+# Browser tests drive Debian's headless Chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+	echo "test: installing chromium (Debian package)" >&2
+	as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+	as_root apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >&2
+fi
+export CONNECTOR_TEST_CHROMIUM="${CONNECTOR_TEST_CHROMIUM:-$(command -v chromium)}"
+
 if [ -z "${CONNECTOR_TEST_MYSQL_DSN:-}" ]; then
 	CONNECTOR_TEST_MYSQL_DSN="$(bash scripts/test-db.sh)"
 	export CONNECTOR_TEST_MYSQL_DSN

@@ -33,9 +33,12 @@ func Registry(cfg Config) (*connectors.Registry, error) {
 
 // Store is an open database with the records and outbox on it.
 type Store struct {
-	DB      *queue.DB
-	Records *portal.Records
-	Outbox  *queue.Outbox
+	// SecretsKey is the key records are sealed with (file links derive
+	// their key from it).
+	SecretsKey string
+	DB         *queue.DB
+	Records    *portal.Records
+	Outbox     *queue.Outbox
 }
 
 // Close stops the outbox's committer and closes the database.
@@ -81,7 +84,7 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger, onEnqueue func
 		db.Close()
 		return nil, err
 	}
-	return &Store{DB: db, Records: portal.NewRecords(db, sealer), Outbox: outbox}, nil
+	return &Store{SecretsKey: key, DB: db, Records: portal.NewRecords(db, sealer), Outbox: outbox}, nil
 }
 
 func loadKey(cfg Config, log *slog.Logger) (string, error) {
@@ -158,8 +161,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Concurrency: cfg.Send.Concurrency, Timeout: cfg.Send.Timeout, GiveUpAfter: cfg.Send.GiveUpAfter,
 		PublicURL: cfg.PublicURL, Logger: log,
 	})
+	files, err := portal.NewFileLinks(store.SecretsKey, cfg.PublicURL, cfg.Files.LinkTTL)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("config: secrets.key: %w", err)
+	}
 	handler := api.New(api.Config{PublicURL: cfg.PublicURL, BodyLimit: cfg.HTTP.BodyLimit, Logger: log}, api.Deps{
-		Records: store.Records, Outbox: store.Outbox, Registry: reg, WakeSender: a.sender.Wake, Ready: a.ready,
+		Records: store.Records, Outbox: store.Outbox, Registry: reg, WakeSender: a.sender.Wake, Ready: a.ready, Files: files,
 	})
 	a.server = &http.Server{
 		Handler:           handler,

@@ -30,7 +30,14 @@ type Config struct {
 	Dispatch DispatchConfig `mapstructure:"dispatch"`
 	Send     SendConfig     `mapstructure:"send"`
 	HTTP     HTTPConfig     `mapstructure:"http"`
+	Files    FilesConfig    `mapstructure:"files"`
 	Telegram TelegramConfig `mapstructure:"telegram"`
+}
+
+// FilesConfig sets the gateway's file links.
+type FilesConfig struct {
+	// LinkTTL is how long a file link in an event stays valid. Default 72h.
+	LinkTTL time.Duration `mapstructure:"link_ttl"`
 }
 
 // DatabaseConfig selects the store.
@@ -128,6 +135,7 @@ func Defaults() Config {
 		Dispatch: DispatchConfig{BatchSize: 100, Concurrency: 64, PerPortal: 8, Timeout: 10 * time.Second, Poll: time.Second},
 		Send:     SendConfig{Concurrency: 16, Timeout: 30 * time.Second, GiveUpAfter: 24 * time.Hour},
 		HTTP:     HTTPConfig{BodyLimit: 1 << 20, ShutdownTimeout: 15 * time.Second},
+		Files:    FilesConfig{LinkTTL: 72 * time.Hour},
 		Telegram: TelegramConfig{APIEndpoint: "https://api.telegram.org/bot%s/%s"},
 	}
 }
@@ -210,6 +218,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.BodyLimit < 1024 {
 		return bad("http.body_limit", "must be at least 1024 bytes")
+	}
+	if c.Files.LinkTTL <= 0 {
+		return bad("files.link_ttl", "must be positive")
 	}
 	if strings.Count(c.Telegram.APIEndpoint, "%s") != 2 {
 		return bad("telegram.api_endpoint", "must contain two %%s (token, method), got %q", c.Telegram.APIEndpoint)
