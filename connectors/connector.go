@@ -279,3 +279,12 @@ type FileContent struct {
 	Mime string
 	Size int64
 }
+
+// Identifier is a connector that can tell which bot a connection's
+// credentials belong to, so the gateway binds each bot to at most one
+// connection (a new binding wins; the old line goes into emergency).
+type Identifier interface {
+	// BotKey returns a stable key of the bot, e.g. "telegram:123456789" or
+	// "slack:T123:A456". It may call the messenger.
+	BotKey(ctx context.Context, c Conn) (string, error)
+}
