@@ -176,6 +176,7 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, p portal.P
 		s.internal(w, "save settings", err)
 		return
 	}
+	s.forget(c)
 	c.Settings, c.UpdatedAt = settings, time.Now().UTC()
 	writeJSON(w, http.StatusOK, s.view(c))
 }
@@ -220,6 +221,7 @@ func (s *Server) activate(w http.ResponseWriter, r *http.Request, p portal.Porta
 		s.internal(w, "activate", err)
 		return
 	}
+	s.forget(c)
 	c.Active, c.Status, c.LastError = true, portal.ConnOK, ""
 	writeJSON(w, http.StatusOK, s.view(c))
 }
@@ -242,6 +244,7 @@ func (s *Server) deactivate(w http.ResponseWriter, r *http.Request, p portal.Por
 		s.internal(w, "deactivate", err)
 		return
 	}
+	s.forget(c)
 	c.Active, c.Status = false, portal.ConnNew
 	writeJSON(w, http.StatusOK, s.view(c))
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,7 +17,7 @@ import (
 // after the events are committed; any error enqueues nothing.
 func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	conn, err := s.Records.ConnectionByHash(ctx, r.PathValue("hash"))
+	conn, err := s.connectionByHash(ctx, r.PathValue("hash"))
 	if errors.Is(err, portal.ErrNotFound) {
 		http.NotFound(w, r)
 		return
@@ -85,6 +86,20 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = io.WriteString(w, "ok")
+}
+
+func (s *Server) connectionByHash(ctx context.Context, hash string) (portal.Connection, error) {
+	if s.Cache != nil {
+		return s.Cache.ConnectionByHash(ctx, hash)
+	}
+	return s.Records.ConnectionByHash(ctx, hash)
+}
+
+// forget makes this process see a change to a connection at once.
+func (s *Server) forget(c portal.Connection) {
+	if s.Cache != nil {
+		s.Cache.Forget(c.Hash, "")
+	}
 }
 
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {

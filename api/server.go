@@ -47,6 +47,8 @@ type Deps struct {
 	Outbox    *queue.Outbox
 	Registry  *connectors.Registry
 	Receivers Receivers
+	// Cache serves the hook path's connection lookups (nil: no cache).
+	Cache *portal.Cache
 	// Files signs and checks file links (nil: no file links).
 	Files *portal.FileLinks
 	// WakeSender is called after an outbound request is stored.

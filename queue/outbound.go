@@ -121,7 +121,7 @@ func (o *Outbox) FinishOutbound(ctx context.Context, r OutboundRequest, state, r
 	if state != OutboundDone && state != OutboundFailed {
 		return fmt.Errorf("queue: finish outbound: bad state %q", state)
 	}
-	var lines []string
+	var lines []LineRef
 	err := o.db.InTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbound_requests SET state = ?, result = ?, attempts = attempts + 1, done_at = ?,
 			lease_owner = NULL, lease_until = 0, last_error = ? WHERE seq = ? AND lease_owner = ?`,

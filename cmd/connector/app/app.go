@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"sync"
@@ -49,7 +50,7 @@ func (s *Store) Close() {
 
 // OpenStore opens the database, migrates it or refuses a schema that is
 // behind, and opens the records with the secrets key.
-func OpenStore(ctx context.Context, cfg Config, log *slog.Logger, onEnqueue func([]string)) (*Store, error) {
+func OpenStore(ctx context.Context, cfg Config, log *slog.Logger, onEnqueue func([]queue.LineRef)) (*Store, error) {
 	db, err := queue.Open(ctx, cfg.Database.Driver, cfg.Database.DSN)
 	if err != nil {
 		return nil, err
@@ -138,7 +139,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.registry = reg
 	// The dispatcher is made after the store but woken by it, so the
 	// callback reaches it through the App.
-	store, err := OpenStore(ctx, cfg, log, func(lines []string) {
+	store, err := OpenStore(ctx, cfg, log, func(lines []queue.LineRef) {
 		if d := a.woken.Load(); d != nil {
 			d.Wake(lines)
 		}
@@ -147,7 +148,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.store = store
-	a.dispatcher, err = portal.NewDispatcher(store.Outbox, store.Records, portal.DispatcherConfig{
+	cache := portal.NewCache(store.Records, 2*time.Second)
+	a.dispatcher, err = portal.NewDispatcher(store.Outbox, cache, portal.DispatcherConfig{
 		BatchSize: cfg.Dispatch.BatchSize, Concurrency: cfg.Dispatch.Concurrency, PerPortal: cfg.Dispatch.PerPortal,
 		Timeout: cfg.Dispatch.Timeout, Lease: cfg.Dispatch.Lease, Poll: cfg.Dispatch.Poll,
 		UserAgent: "connector-gateway/" + Version, Logger: log,
@@ -167,7 +169,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("config: secrets.key: %w", err)
 	}
 	handler := api.New(api.Config{PublicURL: cfg.PublicURL, BodyLimit: cfg.HTTP.BodyLimit, Logger: log}, api.Deps{
-		Records: store.Records, Outbox: store.Outbox, Registry: reg, WakeSender: a.sender.Wake, Ready: a.ready, Files: files,
+		Records: store.Records, Outbox: store.Outbox, Registry: reg, WakeSender: a.sender.Wake, Ready: a.ready, Files: files, Cache: cache,
 	})
 	a.server = &http.Server{
 		Handler:           handler,
@@ -227,6 +229,21 @@ func (a *App) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.janitor(workCtx)
 	}()
+	if a.cfg.Debug.PprofAddr != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		dbg := &http.Server{Addr: a.cfg.Debug.PprofAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := dbg.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Warn("pprof listener", slog.Any("err", err))
+			}
+		}()
+		defer dbg.Close()
+		a.log.Info("pprof serving", slog.String("addr", a.cfg.Debug.PprofAddr))
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.server.Serve(a.listener) }()
 	a.log.Info("gateway serving", slog.String("addr", a.Addr()), slog.String("database", a.cfg.Database.Driver),

@@ -31,7 +31,15 @@ type Config struct {
 	Send     SendConfig     `mapstructure:"send"`
 	HTTP     HTTPConfig     `mapstructure:"http"`
 	Files    FilesConfig    `mapstructure:"files"`
+	Debug    DebugConfig    `mapstructure:"debug"`
 	Telegram TelegramConfig `mapstructure:"telegram"`
+}
+
+// DebugConfig holds diagnostics, off by default.
+type DebugConfig struct {
+	// PprofAddr, when set, serves net/http/pprof on this address (keep it
+	// on loopback or a private network). Default "" (off).
+	PprofAddr string `mapstructure:"pprof_addr"`
 }
 
 // FilesConfig sets the gateway's file links.
@@ -88,7 +96,7 @@ type DispatchConfig struct {
 	BatchSize int `mapstructure:"batch_size"`
 	// Concurrency is the most lines in flight. Default 64.
 	Concurrency int `mapstructure:"concurrency"`
-	// PerPortal is the most lines of one portal in flight. Default 8.
+	// PerPortal is the most lines of one portal in flight. Default 32.
 	PerPortal int `mapstructure:"per_portal"`
 	// Timeout bounds one batch POST. Default 10s.
 	Timeout time.Duration `mapstructure:"timeout"`
@@ -132,7 +140,7 @@ func Defaults() Config {
 		Database: DatabaseConfig{Driver: queue.DriverSQLite, DSN: "connector.db"},
 		Log:      LogConfig{Level: "info", Format: "text"},
 		Queue:    QueueConfig{Schedule: queue.DefaultSchedule(), Window: 24 * time.Hour, DedupeTTL: 72 * time.Hour},
-		Dispatch: DispatchConfig{BatchSize: 100, Concurrency: 64, PerPortal: 8, Timeout: 10 * time.Second, Poll: time.Second},
+		Dispatch: DispatchConfig{BatchSize: 100, Concurrency: 64, PerPortal: 32, Timeout: 10 * time.Second, Poll: time.Second},
 		Send:     SendConfig{Concurrency: 16, Timeout: 30 * time.Second, GiveUpAfter: 24 * time.Hour},
 		HTTP:     HTTPConfig{BodyLimit: 1 << 20, ShutdownTimeout: 15 * time.Second},
 		Files:    FilesConfig{LinkTTL: 72 * time.Hour},
@@ -218,6 +226,11 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.BodyLimit < 1024 {
 		return bad("http.body_limit", "must be at least 1024 bytes")
+	}
+	if c.Debug.PprofAddr != "" {
+		if _, _, err := net.SplitHostPort(c.Debug.PprofAddr); err != nil {
+			return bad("debug.pprof_addr", "want HOST:PORT, got %q", c.Debug.PprofAddr)
+		}
 	}
 	if c.Files.LinkTTL <= 0 {
 		return bad("files.link_ttl", "must be positive")
