@@ -56,7 +56,7 @@ func (s *Server) listConnections(w http.ResponseWriter, r *http.Request, p porta
 	}
 	cs, err := s.Records.ListConnections(r.Context(), l.ID)
 	if err != nil {
-		s.internal(w, "list connections", err)
+		s.internal(w, r, "list connections", err)
 		return
 	}
 	out := make([]connectionView, 0, len(cs))
@@ -103,7 +103,7 @@ func (s *Server) createConnection(w http.ResponseWriter, r *http.Request, p port
 	}
 	c, err := s.Records.CreateConnection(r.Context(), l.ID, in.Connector, settings)
 	if err != nil {
-		s.internal(w, "create connection", err)
+		s.internal(w, r, "create connection", err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, s.view(c))
@@ -121,7 +121,7 @@ func (s *Server) ownConnection(w http.ResponseWriter, r *http.Request, p portal.
 		return c, nil, false
 	}
 	if err != nil {
-		s.internal(w, "get connection", err)
+		s.internal(w, r, "get connection", err)
 		return c, nil, false
 	}
 	conn, ok := s.Registry.Get(c.Connector)
@@ -173,7 +173,7 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, p portal.P
 		return
 	}
 	if err := s.Records.UpdateSettings(r.Context(), c.ID, settings); err != nil {
-		s.internal(w, "save settings", err)
+		s.internal(w, r, "save settings", err)
 		return
 	}
 	s.forget(c)
@@ -190,7 +190,7 @@ func (s *Server) testConnection(w http.ResponseWriter, r *http.Request, p portal
 	defer cancel()
 	rep, err := conn.Test(ctx, s.connView(c))
 	if err != nil {
-		s.internal(w, "test connection", err)
+		s.internal(w, r, "test connection", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
@@ -218,7 +218,7 @@ func (s *Server) activate(w http.ResponseWriter, r *http.Request, p portal.Porta
 		return
 	}
 	if err := s.Records.SetState(r.Context(), c.ID, true, portal.ConnOK, ""); err != nil {
-		s.internal(w, "activate", err)
+		s.internal(w, r, "activate", err)
 		return
 	}
 	s.forget(c)
@@ -241,7 +241,7 @@ func (s *Server) deactivate(w http.ResponseWriter, r *http.Request, p portal.Por
 		return
 	}
 	if err := s.Records.SetState(r.Context(), c.ID, false, portal.ConnNew, ""); err != nil {
-		s.internal(w, "deactivate", err)
+		s.internal(w, r, "deactivate", err)
 		return
 	}
 	s.forget(c)

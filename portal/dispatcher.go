@@ -38,6 +38,8 @@ type DispatcherConfig struct {
 	// UserAgent is sent with every batch.
 	UserAgent string
 	Logger    *slog.Logger
+	// Observer hears every batch outcome (metrics). Default: none.
+	Observer Observer
 }
 
 func (c *DispatcherConfig) setDefaults() {
@@ -67,6 +69,9 @@ func (c *DispatcherConfig) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 }
 
@@ -309,7 +314,10 @@ func (d *Dispatcher) deliverLine(ctx context.Context, r queue.LineRef) (drop boo
 			_ = d.outbox.Release(bg, lease)
 			return false
 		}
-		if err := d.post(bg, batch); err != nil {
+		began := time.Now()
+		err = d.post(bg, batch)
+		d.cfg.Observer.BatchDone(r.PortalID, len(batch.Items), time.Since(began), err)
+		if err != nil {
 			var ge *gatewayError
 			if errors.As(err, &ge) {
 				// Our own fault (database, secrets): not the portal's, so no

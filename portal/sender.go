@@ -41,6 +41,8 @@ type SenderConfig struct {
 	PublicURL string
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// Observer hears every attempt's outcome (metrics). Default: none.
+	Observer Observer
 }
 
 func (c *SenderConfig) setDefaults() {
@@ -68,6 +70,9 @@ func (c *SenderConfig) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 }
 
@@ -195,10 +200,13 @@ func (s *Sender) handle(ctx context.Context, r queue.OutboundRequest) {
 		err = fmt.Errorf("unknown operation %q", r.Op)
 	}
 	var rl *connectors.RateLimitedError
+	obs := s.cfg.Observer
 	switch {
 	case err == nil:
+		obs.SendDone(c.Connector, r.Op, "delivered")
 		s.finish(ctx, r, c.Connector, d, nil, log)
 	case errors.As(err, &rl):
+		obs.SendDone(c.Connector, r.Op, "rate_limited")
 		// A rate limit is the messenger asking to wait; it never makes a
 		// reply fail.
 		wait := max(rl.RetryAfter, time.Second)
@@ -207,8 +215,10 @@ func (s *Sender) handle(ctx context.Context, r queue.OutboundRequest) {
 		}
 		s.Wake()
 	case isPermanent(err):
+		obs.SendDone(c.Connector, r.Op, "failed")
 		s.finish(ctx, r, c.Connector, d, err, log)
 	default:
+		obs.SendDone(c.Connector, r.Op, "retry")
 		s.retry(ctx, r, err, log)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/connector-gateway/connector/api"
+	"github.com/connector-gateway/connector/api/metrics"
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/portal"
@@ -149,10 +150,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	a.store = store
 	cache := portal.NewCache(store.Records, 2*time.Second)
+	m := metrics.New(store.DB.SQL)
+	m.Register(metrics.NewQueueCollector(store.DB.SQL, log))
 	a.dispatcher, err = portal.NewDispatcher(store.Outbox, cache, portal.DispatcherConfig{
 		BatchSize: cfg.Dispatch.BatchSize, Concurrency: cfg.Dispatch.Concurrency, PerPortal: cfg.Dispatch.PerPortal,
 		Timeout: cfg.Dispatch.Timeout, Lease: cfg.Dispatch.Lease, Poll: cfg.Dispatch.Poll,
-		UserAgent: "connector-gateway/" + Version, Logger: log,
+		UserAgent: "connector-gateway/" + Version, Logger: log, Observer: m,
 	})
 	if err != nil {
 		store.Close()
@@ -161,7 +164,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.woken.Store(a.dispatcher)
 	a.sender = portal.NewSender(store.Outbox, store.Records, reg, portal.SenderConfig{
 		Concurrency: cfg.Send.Concurrency, Timeout: cfg.Send.Timeout, GiveUpAfter: cfg.Send.GiveUpAfter,
-		PublicURL: cfg.PublicURL, Logger: log,
+		PublicURL: cfg.PublicURL, Logger: log, Observer: m,
 	})
 	files, err := portal.NewFileLinks(store.SecretsKey, cfg.PublicURL, cfg.Files.LinkTTL)
 	if err != nil {
@@ -169,7 +172,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("config: secrets.key: %w", err)
 	}
 	handler := api.New(api.Config{PublicURL: cfg.PublicURL, BodyLimit: cfg.HTTP.BodyLimit, Logger: log}, api.Deps{
-		Records: store.Records, Outbox: store.Outbox, Registry: reg, WakeSender: a.sender.Wake, Ready: a.ready, Files: files, Cache: cache,
+		Records: store.Records, Outbox: store.Outbox, Registry: reg, WakeSender: a.sender.Wake, Ready: a.ready, Files: files, Cache: cache, Metrics: m,
 	})
 	a.server = &http.Server{
 		Handler:           handler,

@@ -53,8 +53,13 @@ func testLogger(t testing.TB) *slog.Logger {
 
 func startGateway(t testing.TB, cfg app.Config) *gateway {
 	t.Helper()
+	return startGatewayLog(t, cfg, testLogger(t))
+}
+
+func startGatewayLog(t testing.TB, cfg app.Config, log *slog.Logger) *gateway {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, testLogger(t))
+	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		cancel()
 		t.Fatalf("start gateway: %v", err)
