@@ -17,6 +17,7 @@ func nonPortalRoutes() []Route {
 	return []Route{
 		{"POST", "/hook/{hash}"},
 		{"GET", "/files/{token}"},
+		{"GET", "/metrics"},
 		{"GET", "/healthz"},
 		{"GET", "/readyz"},
 	}

@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,7 +46,7 @@ type DispatcherConfig struct {
 
 func (c *DispatcherConfig) setDefaults() {
 	if c.Owner == "" {
-		c.Owner = NewID("dsp")
+		c.Owner = processID("dsp")
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = 100
@@ -356,6 +358,23 @@ func (d *Dispatcher) deliverLine(ctx context.Context, r queue.LineRef) (drop boo
 			return false
 		}
 	}
+}
+
+// processID names this process in leases: host and pid (so an operator, or
+// a test, can tell whose lease a row holds) and a random part (so a
+// restarted process with a reused pid is not mistaken for its predecessor).
+func processID(prefix string) string {
+	host, _ := os.Hostname()
+	host = strings.Map(func(r rune) rune {
+		if r < 128 && (r == '-' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return r
+		}
+		return -1
+	}, host)
+	if len(host) > 20 {
+		host = host[:20]
+	}
+	return fmt.Sprintf("%s-%s-%d-%s", prefix, host, os.Getpid(), NewID("")[1:9])
 }
 
 // gatewayError is a delivery failure on the gateway's side.

@@ -47,7 +47,7 @@ type SenderConfig struct {
 
 func (c *SenderConfig) setDefaults() {
 	if c.Owner == "" {
-		c.Owner = NewID("snd")
+		c.Owner = processID("snd")
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = 16

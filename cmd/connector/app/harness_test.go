@@ -159,3 +159,5 @@ func postUpdate(t testing.TB, g *gateway, hash, secret string, body []byte) int 
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
