@@ -145,9 +145,11 @@ func (s *Server) routes() {
 	s.handle("GET /readyz", http.HandlerFunc(s.readyz))
 	s.handle("POST /hook/{hash}", http.HandlerFunc(s.hook))
 	s.handle("GET /files/{token}", http.HandlerFunc(s.file))
+	metricsHandler := http.NotFoundHandler()
 	if s.Metrics != nil {
-		s.mux.Handle("GET /metrics", s.Metrics.Handler())
+		metricsHandler = s.Metrics.Handler()
 	}
+	s.mux.Handle("GET /metrics", metricsHandler)
 
 	handlers := map[string]portalHandler{
 		"GET /v1/connectors":                                     s.listConnectors,
