@@ -15,6 +15,7 @@ import (
 
 	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
@@ -28,6 +29,7 @@ var Version = "dev"
 func Registry(cfg Config) (*connectors.Registry, error) {
 	return connectors.NewRegistry(
 		telegram.New(telegram.Options{APIEndpoint: cfg.Telegram.APIEndpoint}),
+		slack.New(slack.Options{APIURL: cfg.Slack.APIURL}),
 	)
 }
 
