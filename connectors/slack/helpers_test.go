@@ -2,9 +2,12 @@ package slack_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -34,7 +37,7 @@ func setup(t *testing.T) (*slack.Connector, connectors.Conn, *slacktest.Server) 
 	srv := slacktest.New(t, botToken, appToken)
 	srv.SetUser(slacktest.Customer)
 	srv.SetChannel(channel, "support")
-	cn := slack.New(slack.Options{APIURL: srv.APIURL(), ChannelInterval: -1})
+	cn := slack.New(slack.Options{APIURL: srv.APIURL(), ChannelInterval: -1, Logger: quietLog()})
 	t.Cleanup(cn.Close)
 	settings, err := cn.ValidateSettings(connectors.Settings{
 		"bot_token":      botToken,
@@ -119,6 +122,14 @@ func none(t *testing.T, cn *slack.Connector, c connectors.Conn, body []byte) {
 	if len(in.Events) != 0 {
 		t.Fatalf("Parse gave %d events, want none: %+v", len(in.Events), in.Events[0].Event)
 	}
+}
+
+// quietLog discards the connector's log unless CONNECTOR_TEST_LOG is set.
+func quietLog() *slog.Logger {
+	if os.Getenv("CONNECTOR_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 // httpServer starts a plain test server and returns its URL.

@@ -51,17 +51,26 @@ func PlainText(text string, names Names) string {
 			}
 		}
 		if rest[0] == '`' {
-			if end := strings.IndexByte(rest[1:], '`'); end > 0 && !strings.Contains(rest[1:1+end], "\n") {
-				units = append(units, unit{s: decodeCode(rest[1:1+end], names), opaque: true})
-				rest = rest[1+end+1:]
-				continue
+			run := len(rest) - len(strings.TrimLeft(rest, "`"))
+			if run == 1 {
+				if end := strings.IndexByte(rest[1:], '`'); end > 0 && !strings.Contains(rest[1:1+end], "\n") {
+					units = append(units, unit{s: decodeCode(rest[1:1+end], names), opaque: true})
+					rest = rest[1+end+1:]
+					continue
+				}
 			}
+			// A run of backticks that opens nothing stays as it is.
+			units = append(units, unit{s: rest[:run], opaque: true})
+			rest = rest[run:]
+			continue
 		}
 		switch rest[0] {
 		case '<':
-			if end := strings.IndexByte(rest, '>'); end > 0 {
-				units = append(units, unit{s: control(rest[1:end], names), opaque: true})
-				rest = rest[end+1:]
+			// A control sequence holds no '<' (Slack escapes it), so the
+			// search stops at the next one: linear time on any input.
+			if end := strings.IndexAny(rest[1:], "<>"); end >= 0 && rest[1+end] == '>' {
+				units = append(units, unit{s: control(rest[1:1+end], names), opaque: true})
+				rest = rest[1+end+1:]
 				continue
 			}
 		case '&':
@@ -112,22 +121,28 @@ type unit struct {
 // dropMarkers marks the pairs of marker m that Slack renders as formatting:
 // the opening marker follows the start, a space or punctuation and is
 // followed by a non-space; the closing marker, on the same line, follows a
-// non-space and is followed by the end, a space or punctuation.
+// non-space and is followed by the end, a space or punctuation. An opener
+// pairs with the first closer after it. One pass, so a hostile text full of
+// markers costs linear time.
 func dropMarkers(units []unit, m rune) {
-	isMarker := func(i int) bool { return !units[i].opaque && !units[i].drop && units[i].r == m }
-	for i := 0; i < len(units); i++ {
-		if !isMarker(i) || !boundary(units, i-1) || i+1 >= len(units) || space(units[i+1]) || isMarker(i+1) {
+	open := -1
+	for i := range units {
+		u := units[i]
+		if !u.opaque && u.r == '\n' {
+			open = -1
 			continue
 		}
-		for j := i + 1; j < len(units); j++ {
-			if !units[j].opaque && units[j].r == '\n' {
-				break
-			}
-			if j > i+1 && isMarker(j) && !space(units[j-1]) && boundary(units, j+1) {
-				units[i].drop, units[j].drop = true, true
-				i = j
-				break
-			}
+		if u.opaque || u.drop || u.r != m {
+			continue
+		}
+		if open >= 0 && i > open+1 && !space(units[i-1]) && boundary(units, i+1) {
+			units[open].drop, units[i].drop = true, true
+			open = -1
+			continue
+		}
+		if open < 0 && boundary(units, i-1) && i+1 < len(units) && !space(units[i+1]) &&
+			(units[i+1].opaque || units[i+1].r != m) {
+			open = i
 		}
 	}
 }
@@ -179,13 +194,14 @@ func decodeCode(s string, names Names) string {
 			break
 		}
 		b.WriteString(decodeEntities(s[:i]))
-		end := strings.IndexByte(s[i:], '>')
-		if end < 0 {
-			b.WriteString(decodeEntities(s[i:]))
-			break
+		end := strings.IndexAny(s[i+1:], "<>")
+		if end < 0 || s[i+1+end] != '>' {
+			b.WriteByte('<')
+			s = s[i+1:]
+			continue
 		}
-		b.WriteString(control(s[i+1:i+end], names))
-		s = s[i+end+1:]
+		b.WriteString(control(s[i+1:i+1+end], names))
+		s = s[i+1+end+1:]
 	}
 	return b.String()
 }

@@ -325,8 +325,9 @@ func sameFiles(a, b []slackapi.File) bool {
 }
 
 var (
-	// idShape is a Slack channel, user or team id.
-	idShape = regexp.MustCompile(`^[A-Z0-9]{2,32}$`)
+	// idShape is a Slack channel, user or team id: a capital letter, then
+	// capitals and digits.
+	idShape = regexp.MustCompile(`^[A-Z][A-Z0-9]{1,31}$`)
 	// tsShape is a Slack message timestamp ("1700000000.000100").
 	tsShape = regexp.MustCompile(`^[0-9]{1,12}\.[0-9]{1,9}$`)
 )

@@ -122,7 +122,9 @@ func (d *directory) user(botToken, team, id string) (profile, bool) {
 			u, err := d.api(botToken, "").GetUserInfoContext(ctx, id)
 			if err != nil {
 				d.users.fail(key, d.now())
-				d.log.Warn("slack: look up user profile", slog.String("user", id), slog.String("err", err.Error()))
+				if d.ctx.Err() == nil {
+					d.log.Warn("slack: look up user profile", slog.String("user", id), slog.String("err", err.Error()))
+				}
 				return
 			}
 			d.users.put(key, profileOf(u), d.now())
@@ -158,7 +160,9 @@ func (d *directory) channel(botToken, team, id string) (string, bool) {
 			ch, err := d.api(botToken, "").GetConversationInfoContext(ctx, &slackapi.GetConversationInfoInput{ChannelID: id})
 			if err != nil {
 				d.channels.fail(key, d.now())
-				d.log.Warn("slack: look up channel", slog.String("channel", id), slog.String("err", err.Error()))
+				if d.ctx.Err() == nil {
+					d.log.Warn("slack: look up channel", slog.String("channel", id), slog.String("err", err.Error()))
+				}
 				return
 			}
 			d.channels.put(key, ch.Name, d.now())
