@@ -197,7 +197,8 @@ func failedCheck(ctx context.Context, name string, err error) connectors.Check {
 
 // Activate starts receiving. It checks the bot token with auth.test (so a
 // wrong token fails here, not on the first reply). In socket mode it then
-// returns connectors.ErrNeedsPolling, and the caller runs Poll. In events
+// checks the app-level token with apps.connections.open and returns
+// connectors.ErrNeedsPolling, and the caller runs Poll. In events
 // mode there is nothing to register: Slack posts to the Request URL the
 // admin entered in the app's settings, which is c.EntryURL; without a
 // public URL activation fails with a plain explanation.
@@ -207,8 +208,14 @@ func (cn *Connector) Activate(ctx context.Context, c connectors.Conn) error {
 	}
 	switch mode := c.Settings[SettingMode]; mode {
 	case ModeSocket:
-		if c.Settings[SettingAppToken] == "" {
+		app := c.Settings[SettingAppToken]
+		if app == "" {
 			return errors.New("slack: activate: socket mode needs an app-level token (app_token)")
+		}
+		// Opening a connection URL (not dialing it) proves the app-level
+		// token and Socket Mode before the poller starts.
+		if _, _, err := cn.api(c.Settings[SettingBotToken], app).StartSocketModeContext(ctx); err != nil {
+			return mapError(ctx, "check app-level token", err)
 		}
 		return connectors.ErrNeedsPolling
 	case ModeEvents, "":

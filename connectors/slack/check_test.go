@@ -95,6 +95,10 @@ func TestActivate(t *testing.T) {
 	if err := cn.Activate(t.Context(), withSettings(c, "mode", "socket")); !errors.Is(err, connectors.ErrNeedsPolling) {
 		t.Fatalf("socket mode: %v, want ErrNeedsPolling", err)
 	}
+	var refused *connectors.PermanentError
+	if err := cn.Activate(t.Context(), withSettings(c, "mode", "socket", "app_token", "xapp-1-A0-revoked-0000")); !errors.As(err, &refused) || errors.Is(err, connectors.ErrNeedsPolling) {
+		t.Fatalf("socket mode, refused app token: %v", err)
+	}
 	noURL := c
 	noURL.EntryURL = ""
 	if err := cn.Activate(t.Context(), noURL); err == nil || !strings.Contains(err.Error(), "public URL") {
