@@ -35,6 +35,8 @@ var readingScopes = map[string]string{
 	"app_mentions:read": "mentions of the app",
 	"users:read":        "customers' names and pictures",
 	"files:read":        "files customers share",
+	"channels:read":     "names of public channels",
+	"groups:read":       "names of private channels",
 }
 
 // Test checks the connection live: auth.test with the bot token (is it

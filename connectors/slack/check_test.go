@@ -22,7 +22,7 @@ func checkNamed(t *testing.T, r connectors.TestReport, name string) connectors.C
 }
 
 func TestTestConnectionEventsMode(t *testing.T) {
-	cn, c, _ := setup(t)
+	cn, c, srv := setup(t)
 	r, err := cn.Test(t.Context(), c)
 	if err != nil || !r.OK {
 		t.Fatalf("Test = %+v, %v", r, err)
@@ -34,6 +34,13 @@ func TestTestConnectionEventsMode(t *testing.T) {
 	if !strings.Contains(ev.Detail, entryURL) || !strings.Contains(ev.Detail, "No signed request") {
 		t.Fatalf("event delivery check before any request = %+v", ev)
 	}
+	// Reading scopes that are missing are named, without failing the test.
+	srv.SetScopes("chat:write,im:history")
+	r, _ = cn.Test(t.Context(), c)
+	if ch := checkNamed(t, r, "Permissions"); !r.OK || !strings.Contains(ch.Detail, "users:read (customers' names and pictures)") || strings.Contains(ch.Detail, " im:history") {
+		t.Fatalf("permissions with few scopes = %+v", ch)
+	}
+	srv.SetScopes(slacktest.Scopes)
 	// Once Slack reached the entry URL, the test says so.
 	if _, err := post(t, cn, c, slacktest.URLVerification("abc"), time.Now()); err != nil {
 		t.Fatal(err)

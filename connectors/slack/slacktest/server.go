@@ -32,7 +32,7 @@ const (
 	BotUserID = "U0BOT0001"
 	BotName   = "helpdesk"
 	// Scopes is what auth.test reports in X-OAuth-Scopes by default.
-	Scopes = "chat:write,im:history,channels:history,groups:history,mpim:history,app_mentions:read,users:read,files:read"
+	Scopes = "chat:write,im:history,channels:history,groups:history,mpim:history,app_mentions:read,users:read,files:read,channels:read,groups:read"
 )
 
 // User is a workspace member the fake's users.info knows.
