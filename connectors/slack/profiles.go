@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -71,6 +72,10 @@ const (
 	lookupConcurrency = 4
 	// directoryMax is the most users (and channels) remembered.
 	directoryMax = 50000
+	// lookupBacklog is the most lookups waiting for their turn; beyond it a
+	// lookup is dropped (and tried again after lookupRetry), so a flood of
+	// new users cannot pile up goroutines.
+	lookupBacklog = 1000
 )
 
 // directory remembers user profiles and channel names, looked up with
@@ -85,10 +90,11 @@ type directory struct {
 	api func(botToken, appToken string) *slackapi.Client
 	now func() time.Time
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	sem    chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	sem     chan struct{}
+	waiting atomic.Int64
 
 	users    *lookupCache[profile]
 	channels *lookupCache[string]
@@ -181,16 +187,19 @@ func (d *directory) knownChannel(team, id string) (string, bool) {
 // lookupConcurrency at once; abandon runs instead when the directory is
 // closed first.
 func (d *directory) spawn(fn func(ctx context.Context), abandon func()) {
-	if d.ctx.Err() != nil {
+	if d.ctx.Err() != nil || d.waiting.Load() >= lookupBacklog {
 		abandon()
 		return
 	}
+	d.waiting.Add(1)
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
 		select {
 		case d.sem <- struct{}{}:
+			d.waiting.Add(-1)
 		case <-d.ctx.Done():
+			d.waiting.Add(-1)
 			abandon()
 			return
 		}
