@@ -17,6 +17,7 @@ import (
 	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/api/metrics"
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
@@ -30,6 +31,7 @@ var Version = "dev"
 func Registry(cfg Config) (*connectors.Registry, error) {
 	return connectors.NewRegistry(
 		telegram.New(telegram.Options{APIEndpoint: cfg.Telegram.APIEndpoint}),
+		slack.New(slack.Options{APIURL: cfg.Slack.APIURL}),
 	)
 }
 

@@ -33,6 +33,7 @@ type Config struct {
 	Files    FilesConfig    `mapstructure:"files"`
 	Debug    DebugConfig    `mapstructure:"debug"`
 	Telegram TelegramConfig `mapstructure:"telegram"`
+	Slack    SlackConfig    `mapstructure:"slack"`
 }
 
 // DebugConfig holds diagnostics, off by default.
@@ -132,6 +133,13 @@ type TelegramConfig struct {
 	APIEndpoint string `mapstructure:"api_endpoint"`
 }
 
+// SlackConfig configures the Slack connector.
+type SlackConfig struct {
+	// APIURL is the Slack Web API base URL, method names are appended to
+	// it. Default "https://slack.com/api/"; a test server may be named here.
+	APIURL string `mapstructure:"api_url"`
+}
+
 // Defaults returns the configuration used when nothing is set; every key
 // of the config file appears in it.
 func Defaults() Config {
@@ -145,6 +153,7 @@ func Defaults() Config {
 		HTTP:     HTTPConfig{BodyLimit: 1 << 20, ShutdownTimeout: 15 * time.Second},
 		Files:    FilesConfig{LinkTTL: 72 * time.Hour},
 		Telegram: TelegramConfig{APIEndpoint: "https://api.telegram.org/bot%s/%s"},
+		Slack:    SlackConfig{APIURL: "https://slack.com/api/"},
 	}
 }
 
@@ -237,6 +246,9 @@ func (c *Config) Validate() error {
 	}
 	if strings.Count(c.Telegram.APIEndpoint, "%s") != 2 {
 		return bad("telegram.api_endpoint", "must contain two %%s (token, method), got %q", c.Telegram.APIEndpoint)
+	}
+	if u, err := url.Parse(c.Slack.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return bad("slack.api_url", "want an absolute http(s) URL, got %q", c.Slack.APIURL)
 	}
 	return nil
 }
