@@ -19,6 +19,11 @@ func nonPortalRoutes() []Route {
 		{"GET", "/files/{token}"},
 		{"GET", "/healthz"},
 		{"GET", "/readyz"},
+		{"GET", "/widget.js"},
+		{"POST", "/widget/{widget}/session"},
+		{"GET", "/widget/{widget}/ws"},
+		{"POST", "/widget/{widget}/uploads"},
+		{"GET", "/widget/{widget}/files/{token}"},
 	}
 }
 

@@ -49,6 +49,8 @@ type Deps struct {
 	Receivers Receivers
 	// Files signs and checks file links (nil: no file links).
 	Files *portal.FileLinks
+	// Widget serves the web chat widget (nil: no webchat connector).
+	Widget Widget
 	// WakeSender is called after an outbound request is stored.
 	WakeSender func()
 	// Ready reports whether the gateway can serve (database reachable,
@@ -106,6 +108,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.HandleFunc("POST /hook/{hash}", s.hook)
 	s.mux.HandleFunc("GET /files/{token}", s.file)
+	s.widgetRoutes()
 
 	handlers := map[string]portalHandler{
 		"GET /v1/connectors":                                     s.listConnectors,
