@@ -55,7 +55,9 @@ func (h *Handler) visitorMessage(ctx context.Context, c connectors.Conn, visitor
 		stored = append(stored, storedFile{Upload: u.ID, Name: u.Name, Mime: u.Mime, Size: u.Size})
 		file := connectors.File{Name: u.Name, Mime: u.Mime, Size: u.Size, Kind: fileKind(u.Mime)}
 		if c.Files != nil {
-			file.URL = c.Files.FileURL(u.ID, u.Name, u.Mime)
+			// The link serves the file with an inert type (the event
+			// still says what the visitor's browser called it).
+			file.URL = c.Files.FileURL(u.ID, u.Name, servedMime(u.Mime))
 		}
 		files = append(files, file)
 	}

@@ -9,6 +9,7 @@
   if (!wid || !window.WebSocket || !window.fetch) return;
   var api = me.src.replace(/\/widget\.js(?:[?#].*)?$/, '') + '/widget/' + encodeURIComponent(wid);
   var KEY = 'cgw-chat:' + wid + ':', NS = 'http://www.w3.org/2000/svg';
+  var CLIP = 'M16.5 6v11.5a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10.5a1 1 0 0 1-2 0V6H10v9.5a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12.5a5.5 5.5 0 0 0 11 0V6h-1.5z';
   var CSS = ':host{all:initial}' +
     '*{box-sizing:border-box;margin:0;font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2330}' +
     '.l{position:fixed;bottom:20px;right:20px;width:56px;height:56px;border-radius:50%;border:0;padding:0;background:var(--c);cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000;display:flex;align-items:center;justify-content:center}' +
@@ -23,7 +24,7 @@
     'li{max-width:80%;padding:8px 11px;border-radius:14px;background:#fff;box-shadow:0 1px 1px rgba(0,0,0,.08);white-space:pre-wrap;overflow-wrap:anywhere;align-self:flex-start}' +
     'li.me{align-self:flex-end;background:var(--c)}li.me,li.me *{color:var(--t)}li.pe{opacity:.6}li.fa{outline:2px solid #d93025}' +
     'li.sys{align-self:center;background:none;box-shadow:none;font-size:12px;color:#667}' +
-    'li a{text-decoration:underline;display:inline}li img{display:block;max-width:100%;max-height:160px;border-radius:6px;margin-top:4px}' +
+    'li a{text-decoration:underline;display:inline}li svg.fi{width:14px;height:14px;vertical-align:-2px;margin-right:2px;fill:currentColor}li img{display:block;max-width:100%;max-height:160px;border-radius:6px;margin-top:4px}' +
     '.ty{padding:2px 14px 6px;font-size:12px;font-style:italic;color:#667;background:#f4f5f7}' +
     'form{display:flex;gap:6px;padding:8px;border-top:1px solid #e3e5e8;align-items:flex-end}form.pc{flex-direction:column;align-items:stretch}' +
     'textarea,input{flex:1;min-width:0;border:1px solid #c9ced6;border-radius:8px;padding:8px;resize:none;max-height:120px;background:#fff}' +
@@ -94,7 +95,7 @@
     u.f = el('form'); u.ta = el('textarea'); u.ta.rows = 1; u.ta.maxLength = cfg.message_limit; u.ta.placeholder = 'Write a message\u2026';
     u.ta.setAttribute('aria-label', 'Message');
     var at = el('button', 'a'); at.type = 'button'; at.setAttribute('aria-label', 'Attach a file');
-    at.appendChild(icon('M16.5 6v11.5a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10.5a1 1 0 0 1-2 0V6H10v9.5a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12.5a5.5 5.5 0 0 0 11 0V6h-1.5z'));
+    at.appendChild(icon(CLIP));
     u.file = el('input'); u.file.type = 'file'; u.file.hidden = true;
     var send = el('button', 's', 'Send'); send.type = 'submit';
     [at, u.file, u.ta, send].forEach(function (n) { u.f.appendChild(n); });
@@ -256,7 +257,9 @@
     (m.files || []).forEach(function (f) {
       var url = f.token ? api + '/files/' + encodeURIComponent(f.token) : f.url;
       if (!/^https?:\/\//i.test(url || '')) return;
-      var a = el('a', 0, (li.textContent ? '\n' : '') + '\ud83d\udcce ' + (f.name || 'file'));
+      var a = el('a'), ic = icon(CLIP);
+      if (li.textContent) li.appendChild(document.createTextNode('\n'));
+      ic.setAttribute('class', 'fi'); a.appendChild(ic); a.appendChild(document.createTextNode(f.name || 'file'));
       a.href = url; a.target = '_blank'; a.rel = 'noopener noreferrer nofollow';
       if (f.token && /^image\/(png|jpeg|gif|webp)$/.test(f.mime || '')) { var img = el('img'); img.alt = f.name || ''; img.src = url; a.appendChild(img); }
       li.appendChild(a);
