@@ -42,6 +42,9 @@ type Options struct {
 	Poll time.Duration
 	// MaxTabs is the most open sockets of one visitor. Default 8.
 	MaxTabs int
+	// Recheck is how often an open socket checks that its connection is
+	// still active and the page's site still allowed. Default 30s.
+	Recheck time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -64,6 +67,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxTabs == 0 {
 		o.MaxTabs = 8
+	}
+	if o.Recheck == 0 {
+		o.Recheck = 30 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -38,6 +38,9 @@ func (h *Handler) visitorMessage(ctx context.Context, c connectors.Conn, visitor
 	if err != nil {
 		return message{}, err
 	}
+	if p.Language == "" {
+		p.Language = language // the conversation began with an upload
+	}
 	if (c.Settings[SettingPrechatName] == PrechatRequired && p.Name == "") ||
 		(c.Settings[SettingPrechatEmail] == PrechatRequired && p.Email == "") {
 		return message{}, &badFrame{codeProfileRequired, "please fill in the form before writing"}

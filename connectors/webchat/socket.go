@@ -31,7 +31,6 @@ const (
 	helloTimeout   = 10 * time.Second
 	writeTimeout   = 10 * time.Second
 	pingEvery      = 30 * time.Second
-	recheckEvery   = 30 * time.Second
 	catchUpPage    = 100
 	downloadLinkTT = 24 * time.Hour
 )
@@ -215,7 +214,7 @@ func (s *socket) write(ctx context.Context, l *listener) (websocket.StatusCode, 
 	}
 	ping := time.NewTicker(pingEvery)
 	defer ping.Stop()
-	recheck := time.NewTicker(recheckEvery)
+	recheck := time.NewTicker(s.h.cn.opts.Recheck)
 	defer recheck.Stop()
 	for {
 		var err error

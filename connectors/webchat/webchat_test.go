@@ -459,3 +459,15 @@ func TestScriptAndSnippet(t *testing.T) {
 		t.Fatalf("snippet %s", sn)
 	}
 }
+
+// A deactivated chat closes the sockets that are open, and the widget
+// stops (close code 4003).
+func TestDeactivationClosesSockets(t *testing.T) {
+	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{Recheck: 50 * time.Millisecond})
+	c := shopConn(e)
+	s := e.open(c, e.visitor(c).Token, 0)
+	e.removeConn(c)
+	if code := s.closeStatus(); code != 4003 {
+		t.Fatalf("closed with %d, want 4003", code)
+	}
+}

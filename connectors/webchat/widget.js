@@ -5,12 +5,15 @@
  * host page's CSS does not reach it and its CSS does not reach the page. */
 (function () {
   'use strict';
-  var me = document.currentScript, wid = me && me.getAttribute('data-widget');
-  if (!wid || !window.WebSocket || !window.fetch) return;
+  // Tag managers that insert the snippet by script still set currentScript; the query is a fallback.
+  var me = document.currentScript || document.querySelector('script[data-widget][src*="/widget.js"]');
+  var wid = me && me.getAttribute('data-widget');
+  if (!wid || !window.WebSocket || !window.fetch || !document.documentElement.attachShadow) return;
+  if (document.querySelector('cgw-chat[data-widget="' + CSS.escape(wid) + '"]')) return; // the snippet pasted twice
   var api = me.src.replace(/\/widget\.js(?:[?#].*)?$/, '') + '/widget/' + encodeURIComponent(wid);
   var KEY = 'cgw-chat:' + wid + ':', NS = 'http://www.w3.org/2000/svg';
   var CLIP = 'M16.5 6v11.5a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10.5a1 1 0 0 1-2 0V6H10v9.5a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12.5a5.5 5.5 0 0 0 11 0V6h-1.5z';
-  var CSS = ':host{all:initial}' +
+  var STYLE = ':host{all:initial}' +
     '*{box-sizing:border-box;margin:0;font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2330}' +
     '.l{position:fixed;bottom:20px;right:20px;width:56px;height:56px;border-radius:50%;border:0;padding:0;background:var(--c);cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000;display:flex;align-items:center;justify-content:center}' +
     '.left .l,.left .p{right:auto;left:20px}svg{width:26px;height:26px;fill:var(--t)}' +
@@ -50,12 +53,12 @@
   var seen = {}, byId = {}, pending = [], unread = 0, isOpen = load('open') === '1', title0 = null;
   host.setAttribute('data-widget', wid);
   host.style.cssText = 'all:initial!important;display:block!important';
+  (document.body || document.documentElement).appendChild(host);
   function state(s) { host.setAttribute('data-state', s); }
   function delay() { var d = Math.min(15000, 1000 * Math.pow(2, backoff++)); return d / 2 + Math.random() * d / 2; }
 
   function start() {
     state('loading');
-    if (!host.parentNode) document.body.appendChild(host);
     post('/session', JSON.stringify({ token: token, language: navigator.language }), function (st, j) {
       if (st === 200 && j.token) {
         if (j.token !== token) { save('token', j.token); reset(); }
@@ -77,7 +80,7 @@
     if (ui) return;
     root = host.attachShadow({ mode: 'open' });
     var u = ui = {}, style = el('style');
-    style.textContent = CSS; root.appendChild(style);
+    style.textContent = STYLE; root.appendChild(style);
     u.w = el('div', cfg.position === 'left' ? 'left' : '');
     u.w.style.setProperty('--c', cfg.color); u.w.style.setProperty('--t', cfg.text_color);
     u.l = el('button', 'l'); u.l.type = 'button'; u.l.setAttribute('aria-label', cfg.title);
@@ -286,11 +289,14 @@
     if (cfg.sound) beep();
   }
   function beep() {
+    var now = Date.now();
+    if (now - (beep.at || 0) < 2000) return; // one sound for a burst (a catch-up brings several replies at once)
+    beep.at = now;
     try {
       var C = window.AudioContext || window.webkitAudioContext, c = beep.c || (beep.c = new C()), o = c.createOscillator(), g = c.createGain();
       o.frequency.value = 880; g.gain.value = 0.05; o.connect(g); g.connect(c.destination); o.start(); o.stop(c.currentTime + 0.15);
     } catch (e) { /* no sound is fine */ }
   }
 
-  if (document.body) start(); else document.addEventListener('DOMContentLoaded', start);
+  start();
 })();

@@ -244,7 +244,7 @@ func (h *hostPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // widgetGateway starts a gateway whose public URL is its real loopback
 // address (the browser loads the widget from it, the portal fetches files
 // from it).
-func widgetGateway(t *testing.T, b queuetest.Backend) *gateway {
+func widgetGateway(t testing.TB, b queuetest.Backend) *gateway {
 	t.Helper()
 	cfg := testConfig(b, b.DSN(t), "http://127.0.0.1:1/bot%s/%s")
 	cfg.Addr = freeAddr(t)

@@ -46,7 +46,7 @@ func delivered(p *portaltest.Server, line string) int {
 
 // waitMessage waits for the portal to hold n visitor messages and returns
 // the last.
-func waitMessage(t *testing.T, p *portaltest.Server, line string, n int) connectors.Event {
+func waitMessage(t testing.TB, p *portaltest.Server, line string, n int) connectors.Event {
 	t.Helper()
 	if !p.WaitFor(20*time.Second, func() bool { return len(messages(p, line)) >= n }) {
 		t.Fatalf("portal got %d visitor messages, want %d", len(messages(p, line)), n)
@@ -292,7 +292,6 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	t.Logf("screenshot %s", file)
 }
 
-
 // A page on a site that is not on the connection's list gets no session:
 // the widget does not show, and the page's own attempts are refused.
 func TestWidgetRefusedOrigin(t *testing.T) {
@@ -329,6 +328,50 @@ func TestWidgetRefusedOrigin(t *testing.T) {
 	// The same snippet on the allowed site works.
 	do(t, ctx, "open the allowed page", chromedp.Navigate(allowed.srv.URL))
 	waitJS(t, ctx, "the widget to connect", jsState+` === 'connected'`, 20*time.Second)
+
+	// The admin's "test" button reports the setup in plain words.
+	var rep connectors.TestReport
+	if err := w.Client.Do(context.Background(), "POST", "/v1/connections/"+w.Conn+"/test", nil, &rep, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK || len(rep.Checks) != 3 || !strings.Contains(rep.Checks[0].Detail, allowed.srv.URL) {
+		t.Fatalf("test report %+v", rep)
+	}
+}
+
+// BenchmarkWidgetReplyToScreen measures the time from a portal's reply
+// (the API call) to its text on the visitor's screen, in a real browser.
+func BenchmarkWidgetReplyToScreen(bm *testing.B) {
+	b := queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}
+	p := portaltest.New(bm)
+	g := widgetGateway(bm, b)
+	host := newHostPage(bm)
+	w := wireWidget(bm, g, p, host.srv.URL)
+	host.snippet.Store(template.HTML(w.Snippet))
+	br := newBrowser(bm)
+	a := br.ctx
+	do(bm, a, "open the page", chromedp.Navigate(host.srv.URL))
+	waitJS(bm, a, "the widget", jsState+` === 'connected'`, 20*time.Second)
+	do(bm, a, "open the chat", chromedp.Click(launcher()), chromedp.SendKeys(composer(), "hi\r"))
+	if !p.WaitFor(20*time.Second, func() bool { return len(messages(p, w.Line)) == 1 }) {
+		bm.Fatal("no message")
+	}
+	chat := messages(p, w.Line)[0].Chat.ID
+	var total time.Duration
+	bm.ResetTimer()
+	for i := 0; i < bm.N; i++ {
+		text := "reply " + strconv.Itoa(i)
+		eval[bool](bm, a, `(() => { const r = `+widgetRoot+`; window.__seenAt = 0;
+			const o = new MutationObserver(() => { if (Array.from(r.querySelectorAll('ol li')).some(li => li.textContent === `+jsString(text)+`)) { window.__seenAt = Date.now(); o.disconnect(); } });
+			o.observe(r, {subtree: true, childList: true, characterData: true}); return true; })()`)
+		sent := time.Now()
+		if _, err := w.Client.Send(context.Background(), w.Conn, connectors.Outbound{ChatID: chat, Text: text}); err != nil {
+			bm.Fatal(err)
+		}
+		waitJS(bm, a, "the reply", `window.__seenAt > 0`, 20*time.Second)
+		total += time.Duration(eval[int64](bm, a, `window.__seenAt`)-sent.UnixMilli()) * time.Millisecond
+	}
+	bm.ReportMetric(float64(total.Milliseconds())/float64(bm.N), "ms/reply-on-screen")
 }
 
 // The network drops while the visitor is on the page; replies sent
