@@ -54,6 +54,9 @@ func (l linker) FileURL(ref, name, mime string) string {
 	return "https://gateway.test/files/" + l.conn + "/" + ref
 }
 
+// serverTimeout is the test server's read and write timeout.
+const serverTimeout = time.Second
+
 const secretsKey = "c2VjcmV0cyBrZXkgZm9yIHRoZSB3ZWJjaGF0IHRlc3RzIQ=="
 
 func newEnv(t *testing.T, db *queue.DB, opts webchat.Options) *env {
@@ -74,7 +77,10 @@ func newEnv(t *testing.T, db *queue.DB, opts webchat.Options) *env {
 	mux.HandleFunc("GET /widget/{widget}/ws", e.h.Socket)
 	mux.HandleFunc("POST /widget/{widget}/uploads", e.h.Upload)
 	mux.HandleFunc("GET /widget/{widget}/files/{token}", e.h.Download)
-	e.srv = httptest.NewServer(mux)
+	e.srv = httptest.NewUnstartedServer(mux)
+	// The gateway's server has request timeouts; sockets must outlive them.
+	e.srv.Config.ReadTimeout, e.srv.Config.WriteTimeout = serverTimeout, serverTimeout
+	e.srv.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -48,11 +48,6 @@ func (h *Handler) Socket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.wg.Done()
-	// The server's read and write timeouts are meant for requests; a socket
-	// lives as long as the page and is kept alive by pings instead.
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{})
-	_ = rc.SetWriteDeadline(time.Time{})
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		// The origin was checked above against the connection's own list,
 		// which the library's host patterns cannot express (scheme, port).
@@ -126,8 +121,14 @@ func (s *socket) serve() {
 	<-readerDone
 }
 
+// maxBadFrames is how many refused frames a socket may send before it is
+// closed: the widget never sends that many, a script probing the gateway
+// does.
+const maxBadFrames = 20
+
 // read handles the widget's frames until the socket ends.
 func (s *socket) read(ctx, wctx context.Context) {
+	bad := 0
 	for {
 		_, data, err := s.ws.Read(ctx)
 		if err != nil {
@@ -137,6 +138,10 @@ func (s *socket) read(ctx, wctx context.Context) {
 		var fe *badFrame
 		switch {
 		case errors.As(err, &fe):
+			if bad++; bad > maxBadFrames {
+				s.ws.Close(websocket.StatusPolicyViolation, "too many invalid frames")
+				return
+			}
 			s.answer(wctx, serverFrame{Type: frameError, ID: clientIDOf(data), Code: fe.Code, Message: fe.Msg})
 			continue
 		case err != nil:

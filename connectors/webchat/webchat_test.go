@@ -471,3 +471,42 @@ func TestDeactivationClosesSockets(t *testing.T) {
 		t.Fatalf("closed with %d, want 4003", code)
 	}
 }
+
+// A socket outlives the HTTP server's request timeouts (net/http clears its
+// deadlines when the connection is hijacked; this keeps it that way).
+func TestSocketOutlivesServerTimeouts(t *testing.T) {
+	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
+	c := shopConn(e)
+	v := e.visitor(c)
+	s := e.open(c, v.Token, 0)
+	_, before := s.message("client-msg-0001", "hi")
+	s.history(before)
+	time.Sleep(serverTimeout + 500*time.Millisecond)
+	if _, err := e.cn.Send(context.Background(), c, connectors.Outbound{ChatID: v.Visitor, Text: "still here"}); err != nil {
+		t.Fatal(err)
+	}
+	if f := s.next(); f.Type != "message" || f.Text != "still here" {
+		t.Fatalf("got %+v", f)
+	}
+	if f, _ := s.message("client-msg-0002", "me too"); f.Type != "ack" {
+		t.Fatalf("got %+v", f)
+	}
+}
+
+// A script that keeps sending junk is disconnected.
+func TestJunkFramesDisconnect(t *testing.T) {
+	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
+	c := shopConn(e)
+	s := e.open(c, e.visitor(c).Token, 0)
+	for i := 0; i < 25; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := s.ws.Write(ctx, websocket.MessageText, []byte("junk"))
+		cancel()
+		if err != nil {
+			break
+		}
+	}
+	if code := s.closeStatus(); code != websocket.StatusPolicyViolation {
+		t.Fatalf("closed with %d, want 1008", code)
+	}
+}
