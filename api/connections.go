@@ -15,7 +15,9 @@ import (
 // never echoed, only reported as set.
 type connectionView struct {
 	portal.Connection
-	EntryURL string            `json:"entry_url,omitempty"`
+	EntryURL string `json:"entry_url,omitempty"`
+	// Snippet is the HTML to paste into a site, for connectors pages embed.
+	Snippet  string            `json:"snippet,omitempty"`
 	Settings map[string]string `json:"settings"`
 	Set      []string          `json:"secrets_set"`
 }
@@ -27,6 +29,9 @@ func (s *Server) view(c portal.Connection) connectionView {
 	}
 	secret := map[string]bool{}
 	conn, known := s.Registry.Get(c.Connector)
+	if e, ok := conn.(connectors.Embedder); ok && s.cfg.PublicURL != "" {
+		v.Snippet = e.Snippet(c.Conn(s.cfg.PublicURL), s.cfg.PublicURL)
+	}
 	if known {
 		for _, f := range conn.Describe().Fields {
 			if f.Type == "secret" {

@@ -20,6 +20,11 @@ func nonPortalRoutes() []Route {
 		{"GET", "/metrics"},
 		{"GET", "/healthz"},
 		{"GET", "/readyz"},
+		{"GET", "/widget.js"},
+		{"POST", "/widget/{widget}/session"},
+		{"GET", "/widget/{widget}/ws"},
+		{"POST", "/widget/{widget}/uploads"},
+		{"GET", "/widget/{widget}/files/{token}"},
 	}
 }
 

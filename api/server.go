@@ -57,6 +57,8 @@ type Deps struct {
 	Cache *portal.Cache
 	// Files signs and checks file links (nil: no file links).
 	Files *portal.FileLinks
+	// Widget serves the web chat widget (nil: no webchat connector).
+	Widget Widget
 	// WakeSender is called after an outbound request is stored.
 	WakeSender func()
 	// Ready reports whether the gateway can serve (database reachable,
@@ -150,6 +152,7 @@ func (s *Server) routes() {
 		metricsHandler = s.Metrics.Handler()
 	}
 	s.mux.Handle("GET /metrics", metricsHandler)
+	s.widgetRoutes()
 
 	handlers := map[string]portalHandler{
 		"GET /v1/connectors":                                     s.listConnectors,

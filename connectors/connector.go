@@ -288,3 +288,11 @@ type Identifier interface {
 	// "slack:T123:A456". It may call the messenger.
 	BotKey(ctx context.Context, c Conn) (string, error)
 }
+
+// Embedder is a connector that site owners put into their own web pages
+// (the web chat widget) rather than one a messenger calls.
+type Embedder interface {
+	// Snippet returns the HTML an admin pastes into the site's pages, for a
+	// gateway that browsers reach at publicURL.
+	Snippet(c Conn, publicURL string) string
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
+	"github.com/connector-gateway/connector/connectors/webchat"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
 )
@@ -32,6 +33,7 @@ func Registry(cfg Config) (*connectors.Registry, error) {
 	return connectors.NewRegistry(
 		telegram.New(telegram.Options{APIEndpoint: cfg.Telegram.APIEndpoint}),
 		slack.New(slack.Options{APIURL: cfg.Slack.APIURL}),
+		webchat.New(webchat.Options{MessageLimit: cfg.Webchat.MessageLimit, UploadLimit: cfg.Webchat.UploadLimit, RatePerMinute: cfg.Webchat.RatePerMinute, Poll: cfg.Webchat.Poll}),
 	)
 }
 
@@ -125,6 +127,7 @@ type App struct {
 	// is set once the dispatcher exists.
 	woken    atomic.Pointer[portal.Dispatcher]
 	sender   *portal.Sender
+	widget   *webchat.Handler
 	server   *http.Server
 	listener net.Listener
 }
@@ -173,8 +176,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		store.Close()
 		return nil, fmt.Errorf("config: secrets.key: %w", err)
 	}
+	a.widget, err = serveWidget(reg, store, files, cfg, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	handler := api.New(api.Config{PublicURL: cfg.PublicURL, BodyLimit: cfg.HTTP.BodyLimit, Logger: log}, api.Deps{
 		Records: store.Records, Outbox: store.Outbox, Registry: reg, WakeSender: a.sender.Wake, Ready: a.ready, Files: files, Cache: cache, Metrics: m,
+		Widget: widgetSurface(a.widget),
 	})
 	a.server = &http.Server{
 		Handler:           handler,
@@ -267,6 +276,12 @@ func (a *App) Run(ctx context.Context) error {
 	defer cancel()
 	if serr := a.server.Shutdown(sctx); serr != nil {
 		a.log.Warn("http shutdown", slog.Any("err", serr))
+	}
+	if a.widget != nil {
+		// Widget sockets are hijacked connections, which Shutdown leaves open.
+		if werr := a.widget.Shutdown(sctx); werr != nil {
+			a.log.Warn("widget sockets shutdown", slog.Any("err", werr))
+		}
 	}
 	stopWork()
 	wg.Wait()

@@ -33,6 +33,7 @@ type Config struct {
 	Files    FilesConfig    `mapstructure:"files"`
 	Debug    DebugConfig    `mapstructure:"debug"`
 	Telegram TelegramConfig `mapstructure:"telegram"`
+	Webchat  WebchatConfig  `mapstructure:"webchat"`
 	Slack    SlackConfig    `mapstructure:"slack"`
 }
 
@@ -140,6 +141,22 @@ type SlackConfig struct {
 	APIURL string `mapstructure:"api_url"`
 }
 
+// WebchatConfig tunes the web chat widget (connector webchat).
+type WebchatConfig struct {
+	// MessageLimit is the longest visitor message, in characters. Default 4000.
+	MessageLimit int `mapstructure:"message_limit"`
+	// UploadLimit is the largest file a visitor may upload, in bytes.
+	// Default 10485760 (10 MiB); at most 64 MiB. MySQL's
+	// max_allowed_packet must be larger.
+	UploadLimit int64 `mapstructure:"upload_limit"`
+	// RatePerMinute is how many messages and uploads one visitor may send
+	// per minute (bursts of 10 pass). Default 30.
+	RatePerMinute int `mapstructure:"rate_per_minute"`
+	// Poll is how often an open widget looks in the database for replies
+	// another gateway process stored (mysql only). Default 2s.
+	Poll time.Duration `mapstructure:"poll"`
+}
+
 // Defaults returns the configuration used when nothing is set; every key
 // of the config file appears in it.
 func Defaults() Config {
@@ -154,6 +171,7 @@ func Defaults() Config {
 		Files:    FilesConfig{LinkTTL: 72 * time.Hour},
 		Telegram: TelegramConfig{APIEndpoint: "https://api.telegram.org/bot%s/%s"},
 		Slack:    SlackConfig{APIURL: "https://slack.com/api/"},
+		Webchat:  WebchatConfig{MessageLimit: 4000, UploadLimit: 10 << 20, RatePerMinute: 30, Poll: 2 * time.Second},
 	}
 }
 
@@ -249,6 +267,18 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.Slack.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return bad("slack.api_url", "want an absolute http(s) URL, got %q", c.Slack.APIURL)
+	}
+	if c.Webchat.MessageLimit < 1 || c.Webchat.MessageLimit > 100000 {
+		return bad("webchat.message_limit", "want 1..100000 characters, got %d", c.Webchat.MessageLimit)
+	}
+	if c.Webchat.UploadLimit < 1024 || c.Webchat.UploadLimit > 64<<20 {
+		return bad("webchat.upload_limit", "want 1024..67108864 bytes, got %d", c.Webchat.UploadLimit)
+	}
+	if c.Webchat.RatePerMinute < 1 {
+		return bad("webchat.rate_per_minute", "must be at least 1")
+	}
+	if c.Webchat.Poll <= 0 {
+		return bad("webchat.poll", "must be positive")
 	}
 	return nil
 }

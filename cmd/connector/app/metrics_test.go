@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -91,7 +92,6 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 		t.Fatal("status event not delivered")
 	}
 
-	fams := scrape(t, g)
 	tgl := map[string]string{"connector": "telegram"}
 	checks := []struct {
 		name string
@@ -114,10 +114,24 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 		{"connector_batch_duration_seconds", map[string]string{"portal": w.PortalID}, func(v float64) bool { return v >= 3 }, "batches timed"},
 		{"go_sql_max_open_connections", map[string]string{"db_name": "connector"}, func(v float64) bool { return v >= 1 }, "DB pool stats"},
 	}
-	for _, c := range checks {
-		if v := value(fams, c.name, c.lbl); !c.want(v) {
-			t.Errorf("%s%v = %v; want %s", c.name, c.lbl, v, c.text)
+	// Counters move when the gateway has the portal's answer, a moment
+	// after the portal saw the batch: scrape until they settle.
+	var fams map[string]*dto.MetricFamily
+	var bad []string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		fams, bad = scrape(t, g), nil
+		for _, c := range checks {
+			if v := value(fams, c.name, c.lbl); !c.want(v) {
+				bad = append(bad, fmt.Sprintf("%s%v = %v; want %s", c.name, c.lbl, v, c.text))
+			}
 		}
+		if len(bad) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, b := range bad {
+		t.Error(b)
 	}
 	for name := range fams {
 		if strings.Contains(name, "chat") || strings.Contains(name, "user") {
