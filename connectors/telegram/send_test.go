@@ -162,13 +162,13 @@ func TestSendShortTextIsOneMessage(t *testing.T) {
 func TestSendRejectsBadInputWithoutCalling(t *testing.T) {
 	cn, c, srv := setup(t)
 	for name, m := range map[string]connectors.Outbound{
-		"empty text":      {ChatID: chatID},
-		"blank text":      {ChatID: chatID, Text: " \n\t "},
-		"bad chat":        {ChatID: "@someone", Text: "hi"},
-		"empty chat":      {Text: "hi"},
-		"bad reply":       {ChatID: chatID, Text: "hi", ReplyTo: "msg-1"},
-		"file by path":    {ChatID: chatID, Text: "hi", Files: []connectors.OutFile{{URL: "/tmp/y.png"}}},
-		"file by ftp":     {ChatID: chatID, Files: []connectors.OutFile{{URL: "ftp://x/y.png"}}},
+		"empty text":   {ChatID: chatID},
+		"blank text":   {ChatID: chatID, Text: " \n\t "},
+		"bad chat":     {ChatID: "@someone", Text: "hi"},
+		"empty chat":   {Text: "hi"},
+		"bad reply":    {ChatID: chatID, Text: "hi", ReplyTo: "msg-1"},
+		"file by path": {ChatID: chatID, Text: "hi", Files: []connectors.OutFile{{URL: "/tmp/y.png"}}},
+		"file by ftp":  {ChatID: chatID, Files: []connectors.OutFile{{URL: "ftp://x/y.png"}}},
 	} {
 		_, err := cn.Send(t.Context(), c, m)
 		var perm *connectors.PermanentError
