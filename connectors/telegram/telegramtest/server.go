@@ -69,6 +69,7 @@ type Server struct {
 	byPath   map[string]*file // by file_path
 	photos   map[int64]string // user id → profile photo file_id
 	perCall  int              // most updates one getUpdates returns (0: Telegram's 100)
+	delay    time.Duration    // added to each getUpdates answer that carries updates
 	nextFile int
 }
 
@@ -184,8 +185,24 @@ func (s *Server) FailNext(method string, n int, code int, description string, re
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for range n {
-		s.failures[method] = append(s.failures[method], apiError{code, description, retryAfter})
+		s.failures[method] = append(s.failures[method], apiError{code: code, description: description, retryAfter: retryAfter})
 	}
+}
+
+// FailAfter lets the next skip calls of method succeed and makes the one
+// after them fail as FailNext describes.
+func (s *Server) FailAfter(method string, skip int, code int, description string, retryAfter int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures[method] = append(s.failures[method], apiError{code: code, description: description, retryAfter: retryAfter, skip: skip})
+}
+
+// SetPollDelay makes each getUpdates answer that carries updates wait d
+// first, as a slow network would.
+func (s *Server) SetPollDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
 }
 
 // SetDeliveryTrouble makes getWebhookInfo of the first bot report pending
@@ -344,6 +361,7 @@ type apiError struct {
 	code        int
 	description string
 	retryAfter  int
+	skip        int // calls to let through first (FailAfter)
 }
 
 func badRequest(what string) *apiError {
@@ -385,10 +403,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.calls = append(s.calls, Call{Via: via, Token: token, Method: method, Form: cloneValues(r.Form), At: time.Now()})
 	if fs := s.failures[method]; len(fs) > 0 {
-		s.failures[method] = fs[1:]
-		s.mu.Unlock()
-		writeError(w, &fs[0])
-		return
+		if fs[0].skip > 0 {
+			fs[0].skip--
+		} else {
+			s.failures[method] = fs[1:]
+			s.mu.Unlock()
+			writeError(w, &fs[0])
+			return
+		}
 	}
 	if method == "getUpdates" {
 		s.mu.Unlock()
@@ -466,9 +488,16 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, b *bot) {
 		for _, u := range b.updates[:n] {
 			out = append(out, u.body)
 		}
-		arrived := b.arrived
+		arrived, delay := b.arrived, s.delay
 		s.mu.Unlock()
 		if len(out) > 0 {
+			if delay > 0 {
+				select {
+				case <-time.After(delay):
+				case <-r.Context().Done():
+					return
+				}
+			}
 			writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": out})
 			return
 		}
