@@ -477,9 +477,11 @@ func (r *Records) Activate(ctx context.Context, outbox *queue.Outbox, id, botKey
 	var lost Connection
 	var lines []string
 	var err error
-	// Two activations of one bot at once: the unique index lets one in and
-	// refuses the other, which then runs again and takes the bot in turn.
-	for attempt := 0; attempt < 3; attempt++ {
+	// Activations of one bot at once: the unique index lets one in and
+	// refuses the others once it committed; they run again, now see it and
+	// take the bot in turn. Each refusal means another activation finished,
+	// so a few rounds settle any realistic number of concurrent ones.
+	for attempt := 0; attempt < 10; attempt++ {
 		lost, lines, err = r.activateTx(ctx, outbox, id, botKey)
 		if err == nil || !r.db.Dialect.IsDuplicate(err) {
 			break
