@@ -119,11 +119,11 @@ type App struct {
 	dispatcher *portal.Dispatcher
 	// woken is the dispatcher as the outbox's commit callback sees it; it
 	// is set once the dispatcher exists.
-	woken    atomic.Pointer[portal.Dispatcher]
+	woken     atomic.Pointer[portal.Dispatcher]
 	sender    *portal.Sender
 	receivers *portal.Receivers
 	server    *http.Server
-	listener net.Listener
+	listener  net.Listener
 }
 
 // New builds the gateway and binds its listen address; Run serves.

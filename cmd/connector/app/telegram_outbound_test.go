@@ -158,7 +158,6 @@ func TestTelegramLongReplySplitAndResumed(t *testing.T) {
 
 func strip(s string) string { return strings.Join(strings.Fields(s), "") }
 
-
 // Telegram's 429 on one chat delays that chat's reply until retry_after and
 // the reply still arrives; meanwhile another chat's reply goes through.
 func TestTelegramRateLimitedChatDoesNotBlockOthers(t *testing.T) {
