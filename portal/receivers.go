@@ -269,12 +269,10 @@ func (rs *Receivers) start(c Connection, p connectors.Poller) {
 		err := p.Poll(ctx, view, rs.sink(c))
 		rp.expire.Stop()
 		cancel()
-		rs.mu.Lock()
-		if rs.running[c.ID] == rp {
-			delete(rs.running, c.ID)
-		}
-		rs.mu.Unlock()
+		// While this poller still counts as running, a scan does not start
+		// another one: settle what its end means first.
 		var perm *connectors.PermanentError
+		restart := false
 		switch {
 		case err == nil || ctx.Err() != nil && !errors.As(err, &perm):
 			log.Info("receivers: polling stopped")
@@ -283,12 +281,20 @@ func (rs *Receivers) start(c Connection, p connectors.Poller) {
 		case errors.As(err, &perm):
 			log.Error("receivers: connection stopped receiving", slog.Any("err", err))
 			sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer scancel()
 			if serr := rs.records.Stopped(sctx, rs.outbox, c.ID, err.Error()); serr != nil {
 				log.Error("receivers: record stopped connection", slog.Any("err", serr))
 			}
+			scancel()
 		default:
 			log.Warn("receivers: poller ended, restarting", slog.Any("err", err))
+			restart = true
+		}
+		rs.mu.Lock()
+		if rs.running[c.ID] == rp {
+			delete(rs.running, c.ID)
+		}
+		rs.mu.Unlock()
+		if restart {
 			rs.Wake()
 		}
 	}()

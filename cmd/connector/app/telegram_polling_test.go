@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -233,6 +234,43 @@ func TestTelegramPollingDeactivate(t *testing.T) {
 		}
 		if !p.WaitFor(20*time.Second, func() bool { return len(p.Events(w.Lines[0])) == 1 }) {
 			t.Fatal("the update sent while the connection was off did not arrive after reactivation")
+		}
+	})
+}
+
+// A polled bot whose token was revoked stops polling for good: the
+// connection turns inactive with status error and the portal hears of it
+// with a connection.error event, instead of the gateway asking Telegram in
+// a loop.
+func TestTelegramPollingRevokedToken(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b queuetest.Backend) {
+		tg := telegramtest.New(t, botToken)
+		p := portaltest.New(t)
+		g := startGateway(t, reachableConfig(t, b, tg.Endpoint()))
+		w := connectTelegram(t, g, tg, p, "polling")
+		tg.FailNext("getUpdates", 1, 401, "Unauthorized", 0)
+		line := w.Lines[0]
+		if !p.WaitFor(20*time.Second, func() bool { return len(p.Events(line)) == 1 }) {
+			t.Fatal("no event about the revoked token")
+		}
+		ev := p.Events(line)[0]
+		if ev.Type != connectors.TypeConnectionError || ev.Error == nil || ev.Error.Code != "receiving_stopped" || !strings.Contains(ev.Error.Message, "@BotFather") {
+			t.Fatalf("event = %+v %+v", ev, ev.Error)
+		}
+		var c connView
+		if err := w.Client.Do(context.Background(), "GET", "/v1/connections/"+w.Conns[0], nil, &c, nil); err != nil {
+			t.Fatal(err)
+		}
+		if c.Active || c.Status != "error" || !strings.Contains(c.LastError, "no longer accepts") {
+			t.Errorf("connection = %+v", c)
+		}
+		if !p.WaitFor(10*time.Second, func() bool { return len(g.app.Receivers().Polling()) == 0 }) {
+			t.Errorf("still polling %v", g.app.Receivers().Polling())
+		}
+		calls := len(tg.Calls("getUpdates"))
+		time.Sleep(1500 * time.Millisecond) // longer than a scan: a restarted poller would call again
+		if n := len(tg.Calls("getUpdates")); n != calls {
+			t.Errorf("%d more getUpdates calls after the token was found revoked", n-calls)
 		}
 	})
 }
