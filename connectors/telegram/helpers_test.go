@@ -41,7 +41,7 @@ func fastOptions(endpoint string) telegram.Options {
 // setup starts a fake Bot API and a connector talking to it, and returns a
 // connection with normalized settings for the fake's token and a file
 // linker.
-func setup(t *testing.T) (*telegram.Connector, connectors.Conn, *telegramtest.Server) {
+func setup(t testing.TB) (*telegram.Connector, connectors.Conn, *telegramtest.Server) {
 	t.Helper()
 	srv := telegramtest.New(t, token)
 	cn := telegram.New(fastOptions(srv.Endpoint()))
