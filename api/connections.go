@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"sort"
 	"time"
@@ -201,6 +202,10 @@ func (s *Server) testConnection(w http.ResponseWriter, r *http.Request, p portal
 	writeJSON(w, http.StatusOK, rep)
 }
 
+// activate identifies the connection's bot (connectors.Identifier), starts
+// receiving (webhook or polling), then binds the bot to this connection and
+// marks it active in one transaction: a connection that held the same bot
+// loses it and goes into emergency (portal.Records.Activate).
 func (s *Server) activate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	c, conn, ok := s.ownConnection(w, r, p)
 	if !ok {
@@ -208,29 +213,64 @@ func (s *Server) activate(w http.ResponseWriter, r *http.Request, p portal.Porta
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
 	defer cancel()
-	err := conn.Activate(ctx, s.connView(c))
-	if errors.Is(err, connectors.ErrNeedsPolling) {
+	view := s.connView(c)
+	fail := func(err error) {
+		_ = s.Records.SetState(r.Context(), c.ID, false, portal.ConnError, err.Error())
+		writeError(w, http.StatusBadGateway, "activation_failed", err.Error())
+	}
+	botKey := ""
+	if id, can := conn.(connectors.Identifier); can {
+		key, err := id.BotKey(ctx, view)
+		if err != nil {
+			fail(err)
+			return
+		}
+		botKey = key
+	}
+	err := conn.Activate(ctx, view)
+	polling := errors.Is(err, connectors.ErrNeedsPolling)
+	if polling {
 		if s.Receivers == nil {
 			_ = s.Records.SetState(r.Context(), c.ID, false, portal.ConnError, "polling mode is not available in this gateway")
 			writeError(w, http.StatusConflict, "polling_unavailable", "this gateway cannot poll for this connection; use webhook mode")
 			return
 		}
-		err = s.Receivers.StartPolling(ctx, c)
+		err = nil
 	}
 	if err != nil {
-		_ = s.Records.SetState(r.Context(), c.ID, false, portal.ConnError, err.Error())
-		writeError(w, http.StatusBadGateway, "activation_failed", err.Error())
+		fail(err)
 		return
 	}
-	if err := s.Records.SetState(r.Context(), c.ID, true, portal.ConnOK, ""); err != nil {
+	lost, err := s.Records.Activate(r.Context(), s.Outbox, c.ID, botKey)
+	if err != nil {
 		s.internal(w, r, "activate", err)
 		return
 	}
 	s.forget(c)
+	if lost.ID != "" {
+		s.logger(r).Warn("bot bound to a new connection; the old one is in emergency",
+			slog.String("connection", c.ID), slog.String("line", c.LineID), slog.String("old_connection", lost.ID), slog.String("old_line", lost.LineID))
+		if s.Receivers != nil {
+			s.Receivers.StopPolling(ctx, lost.ID)
+		}
+	}
+	if s.Receivers != nil {
+		if polling {
+			if err := s.Receivers.StartPolling(ctx, c); err != nil {
+				fail(err)
+				return
+			}
+		} else {
+			s.Receivers.StopPolling(ctx, c.ID)
+		}
+	}
 	c.Active, c.Status, c.LastError = true, portal.ConnOK, ""
 	writeJSON(w, http.StatusOK, s.view(c))
 }
 
+// deactivate stops receiving and releases the connection's bot. A
+// connection in emergency is not touched at the messenger: its bot now
+// belongs to another connection, whose webhook must stay.
 func (s *Server) deactivate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	c, conn, ok := s.ownConnection(w, r, p)
 	if !ok {
@@ -241,15 +281,17 @@ func (s *Server) deactivate(w http.ResponseWriter, r *http.Request, p portal.Por
 	if s.Receivers != nil {
 		s.Receivers.StopPolling(ctx, c.ID)
 	}
-	if err := conn.Deactivate(ctx, s.connView(c)); err != nil {
-		writeError(w, http.StatusBadGateway, "deactivation_failed", err.Error())
-		return
+	if c.Status != portal.ConnEmergency {
+		if err := conn.Deactivate(ctx, s.connView(c)); err != nil {
+			writeError(w, http.StatusBadGateway, "deactivation_failed", err.Error())
+			return
+		}
 	}
-	if err := s.Records.SetState(r.Context(), c.ID, false, portal.ConnNew, ""); err != nil {
+	if err := s.Records.Deactivate(r.Context(), c.ID); err != nil {
 		s.internal(w, r, "deactivate", err)
 		return
 	}
 	s.forget(c)
-	c.Active, c.Status = false, portal.ConnNew
+	c.Active, c.Status, c.LastError = false, portal.ConnNew, ""
 	writeJSON(w, http.StatusOK, s.view(c))
 }

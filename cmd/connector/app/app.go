@@ -29,9 +29,9 @@ var Version = "dev"
 
 // Registry builds the connector registry from the configuration. It is the
 // one place where channels are registered.
-func Registry(cfg Config) (*connectors.Registry, error) {
+func Registry(cfg Config, log *slog.Logger) (*connectors.Registry, error) {
 	return connectors.NewRegistry(
-		telegram.New(telegram.Options{APIEndpoint: cfg.Telegram.APIEndpoint}),
+		telegram.New(telegram.Options{APIEndpoint: cfg.Telegram.APIEndpoint, PollTimeout: cfg.Telegram.PollTimeout, Logger: log}),
 		slack.New(slack.Options{APIURL: cfg.Slack.APIURL}),
 		webchat.New(webchat.Options{MessageLimit: cfg.Webchat.MessageLimit, UploadLimit: cfg.Webchat.UploadLimit, RatePerMinute: cfg.Webchat.RatePerMinute, Poll: cfg.Webchat.Poll}),
 	)
@@ -125,11 +125,12 @@ type App struct {
 	dispatcher *portal.Dispatcher
 	// woken is the dispatcher as the outbox's commit callback sees it; it
 	// is set once the dispatcher exists.
-	woken    atomic.Pointer[portal.Dispatcher]
-	sender   *portal.Sender
-	widget   *webchat.Handler
-	server   *http.Server
-	listener net.Listener
+	woken     atomic.Pointer[portal.Dispatcher]
+	sender    *portal.Sender
+	receivers *portal.Receivers
+	widget    *webchat.Handler
+	server    *http.Server
+	listener  net.Listener
 }
 
 // New builds the gateway and binds its listen address; Run serves.
@@ -138,7 +139,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log}
-	reg, err := Registry(cfg)
+	reg, err := Registry(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -181,9 +182,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		store.Close()
 		return nil, err
 	}
+	a.receivers = portal.NewReceivers(store.Outbox, store.Records, reg, portal.ReceiversConfig{
+		Lease: cfg.Poll.Lease, PublicURL: cfg.PublicURL, Files: files, Logger: log,
+	})
 	handler := api.New(api.Config{PublicURL: cfg.PublicURL, BodyLimit: cfg.HTTP.BodyLimit, Logger: log}, api.Deps{
-		Records: store.Records, Outbox: store.Outbox, Registry: reg, WakeSender: a.sender.Wake, Ready: a.ready, Files: files, Cache: cache, Metrics: m,
-		Widget: widgetSurface(a.widget),
+		Records: store.Records, Outbox: store.Outbox, Registry: reg, Receivers: a.receivers, WakeSender: a.sender.Wake, Ready: a.ready,
+		Files: files, Cache: cache, Metrics: m, Widget: widgetSurface(a.widget),
 	})
 	a.server = &http.Server{
 		Handler:           handler,
@@ -207,6 +211,9 @@ func (a *App) Addr() string { return a.listener.Addr().String() }
 // Store exposes the records and outbox (admin commands, tests).
 func (a *App) Store() *Store { return a.store }
 
+// Receivers exposes the poll supervisor (tests).
+func (a *App) Receivers() *portal.Receivers { return a.receivers }
+
 func (a *App) ready(ctx context.Context) error {
 	if err := a.store.DB.SQL.PingContext(ctx); err != nil {
 		return fmt.Errorf("database unreachable: %w", err)
@@ -221,14 +228,19 @@ func (a *App) ready(ctx context.Context) error {
 }
 
 // Run serves until ctx ends, then shuts down in order: stop accepting and
-// drain HTTP requests (webhooks in flight still commit), stop the
+// drain HTTP requests (webhooks in flight still commit), stop the pollers,
 // dispatcher and sender (batches in flight finish, leases are released),
-// flush the outbox, close the database.
+// flush the outbox, close the database. Pollers of every active polling
+// connection start at once (where no other process holds them).
 func (a *App) Run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		_ = a.receivers.Run(workCtx)
+	}()
 	go func() {
 		defer wg.Done()
 		if err := a.dispatcher.Run(workCtx); err != nil {

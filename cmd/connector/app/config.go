@@ -32,6 +32,7 @@ type Config struct {
 	HTTP     HTTPConfig     `mapstructure:"http"`
 	Files    FilesConfig    `mapstructure:"files"`
 	Debug    DebugConfig    `mapstructure:"debug"`
+	Poll     PollConfig     `mapstructure:"poll"`
 	Telegram TelegramConfig `mapstructure:"telegram"`
 	Webchat  WebchatConfig  `mapstructure:"webchat"`
 	Slack    SlackConfig    `mapstructure:"slack"`
@@ -42,6 +43,15 @@ type DebugConfig struct {
 	// PprofAddr, when set, serves net/http/pprof on this address (keep it
 	// on loopback or a private network). Default "" (off).
 	PprofAddr string `mapstructure:"pprof_addr"`
+}
+
+// PollConfig sets how connections in polling mode are shared between
+// gateway processes.
+type PollConfig struct {
+	// Lease is how long a process owns a polled connection without renewing
+	// it (renewals come every third of it); when a process dies, another
+	// takes its connections over after this. Default 30s.
+	Lease time.Duration `mapstructure:"lease"`
 }
 
 // FilesConfig sets the gateway's file links.
@@ -132,6 +142,9 @@ type TelegramConfig struct {
 	// "https://api.telegram.org/bot%s/%s"; a local Bot API server or a
 	// test server may be named here.
 	APIEndpoint string `mapstructure:"api_endpoint"`
+	// PollTimeout is how long one getUpdates call waits for updates in
+	// polling mode. Default 25s.
+	PollTimeout time.Duration `mapstructure:"poll_timeout"`
 }
 
 // SlackConfig configures the Slack connector.
@@ -169,7 +182,8 @@ func Defaults() Config {
 		Send:     SendConfig{Concurrency: 16, Timeout: 30 * time.Second, GiveUpAfter: 24 * time.Hour},
 		HTTP:     HTTPConfig{BodyLimit: 1 << 20, ShutdownTimeout: 15 * time.Second},
 		Files:    FilesConfig{LinkTTL: 72 * time.Hour},
-		Telegram: TelegramConfig{APIEndpoint: "https://api.telegram.org/bot%s/%s"},
+		Poll:     PollConfig{Lease: 30 * time.Second},
+		Telegram: TelegramConfig{APIEndpoint: "https://api.telegram.org/bot%s/%s", PollTimeout: 25 * time.Second},
 		Slack:    SlackConfig{APIURL: "https://slack.com/api/"},
 		Webchat:  WebchatConfig{MessageLimit: 4000, UploadLimit: 10 << 20, RatePerMinute: 30, Poll: 2 * time.Second},
 	}
@@ -261,6 +275,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Files.LinkTTL <= 0 {
 		return bad("files.link_ttl", "must be positive")
+	}
+	if c.Poll.Lease < time.Second {
+		return bad("poll.lease", "must be at least 1s, got %s", c.Poll.Lease)
+	}
+	if c.Telegram.PollTimeout < time.Second || c.Telegram.PollTimeout > 50*time.Second {
+		return bad("telegram.poll_timeout", "want 1s..50s, got %s", c.Telegram.PollTimeout)
 	}
 	if strings.Count(c.Telegram.APIEndpoint, "%s") != 2 {
 		return bad("telegram.api_endpoint", "must contain two %%s (token, method), got %q", c.Telegram.APIEndpoint)

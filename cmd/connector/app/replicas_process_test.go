@@ -85,7 +85,7 @@ func TestThreeReplicasShareWorkAndHandOver(t *testing.T) {
 	var aliveMu sync.Mutex
 	alive := []*process{procs[0], procs[1], procs[2]}
 	post := func(line, i int) {
-		body := tg.Update(line*per+i+1, int64(line), strconv.Itoa(i))
+		body := tg.Update(line*per+i+1, int64(100+line), strconv.Itoa(i))
 		for attempt := 0; attempt < 20; attempt++ {
 			aliveMu.Lock()
 			p := alive[(i+attempt)%len(alive)]
