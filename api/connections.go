@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"sort"
@@ -154,20 +153,7 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, p portal.P
 	if !decode(w, body, &in) {
 		return
 	}
-	merged := connectors.Settings{}
-	for k, v := range c.Settings {
-		merged[k] = v
-	}
-	secret := map[string]bool{}
-	for _, f := range conn.Describe().Fields {
-		secret[f.Key] = f.Type == "secret"
-	}
-	for k, v := range in.Settings {
-		if v == "" && secret[k] {
-			continue
-		}
-		merged[k] = v
-	}
+	merged := connectors.MergeSettings(conn.Describe(), c.Settings, in.Settings)
 	settings, ok := s.validate(w, c.Connector, merged)
 	if !ok {
 		return
@@ -181,13 +167,11 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, p portal.P
 }
 
 func (s *Server) testConnection(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
-	c, conn, ok := s.ownConnection(w, r, p)
+	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
-	defer cancel()
-	rep, err := conn.Test(ctx, s.connView(c))
+	rep, err := s.TestConnection(r.Context(), c)
 	if err != nil {
 		s.internal(w, "test connection", err)
 		return
@@ -196,52 +180,37 @@ func (s *Server) testConnection(w http.ResponseWriter, r *http.Request, p portal
 }
 
 func (s *Server) activate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
-	c, conn, ok := s.ownConnection(w, r, p)
+	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
-	defer cancel()
-	err := conn.Activate(ctx, s.connView(c))
-	if errors.Is(err, connectors.ErrNeedsPolling) {
-		if s.Receivers == nil {
-			_ = s.Records.SetState(r.Context(), c.ID, false, portal.ConnError, "polling mode is not available in this gateway")
-			writeError(w, http.StatusConflict, "polling_unavailable", "this gateway cannot poll for this connection; use webhook mode")
-			return
-		}
-		err = s.Receivers.StartPolling(ctx, c)
-	}
-	if err != nil {
-		_ = s.Records.SetState(r.Context(), c.ID, false, portal.ConnError, err.Error())
-		writeError(w, http.StatusBadGateway, "activation_failed", err.Error())
-		return
-	}
-	if err := s.Records.SetState(r.Context(), c.ID, true, portal.ConnOK, ""); err != nil {
+	c, err := s.ActivateConnection(r.Context(), c)
+	var ae *ActivationError
+	switch {
+	case errors.Is(err, ErrPollingUnavailable):
+		writeError(w, http.StatusConflict, "polling_unavailable", "this gateway cannot poll for this connection; use webhook mode")
+	case errors.As(err, &ae):
+		writeError(w, http.StatusBadGateway, "activation_failed", ae.Error())
+	case err != nil:
 		s.internal(w, "activate", err)
-		return
+	default:
+		writeJSON(w, http.StatusOK, s.view(c))
 	}
-	c.Active, c.Status, c.LastError = true, portal.ConnOK, ""
-	writeJSON(w, http.StatusOK, s.view(c))
 }
 
 func (s *Server) deactivate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
-	c, conn, ok := s.ownConnection(w, r, p)
+	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
-	defer cancel()
-	if s.Receivers != nil {
-		s.Receivers.StopPolling(ctx, c.ID)
-	}
-	if err := conn.Deactivate(ctx, s.connView(c)); err != nil {
-		writeError(w, http.StatusBadGateway, "deactivation_failed", err.Error())
-		return
-	}
-	if err := s.Records.SetState(r.Context(), c.ID, false, portal.ConnNew, ""); err != nil {
+	c, err := s.DeactivateConnection(r.Context(), c)
+	var ae *ActivationError
+	switch {
+	case errors.As(err, &ae):
+		writeError(w, http.StatusBadGateway, "deactivation_failed", ae.Error())
+	case err != nil:
 		s.internal(w, "deactivate", err)
-		return
+	default:
+		writeJSON(w, http.StatusOK, s.view(c))
 	}
-	c.Active, c.Status = false, portal.ConnNew
-	writeJSON(w, http.StatusOK, s.view(c))
 }
