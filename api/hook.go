@@ -74,6 +74,11 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 			return
 		}
+		// The events are committed; failing to note the activity (shown in
+		// the console) must not make the messenger retry them.
+		if err := s.Records.NoteReceived(ctx, conn); err != nil {
+			log.Warn("hook: note activity", slog.Any("err", err))
+		}
 	}
 	if in.Response != nil {
 		if in.Response.ContentType != "" {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
@@ -80,6 +81,9 @@ type Records struct {
 	db     *queue.DB
 	sealer *Sealer
 	now    func() time.Time
+	// noted remembers when this process last wrote a connection's
+	// activity (connection id -> time.Time), to write it rarely.
+	noted sync.Map
 }
 
 // NewRecords returns the record store.
