@@ -19,6 +19,8 @@ func nonPortalRoutes() []Route {
 		{"GET", "/files/{token}"},
 		{"GET", "/healthz"},
 		{"GET", "/readyz"},
+		{"GET", "/console/"},
+		{"POST", "/console/"},
 	}
 }
 

@@ -1,5 +1,6 @@
 // Package api is the gateway's HTTP surface: messenger entry URLs
-// (/hook/{hash}), the signed portal API (/v1/...), and health endpoints.
+// (/hook/{hash}), the signed portal API (/v1/...), health endpoints, and the
+// mount point of the admin console (/console/, package api/console).
 package api
 
 import (
@@ -61,6 +62,8 @@ type Server struct {
 	cfg Config
 	Deps
 	mux *http.ServeMux
+	// console serves /console/ (nil: not found); see MountConsole.
+	console http.Handler
 }
 
 // New builds the server and its routes.
@@ -69,6 +72,19 @@ func New(cfg Config, deps Deps) *Server {
 	s := &Server{cfg: cfg, Deps: deps, mux: http.NewServeMux()}
 	s.routes()
 	return s
+}
+
+// MountConsole has the server pass every request under /console/ to h (the
+// admin console, which is built after the server because it activates
+// connections through it). Call it before serving.
+func (s *Server) MountConsole(h http.Handler) { s.console = h }
+
+func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request) {
+	if s.console == nil {
+		http.NotFound(w, r)
+		return
+	}
+	s.console.ServeHTTP(w, r)
 }
 
 // ServeHTTP implements http.Handler.
@@ -106,6 +122,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.HandleFunc("POST /hook/{hash}", s.hook)
 	s.mux.HandleFunc("GET /files/{token}", s.file)
+	s.mux.HandleFunc("GET /console/", s.serveConsole)
+	s.mux.HandleFunc("POST /console/", s.serveConsole)
 
 	handlers := map[string]portalHandler{
 		"GET /v1/connectors":                                     s.listConnectors,

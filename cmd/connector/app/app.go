@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/connector-gateway/connector/api"
+	"github.com/connector-gateway/connector/api/console"
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/portal"
@@ -169,6 +170,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	handler := api.New(api.Config{PublicURL: cfg.PublicURL, BodyLimit: cfg.HTTP.BodyLimit, Logger: log}, api.Deps{
 		Records: store.Records, Outbox: store.Outbox, Registry: reg, WakeSender: a.sender.Wake, Ready: a.ready, Files: files,
 	})
+	if cfg.Console.Enabled {
+		cons, err := console.New(ctx, console.Config{
+			PublicURL: cfg.PublicURL, AdminUser: cfg.Console.AdminUser, AdminPassword: cfg.Console.AdminPassword,
+			CookieSecure: cfg.Console.CookieSecure, SessionTTL: cfg.Console.SessionTTL, Refresh: cfg.Console.Refresh, Logger: log,
+		}, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Registry: reg, Lifecycle: handler})
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		handler.MountConsole(cons)
+	}
 	a.server = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
