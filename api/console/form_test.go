@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -53,7 +54,12 @@ func (acmeChat) Test(_ context.Context, c connectors.Conn) (connectors.TestRepor
 	return connectors.TestReport{OK: ok, Checks: []connectors.Check{ch, {Name: "Region", OK: true, Detail: "Region " + c.Settings["region"] + " is up."}}}, nil
 }
 
-func (acmeChat) Activate(context.Context, connectors.Conn) error   { return nil }
+func (acmeChat) Activate(_ context.Context, c connectors.Conn) error {
+	if strings.Contains(c.Settings["api_url"], "refuse") {
+		return errors.New("Acme refused the webhook: address not allowed")
+	}
+	return nil
+}
 func (acmeChat) Deactivate(context.Context, connectors.Conn) error { return nil }
 func (acmeChat) Parse(context.Context, connectors.Conn, http.Header, []byte) (connectors.Inbound, error) {
 	return connectors.Inbound{}, nil

@@ -54,7 +54,7 @@ type gateway struct {
 // newGateway serves the console on a fresh database of backend b with the
 // given connectors. cfg.AdminPassword defaults to adminPassword; set it to
 // "-" for a one-time password.
-func newGateway(t *testing.T, b queuetest.Backend, cfg console.Config, cs ...connectors.Connector) *gateway {
+func newGateway(t testing.TB, b queuetest.Backend, cfg console.Config, cs ...connectors.Connector) *gateway {
 	t.Helper()
 	db := queuetest.Open(t, b)
 	sealer, err := portal.NewSealer(portal.NewKey())
@@ -97,7 +97,7 @@ func newGateway(t *testing.T, b queuetest.Backend, cfg console.Config, cs ...con
 }
 
 // get fetches a page; redirects are not followed.
-func get(t *testing.T, c *http.Client, u string, hdr ...string) (*http.Response, string) {
+func get(t testing.TB, c *http.Client, u string, hdr ...string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest("GET", u, nil)
 	if err != nil {
@@ -110,7 +110,7 @@ func get(t *testing.T, c *http.Client, u string, hdr ...string) (*http.Response,
 }
 
 // post sends a form; redirects are not followed.
-func post(t *testing.T, c *http.Client, u string, form url.Values, hdr ...string) (*http.Response, string) {
+func post(t testing.TB, c *http.Client, u string, form url.Values, hdr ...string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -123,7 +123,7 @@ func post(t *testing.T, c *http.Client, u string, form url.Values, hdr ...string
 	return do(t, c, req)
 }
 
-func do(t *testing.T, c *http.Client, req *http.Request) (*http.Response, string) {
+func do(t testing.TB, c *http.Client, req *http.Request) (*http.Response, string) {
 	t.Helper()
 	resp, err := c.Do(req)
 	if err != nil {
@@ -138,7 +138,7 @@ func do(t *testing.T, c *http.Client, req *http.Request) (*http.Response, string
 }
 
 // login signs in over plain HTTP and returns the client holding the session.
-func (g *gateway) login(t *testing.T, user, password string) *http.Client {
+func (g *gateway) login(t testing.TB, user, password string) *http.Client {
 	t.Helper()
 	c := consoletest.Client(t)
 	_, page := get(t, c, g.URL+"/console/login")

@@ -209,8 +209,23 @@ func (c *Console) funcs() template.FuncMap {
 			}
 			return m, nil
 		},
-		"join": strings.Join,
+		"join":   strings.Join,
+		"redact": redactURL,
 	}
+}
+
+// redactURL hides a password inside a URL (https://user:secret@host/...):
+// a portal's webhook URL may carry basic-auth credentials, which the
+// console must not show or write to the audit trail.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
 }
 
 // human writes a duration the way people read it: the two largest units.

@@ -114,7 +114,7 @@ func (c *Console) wizardCreatePortal(w http.ResponseWriter, r *http.Request, s *
 		return
 	}
 	if err := c.store.audit(r.Context(), auditEntry{Actor: s.Admin.Username, Action: "portal.create", Target: p.ID,
-		Detail: fmt.Sprintf("name %q, webhook URL %s", p.Name, p.WebhookURL), RemoteAddr: remoteAddr(r)}); err != nil {
+		Detail: fmt.Sprintf("name %q, webhook URL %s", p.Name, redactURL(p.WebhookURL)), RemoteAddr: remoteAddr(r)}); err != nil {
 		c.internal(w, r, s, "record the change", err)
 		return
 	}

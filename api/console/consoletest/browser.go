@@ -240,6 +240,18 @@ func (b *Browser) WaitText(step, want string, timeout time.Duration) {
 	b.WaitFor(step, "document.body && document.body.innerText.includes("+jsString(want)+")", timeout)
 }
 
+// Timing is the current page's navigation timing: how long the server took
+// to answer (request start to last byte) and how long until the page's load
+// event ended, from the navigation start.
+func (b *Browser) Timing() (server, load time.Duration) {
+	b.t.Helper()
+	ms := Eval[[]float64](b, "navigation timing", `(n => n ? [n.responseEnd - n.requestStart, n.loadEventEnd - n.startTime] : [0, 0])(performance.getEntriesByType("navigation")[0])`)
+	if len(ms) != 2 {
+		return 0, 0
+	}
+	return time.Duration(ms[0] * float64(time.Millisecond)), time.Duration(ms[1] * float64(time.Millisecond))
+}
+
 // Location is the tab's current URL.
 func (b *Browser) Location() string {
 	b.t.Helper()
@@ -261,7 +273,22 @@ func (b *Browser) describe() string {
 // path.
 func (b *Browser) Shot(name string) string {
 	b.t.Helper()
-	png := Run(b, "screenshot "+name, chromedp.FullScreenshot(100))
+	var png []byte
+	for attempt := 0; ; attempt++ {
+		b.WaitFor("screenshot "+name+" (page ready)", "document.readyState === 'complete' && document.body && document.body.getBoundingClientRect().width > 0", stepTimeout)
+		ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+		var err error
+		png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		cancel()
+		if err == nil {
+			break
+		}
+		// A page still laying out has no size yet; that passes.
+		if attempt >= 4 {
+			b.t.Fatalf("screenshot %s: %v\n%s", name, err, b.describe())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	dir := ArtifactsDir(b.t)
 	path := filepath.Join(dir, sanitize(name)+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {

@@ -92,7 +92,9 @@ func TestConsoleStatusShowsTroubleAndReplaysDeadLetters(t *testing.T) {
 		br := consoletest.NewBrowser(t)
 		start := time.Now()
 		consoleSignIn(t, br, g)
-		t.Logf("status page: signed in and shown after %s", time.Since(start).Round(time.Millisecond))
+		server, load := br.Timing()
+		t.Logf("status page: signed in and shown after %s; the page itself: server %s, loaded %s", time.Since(start).Round(time.Millisecond),
+			server.Round(100*time.Microsecond), load.Round(100*time.Microsecond))
 		row := func(line, sel string) string {
 			return consoletest.Eval[string](br, "read "+sel, fmt.Sprintf(`(document.querySelector('tr[data-line=%q] %s') || {innerText: ""}).innerText`, line, sel))
 		}
