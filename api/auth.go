@@ -13,6 +13,7 @@ type ctxKey int
 
 const (
 	portalKey ctxKey = iota
+	requestIDKey
 )
 
 // portalHandler is a portal API handler: it gets the authenticated portal
@@ -44,7 +45,7 @@ func (s *Server) authenticated(h portalHandler) http.Handler {
 			return
 		}
 		if err != nil {
-			s.cfg.Logger.Error("api: look up portal", slog.Any("err", err))
+			s.logger(r).Error("api: look up portal", slog.Any("err", err))
 			writeError(w, http.StatusServiceUnavailable, "unavailable", "temporarily unavailable")
 			return
 		}
@@ -54,7 +55,7 @@ func (s *Server) authenticated(h portalHandler) http.Handler {
 		}
 		first, err := s.Outbox.FirstSeen(r.Context(), "api:"+p.ID+":"+r.Header.Get(portal.HeaderID))
 		if err != nil {
-			s.cfg.Logger.Error("api: replay check", slog.Any("err", err))
+			s.logger(r).Error("api: replay check", slog.Any("err", err))
 			writeError(w, http.StatusServiceUnavailable, "unavailable", "temporarily unavailable")
 			return
 		}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"sort"
-	"time"
 
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
@@ -14,7 +13,9 @@ import (
 // never echoed, only reported as set.
 type connectionView struct {
 	portal.Connection
-	EntryURL string            `json:"entry_url,omitempty"`
+	EntryURL string `json:"entry_url,omitempty"`
+	// Snippet is the HTML to paste into a site, for connectors pages embed.
+	Snippet  string            `json:"snippet,omitempty"`
 	Settings map[string]string `json:"settings"`
 	Set      []string          `json:"secrets_set"`
 }
@@ -26,6 +27,9 @@ func (s *Server) view(c portal.Connection) connectionView {
 	}
 	secret := map[string]bool{}
 	conn, known := s.Registry.Get(c.Connector)
+	if e, ok := conn.(connectors.Embedder); ok && s.cfg.PublicURL != "" {
+		v.Snippet = e.Snippet(c.Conn(s.cfg.PublicURL), s.cfg.PublicURL)
+	}
 	if known {
 		for _, f := range conn.Describe().Fields {
 			if f.Type == "secret" {
@@ -55,7 +59,7 @@ func (s *Server) listConnections(w http.ResponseWriter, r *http.Request, p porta
 	}
 	cs, err := s.Records.ListConnections(r.Context(), l.ID)
 	if err != nil {
-		s.internal(w, "list connections", err)
+		s.internal(w, r, "list connections", err)
 		return
 	}
 	out := make([]connectionView, 0, len(cs))
@@ -102,7 +106,7 @@ func (s *Server) createConnection(w http.ResponseWriter, r *http.Request, p port
 	}
 	c, err := s.Records.CreateConnection(r.Context(), l.ID, in.Connector, settings)
 	if err != nil {
-		s.internal(w, "create connection", err)
+		s.internal(w, r, "create connection", err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, s.view(c))
@@ -120,7 +124,7 @@ func (s *Server) ownConnection(w http.ResponseWriter, r *http.Request, p portal.
 		return c, nil, false
 	}
 	if err != nil {
-		s.internal(w, "get connection", err)
+		s.internal(w, r, "get connection", err)
 		return c, nil, false
 	}
 	conn, ok := s.Registry.Get(c.Connector)
@@ -141,9 +145,9 @@ func (s *Server) getConnection(w http.ResponseWriter, r *http.Request, p portal.
 
 // saveSettings merges the given settings into the stored ones (a secret left
 // out or sent empty keeps its stored value, since secrets are never shown to
-// be sent back), validates and saves them.
+// be sent back), validates and saves them (SaveSettings).
 func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
-	c, conn, ok := s.ownConnection(w, r, p)
+	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
 	}
@@ -153,17 +157,19 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, p portal.P
 	if !decode(w, body, &in) {
 		return
 	}
-	merged := connectors.MergeSettings(conn.Describe(), c.Settings, in.Settings)
-	settings, ok := s.validate(w, c.Connector, merged)
-	if !ok {
-		return
+	c, err := s.SaveSettings(r.Context(), c, in.Settings)
+	var se *SettingsError
+	var fe connectors.FieldErrors
+	switch {
+	case errors.As(err, &fe):
+		writeErrorFields(w, http.StatusUnprocessableEntity, "invalid", "invalid settings", fe)
+	case errors.As(err, &se):
+		writeError(w, http.StatusUnprocessableEntity, "invalid", se.Error())
+	case err != nil:
+		s.internal(w, r, "save settings", err)
+	default:
+		writeJSON(w, http.StatusOK, s.view(c))
 	}
-	if err := s.Records.UpdateSettings(r.Context(), c.ID, settings); err != nil {
-		s.internal(w, "save settings", err)
-		return
-	}
-	c.Settings, c.UpdatedAt = settings, time.Now().UTC()
-	writeJSON(w, http.StatusOK, s.view(c))
 }
 
 func (s *Server) testConnection(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
@@ -173,18 +179,20 @@ func (s *Server) testConnection(w http.ResponseWriter, r *http.Request, p portal
 	}
 	rep, err := s.TestConnection(r.Context(), c)
 	if err != nil {
-		s.internal(w, "test connection", err)
+		s.internal(w, r, "test connection", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
 }
 
+// activate starts receiving and binds the connection's bot to it
+// (ActivateConnection).
 func (s *Server) activate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
 	}
-	c, err := s.ActivateConnection(r.Context(), c)
+	c, _, err := s.ActivateConnection(r.Context(), c)
 	var ae *ActivationError
 	switch {
 	case errors.Is(err, ErrPollingUnavailable):
@@ -192,12 +200,14 @@ func (s *Server) activate(w http.ResponseWriter, r *http.Request, p portal.Porta
 	case errors.As(err, &ae):
 		writeError(w, http.StatusBadGateway, "activation_failed", ae.Error())
 	case err != nil:
-		s.internal(w, "activate", err)
+		s.internal(w, r, "activate", err)
 	default:
 		writeJSON(w, http.StatusOK, s.view(c))
 	}
 }
 
+// deactivate stops receiving and releases the connection's bot
+// (DeactivateConnection).
 func (s *Server) deactivate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
@@ -209,7 +219,7 @@ func (s *Server) deactivate(w http.ResponseWriter, r *http.Request, p portal.Por
 	case errors.As(err, &ae):
 		writeError(w, http.StatusBadGateway, "deactivation_failed", ae.Error())
 	case err != nil:
-		s.internal(w, "deactivate", err)
+		s.internal(w, r, "deactivate", err)
 	default:
 		writeJSON(w, http.StatusOK, s.view(c))
 	}

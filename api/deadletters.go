@@ -31,7 +31,7 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request, p porta
 	limit = min(limit, 500)
 	dls, err := s.Outbox.DeadLetters(r.Context(), l.ID, after, limit)
 	if err != nil {
-		s.internal(w, "dead letters", err)
+		s.internal(w, r, "dead letters", err)
 		return
 	}
 	out := make([]deadLetterView, 0, len(dls))
@@ -54,7 +54,7 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request, p por
 	}
 	n, err := s.Outbox.Replay(r.Context(), l.ID, in.IDs)
 	if err != nil {
-		s.internal(w, "replay", err)
+		s.internal(w, r, "replay", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"replayed": n})

@@ -40,8 +40,12 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fc, err := ff.FetchFile(r.Context(), s.connView(c), ref.Ref)
+	if errors.Is(err, connectors.ErrNoFile) {
+		http.Error(w, "the messenger has no such file", http.StatusNotFound)
+		return
+	}
 	if err != nil {
-		s.cfg.Logger.Warn("files: fetch from messenger", slog.String("connection", c.ID), slog.Any("err", err))
+		s.logger(r).Warn("files: fetch from messenger", slog.String("connection", c.ID), slog.Any("err", err))
 		http.Error(w, "file unavailable from the messenger", http.StatusBadGateway)
 		return
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,13 +17,13 @@ import (
 // after the events are committed; any error enqueues nothing.
 func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	conn, err := s.Records.ConnectionByHash(ctx, r.PathValue("hash"))
+	conn, err := s.connectionByHash(ctx, r.PathValue("hash"))
 	if errors.Is(err, portal.ErrNotFound) {
 		http.NotFound(w, r)
 		return
 	}
 	if err != nil {
-		s.cfg.Logger.Error("hook: look up connection", slog.Any("err", err))
+		s.logger(r).Error("hook: look up connection", slog.Any("err", err))
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
@@ -34,20 +35,23 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(w, r, s.cfg.BodyLimit)
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
+			s.refused(conn.Connector, "too_large")
 			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
 		http.Error(w, "cannot read body", http.StatusBadRequest)
 		return
 	}
-	log := s.cfg.Logger.With(slog.String("connection", conn.ID), slog.String("connector", conn.Connector))
+	log := s.logger(r).With(slog.String("connection", conn.ID), slog.String("connector", conn.Connector))
 	in, err := c.Parse(ctx, s.connView(conn), r.Header, body)
 	switch {
 	case errors.Is(err, connectors.ErrUnauthorized):
+		s.refused(conn.Connector, "unauthorized")
 		log.Warn("hook: refused request with a bad secret or signature")
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	case errors.Is(err, connectors.ErrMalformed):
+		s.refused(conn.Connector, "malformed")
 		log.Info("hook: malformed payload", slog.Any("err", err))
 		http.Error(w, "malformed payload", http.StatusBadRequest)
 		return
@@ -67,17 +71,17 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 			}
 			evs = append(evs, queue.NewEvent{DedupeKey: k.DedupeKey, PortalID: conn.PortalID, LineID: conn.LineID, EventID: k.Event.ID, Payload: payload})
 		}
-		if _, err := s.Outbox.Enqueue(ctx, evs); err != nil {
+		added, err := s.Outbox.Enqueue(ctx, evs)
+		if err != nil {
 			// The messenger retries on a non-2xx answer; dedupe absorbs a
 			// retry of something that did commit.
+			s.refused(conn.Connector, "unavailable")
 			log.Error("hook: enqueue", slog.Any("err", err))
 			http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		// The events are committed; failing to note the activity (shown in
-		// the console) must not make the messenger retry them.
-		if err := s.Records.NoteReceived(ctx, conn); err != nil {
-			log.Warn("hook: note activity", slog.Any("err", err))
+		if s.Metrics != nil {
+			s.Metrics.Webhook(conn.Connector, len(evs), added)
 		}
 	}
 	if in.Response != nil {
@@ -90,6 +94,26 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = io.WriteString(w, "ok")
+}
+
+func (s *Server) refused(connector, reason string) {
+	if s.Metrics != nil {
+		s.Metrics.Refused(connector, reason)
+	}
+}
+
+func (s *Server) connectionByHash(ctx context.Context, hash string) (portal.Connection, error) {
+	if s.Cache != nil {
+		return s.Cache.ConnectionByHash(ctx, hash)
+	}
+	return s.Records.ConnectionByHash(ctx, hash)
+}
+
+// forget makes this process see a change to a connection at once.
+func (s *Server) forget(c portal.Connection) {
+	if s.Cache != nil {
+		s.Cache.Forget(c.Hash, "")
+	}
 }
 
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {

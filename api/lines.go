@@ -18,7 +18,7 @@ func (s *Server) listConnectors(w http.ResponseWriter, _ *http.Request, _ portal
 func (s *Server) listLines(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	lines, err := s.Records.ListLines(r.Context(), p.ID)
 	if err != nil {
-		s.internal(w, "list lines", err)
+		s.internal(w, r, "list lines", err)
 		return
 	}
 	if lines == nil {
@@ -40,7 +40,7 @@ func (s *Server) createLine(w http.ResponseWriter, r *http.Request, p portal.Por
 	}
 	l, err := s.Records.CreateLine(r.Context(), p.ID, in.Name)
 	if err != nil {
-		s.internal(w, "create line", err)
+		s.internal(w, r, "create line", err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, l)
@@ -59,7 +59,7 @@ func (s *Server) getLine(w http.ResponseWriter, r *http.Request, p portal.Portal
 	}
 	st, err := s.Outbox.Status(r.Context(), l.ID)
 	if err != nil {
-		s.internal(w, "line status", err)
+		s.internal(w, r, "line status", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, lineStatus{Line: l, Queue: st})
@@ -77,14 +77,14 @@ func (s *Server) ownLine(w http.ResponseWriter, r *http.Request, p portal.Portal
 		return l, false
 	}
 	if err != nil {
-		s.internal(w, "get line", err)
+		s.internal(w, r, "get line", err)
 		return l, false
 	}
 	return l, true
 }
 
-func (s *Server) internal(w http.ResponseWriter, what string, err error) {
-	s.cfg.Logger.Error("api: "+what, slog.Any("err", err))
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
+	s.logger(r).Error("api: "+what, slog.Any("err", err))
 	writeError(w, http.StatusInternalServerError, "internal", "internal error")
 }
 

@@ -24,7 +24,7 @@ type accepted struct {
 func (s *Server) submit(w http.ResponseWriter, r *http.Request, c portal.Connection, op, chatID string, payload any) {
 	raw, err := json.Marshal(payload)
 	if err != nil {
-		s.internal(w, "encode request", err)
+		s.internal(w, r, "encode request", err)
 		return
 	}
 	key := r.Header.Get("Idempotency-Key")
@@ -37,7 +37,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, c portal.Connect
 		ChatID: chatID, Op: op, Payload: raw, IdemKey: key,
 	})
 	if err != nil {
-		s.internal(w, "submit", err)
+		s.internal(w, r, "submit", err)
 		return
 	}
 	state := queue.OutboundPending
@@ -151,7 +151,7 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request, p portal.Por
 		return
 	}
 	if err != nil {
-		s.internal(w, "get request", err)
+		s.internal(w, r, "get request", err)
 		return
 	}
 	var ids []string

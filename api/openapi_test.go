@@ -17,8 +17,14 @@ func nonPortalRoutes() []Route {
 	return []Route{
 		{"POST", "/hook/{hash}"},
 		{"GET", "/files/{token}"},
+		{"GET", "/metrics"},
 		{"GET", "/healthz"},
 		{"GET", "/readyz"},
+		{"GET", "/widget.js"},
+		{"POST", "/widget/{widget}/session"},
+		{"GET", "/widget/{widget}/ws"},
+		{"POST", "/widget/{widget}/uploads"},
+		{"GET", "/widget/{widget}/files/{token}"},
 		{"GET", "/console/"},
 		{"POST", "/console/"},
 	}

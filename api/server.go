@@ -5,12 +5,15 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/connector-gateway/connector/api/metrics"
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
@@ -48,8 +51,15 @@ type Deps struct {
 	Outbox    *queue.Outbox
 	Registry  *connectors.Registry
 	Receivers Receivers
+	// Metrics records HTTP and webhook metrics and serves /metrics (nil:
+	// no metrics).
+	Metrics *metrics.Metrics
+	// Cache serves the hook path's connection lookups (nil: no cache).
+	Cache *portal.Cache
 	// Files signs and checks file links (nil: no file links).
 	Files *portal.FileLinks
+	// Widget serves the web chat widget (nil: no webchat connector).
+	Widget Widget
 	// WakeSender is called after an outbound request is stored.
 	WakeSender func()
 	// Ready reports whether the gateway can serve (database reachable,
@@ -87,8 +97,39 @@ func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request) {
 	s.console.ServeHTTP(w, r)
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Every request gets a request id (the
+// caller's X-Request-Id when it is a sane token, else a new one), echoed in
+// the answer and attached to every log line of the request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("X-Request-Id")
+	if !saneID(id) {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		id = hex.EncodeToString(b)
+	}
+	w.Header().Set("X-Request-Id", id)
+	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+}
+
+func saneID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// logger is the server's logger with the request's id.
+func (s *Server) logger(r *http.Request) *slog.Logger {
+	if id, ok := r.Context().Value(requestIDKey).(string); ok {
+		return s.cfg.Logger.With(slog.String("request_id", id))
+	}
+	return s.cfg.Logger
+}
 
 // Route is one portal API route, listed for the OpenAPI check.
 type Route struct{ Method, Pattern string }
@@ -118,12 +159,18 @@ func PortalRoutes() []Route {
 }
 
 func (s *Server) routes() {
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.HandleFunc("POST /hook/{hash}", s.hook)
-	s.mux.HandleFunc("GET /files/{token}", s.file)
-	s.mux.HandleFunc("GET /console/", s.serveConsole)
-	s.mux.HandleFunc("POST /console/", s.serveConsole)
+	s.handle("GET /healthz", http.HandlerFunc(s.healthz))
+	s.handle("GET /readyz", http.HandlerFunc(s.readyz))
+	s.handle("POST /hook/{hash}", http.HandlerFunc(s.hook))
+	s.handle("GET /files/{token}", http.HandlerFunc(s.file))
+	s.handle("GET /console/", http.HandlerFunc(s.serveConsole))
+	s.handle("POST /console/", http.HandlerFunc(s.serveConsole))
+	metricsHandler := http.NotFoundHandler()
+	if s.Metrics != nil {
+		metricsHandler = s.Metrics.Handler()
+	}
+	s.mux.Handle("GET /metrics", metricsHandler)
+	s.widgetRoutes()
 
 	handlers := map[string]portalHandler{
 		"GET /v1/connectors":                                     s.listConnectors,
@@ -150,11 +197,19 @@ func (s *Server) routes() {
 		if !ok {
 			panic("api: no handler for " + rt.Method + " " + rt.Pattern)
 		}
-		s.mux.Handle(rt.Method+" "+rt.Pattern, s.authenticated(h))
+		s.handle(rt.Method+" "+rt.Pattern, s.authenticated(h))
 	}
 	s.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route")
 	})
+}
+
+// handle registers a route, timed under its pattern when metrics are on.
+func (s *Server) handle(pattern string, h http.Handler) {
+	if s.Metrics != nil {
+		h = s.Metrics.Instrument(pattern, h)
+	}
+	s.mux.Handle(pattern, h)
 }
 
 // apiError is the body of every error answer.
@@ -191,7 +246,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		if err := s.Ready(ctx); err != nil {
-			s.cfg.Logger.Warn("not ready", slog.Any("err", err))
+			s.logger(r).Warn("not ready", slog.Any("err", err))
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
 			return
 		}

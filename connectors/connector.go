@@ -26,6 +26,21 @@ type Conn struct {
 	// Files makes gateway links for the connection's files; nil when the
 	// gateway has no public URL (connectors then leave File.URL empty).
 	Files FileLinker
+	// Cursor is where a Poller resumes; set only when the gateway runs
+	// Poll for the connection.
+	Cursor Cursor
+}
+
+// Cursor is a poller's position in the messenger's update stream, kept
+// durably by the gateway per connection. Its methods may be called from the
+// polling goroutine only.
+type Cursor interface {
+	// Load returns the stored position, "" before the first Save.
+	Load(ctx context.Context) (string, error)
+	// Save stores the position after the events handed to sink so far. Call
+	// it only after sink returned nil for them. An error wrapping
+	// ErrLeaseLost means another process now polls this connection: stop.
+	Save(ctx context.Context, pos string) error
 }
 
 // Settings are a connection's connector-specific values, by field key.
@@ -80,6 +95,10 @@ type Outbound struct {
 	Text    string    `json:"text,omitempty"`
 	ReplyTo string    `json:"reply_to,omitempty"`
 	Files   []OutFile `json:"files,omitempty"`
+	// SentParts is how many parts of this message (text parts and files,
+	// in the connector's own order) earlier attempts already delivered; the
+	// connector sends only the rest. The gateway sets it, never a portal.
+	SentParts int `json:"-"`
 }
 
 // OutFile is a file to send, by a URL the messenger or the gateway can fetch.
@@ -102,7 +121,8 @@ type Delete struct {
 	MessageID string `json:"message_id"`
 }
 
-// Delivery is what the messenger answered to a successful send.
+// Delivery is what the messenger answered to a successful send. Along with
+// an error it lists the parts that did go out before the failure.
 type Delivery struct {
 	MessageIDs []string
 }
@@ -167,7 +187,10 @@ type Typer interface {
 
 // Poller is a connector that can receive without a public URL. Poll blocks,
 // handing each batch of events to sink, until ctx ends; sink returns only
-// after the events are committed, so the poller may then advance its offset.
+// after the events are committed, so the poller may then advance its
+// position with c.Cursor.Save. Poll resumes from c.Cursor.Load. It returns
+// nil when ctx ended, and an error wrapping PermanentError when it cannot
+// go on (the token was revoked); it rides out transient failures itself.
 type Poller interface {
 	Poll(ctx context.Context, c Conn, sink func(context.Context, []Keyed) error) error
 }
@@ -182,6 +205,12 @@ var (
 	ErrNeedsPolling = errors.New("connection receives by polling")
 	// ErrUnsupported: the connector cannot do this operation.
 	ErrUnsupported = errors.New("operation not supported by this connector")
+	// ErrNoFile: the messenger has no such file (any more), e.g. a user
+	// without a profile photo.
+	ErrNoFile = errors.New("no such file at the messenger")
+	// ErrLeaseLost: another gateway process took over the work (a polled
+	// connection); the caller must stop.
+	ErrLeaseLost = errors.New("lease lost to another process")
 )
 
 // PermanentError is a send failure retrying will not fix (the user blocked the
@@ -287,4 +316,12 @@ type Identifier interface {
 	// BotKey returns a stable key of the bot, e.g. "telegram:123456789" or
 	// "slack:T123:A456". It may call the messenger.
 	BotKey(ctx context.Context, c Conn) (string, error)
+}
+
+// Embedder is a connector that site owners put into their own web pages
+// (the web chat widget) rather than one a messenger calls.
+type Embedder interface {
+	// Snippet returns the HTML an admin pastes into the site's pages, for a
+	// gateway that browsers reach at publicURL.
+	Snippet(c Conn, publicURL string) string
 }

@@ -79,6 +79,9 @@ type User struct {
 	ID       string `json:"id"`
 	Name     string `json:"name,omitempty"`
 	Username string `json:"username,omitempty"`
+	// Email is an address the user gave (the web chat's pre-chat form); the
+	// gateway checks only its shape.
+	Email    string `json:"email,omitempty"`
 	Language string `json:"language,omitempty"`
 	// AvatarURL is a gateway link (signed, expiring) where the messenger's own
 	// link would carry a secret.

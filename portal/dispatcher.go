@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,7 +27,7 @@ type DispatcherConfig struct {
 	// Concurrency is the most lines delivered at once. Default 64.
 	Concurrency int
 	// PerPortal is the most lines of one portal delivered at once, so a
-	// portal that hangs can hold only this many workers. Default 8.
+	// portal that hangs can hold only this many workers. Default 32.
 	PerPortal int
 	// Timeout bounds one batch POST. Default 10s.
 	Timeout time.Duration
@@ -38,11 +40,13 @@ type DispatcherConfig struct {
 	// UserAgent is sent with every batch.
 	UserAgent string
 	Logger    *slog.Logger
+	// Observer hears every batch outcome (metrics). Default: none.
+	Observer Observer
 }
 
 func (c *DispatcherConfig) setDefaults() {
 	if c.Owner == "" {
-		c.Owner = NewID("dsp")
+		c.Owner = processID("dsp")
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = 100
@@ -51,7 +55,7 @@ func (c *DispatcherConfig) setDefaults() {
 		c.Concurrency = 64
 	}
 	if c.PerPortal == 0 {
-		c.PerPortal = 8
+		c.PerPortal = 32
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Second
@@ -67,6 +71,9 @@ func (c *DispatcherConfig) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 }
 
@@ -87,6 +94,11 @@ type PortalSource interface {
 
 // Dispatcher claims lines with waiting events and posts their batches to the
 // portals, one batch in flight per line, many lines at once.
+//
+// It learns of work two ways: Wake hands it the lines a local commit just
+// wrote to (the hot path: no query to find them), and a scan of the queue
+// every Poll, or when a lock-out or lease ends, finds the rest (events
+// written by other replicas, lines whose lock-out is over).
 type Dispatcher struct {
 	cfg     DispatcherConfig
 	outbox  *queue.Outbox
@@ -95,9 +107,18 @@ type Dispatcher struct {
 	wake    chan struct{}
 
 	mu        sync.Mutex
+	hints     map[string]hint
 	inflight  map[string]bool
 	perPortal map[string]int
 	running   bool
+}
+
+// hint is a line known to have received events. gen counts wake-ups; seen
+// is the gen the line's worker had observed when it last read the queue,
+// so a wake-up that came after the worker's last read is never lost.
+type hint struct {
+	portal    string
+	gen, seen uint64
 }
 
 // NewDispatcher returns a dispatcher; Run starts it.
@@ -117,6 +138,7 @@ func NewDispatcher(outbox *queue.Outbox, portals PortalSource, cfg DispatcherCon
 			// into a body-less GET whose 2xx would delete the batch.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		wake:      make(chan struct{}, 1),
+		hints:     make(map[string]hint),
 		inflight:  make(map[string]bool),
 		perPortal: make(map[string]int),
 	}, nil
@@ -125,8 +147,18 @@ func NewDispatcher(outbox *queue.Outbox, portals PortalSource, cfg DispatcherCon
 // Owner is the id this dispatcher holds leases under.
 func (d *Dispatcher) Owner() string { return d.cfg.Owner }
 
-// Wake makes the dispatcher look for work now. It never blocks.
-func (d *Dispatcher) Wake(_ []string) {
+// Wake tells the dispatcher that lines received events. It never blocks.
+func (d *Dispatcher) Wake(lines []queue.LineRef) {
+	if len(lines) > 0 {
+		d.mu.Lock()
+		for _, l := range lines {
+			h := d.hints[l.LineID]
+			h.portal = l.PortalID
+			h.gen++
+			d.hints[l.LineID] = h
+		}
+		d.mu.Unlock()
+	}
 	select {
 	case d.wake <- struct{}{}:
 	default:
@@ -158,44 +190,39 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	done := make(chan struct{}, 1)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	for {
-		if ctx.Err() != nil {
-			break
-		}
-		next := d.cfg.Poll
-		ready, err := d.outbox.ReadyLines(ctx, 4*d.cfg.Concurrency)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
+	scan, nextScan := true, time.Now()
+	for ctx.Err() == nil {
+		if scan {
+			nextScan = time.Now().Add(d.cfg.Poll)
+			ready, err := d.outbox.ReadyLines(ctx, 4*d.cfg.Concurrency)
+			if err != nil && ctx.Err() == nil {
+				d.cfg.Logger.Error("dispatcher: list ready lines", slog.Any("err", err))
 			}
-			d.cfg.Logger.Error("dispatcher: list ready lines", slog.Any("err", err))
-		}
-		for _, r := range ready {
-			if !d.start(r) {
-				continue
+			d.Wake(ready)
+			if wake, err := d.outbox.NextWake(ctx); err == nil && !wake.IsZero() && wake.Before(nextScan) {
+				nextScan = wake
 			}
+		}
+		for _, r := range d.startable() {
 			wg.Add(1)
 			go func(r queue.LineRef) {
 				defer wg.Done()
-				d.deliverLine(ctx, r)
-				d.finish(r)
+				covered := d.deliverLine(ctx, r)
+				d.finish(r, covered)
 				select {
 				case done <- struct{}{}:
 				default:
 				}
 			}(r)
 		}
-		if wake, err := d.outbox.NextWake(ctx); err == nil && !wake.IsZero() {
-			if until := time.Until(wake); until < next {
-				next = max(until, time.Millisecond)
-			}
-		}
-		timer.Reset(next)
+		timer.Reset(max(time.Until(nextScan), time.Millisecond))
+		scan = false
 		select {
 		case <-ctx.Done():
 		case <-d.wake:
 		case <-done:
 		case <-timer.C:
+			scan = true
 		}
 		if !timer.Stop() {
 			select {
@@ -210,69 +237,101 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return d.outbox.ReleaseOwner(rctx, d.cfg.Owner)
 }
 
-func (d *Dispatcher) start(r queue.LineRef) bool {
+// startable marks as in flight, and returns, the hinted lines that may start
+// now within the concurrency limits.
+func (d *Dispatcher) startable() []queue.LineRef {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.inflight[r.LineID] || len(d.inflight) >= d.cfg.Concurrency || d.perPortal[r.PortalID] >= d.cfg.PerPortal {
-		return false
+	var out []queue.LineRef
+	for line, h := range d.hints {
+		if len(d.inflight) >= d.cfg.Concurrency {
+			break
+		}
+		if d.inflight[line] || d.perPortal[h.portal] >= d.cfg.PerPortal {
+			continue
+		}
+		d.inflight[line] = true
+		d.perPortal[h.portal]++
+		out = append(out, queue.LineRef{LineID: line, PortalID: h.portal})
 	}
-	d.inflight[r.LineID] = true
-	d.perPortal[r.PortalID]++
-	return true
+	return out
 }
 
-func (d *Dispatcher) finish(r queue.LineRef) {
+// observe records that the line's worker is about to read the queue, which
+// covers every wake-up so far.
+func (d *Dispatcher) observe(line string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if h, ok := d.hints[line]; ok {
+		h.seen = h.gen
+		d.hints[line] = h
+	}
+}
+
+// finish ends a line's turn. The hint is dropped when the worker's last
+// read covered every wake-up, or when the line cannot be worked now
+// (covered=true); otherwise it stays and the line starts again.
+func (d *Dispatcher) finish(r queue.LineRef, dropHint bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.inflight, r.LineID)
 	if d.perPortal[r.PortalID]--; d.perPortal[r.PortalID] <= 0 {
 		delete(d.perPortal, r.PortalID)
 	}
+	if h, ok := d.hints[r.LineID]; ok && (dropHint || h.seen == h.gen) {
+		delete(d.hints, r.LineID)
+	}
 }
 
 // deliverLine drains one line while the portal acknowledges, holding its
-// lease throughout.
-func (d *Dispatcher) deliverLine(ctx context.Context, r queue.LineRef) {
+// lease throughout. It reports whether the line's hint should be dropped
+// regardless of new wake-ups (the line is locked out, leased elsewhere, or
+// failing: the scan finds it again when it can be worked).
+func (d *Dispatcher) deliverLine(ctx context.Context, r queue.LineRef) (drop bool) {
 	log := d.cfg.Logger.With(slog.String("line", r.LineID), slog.String("portal", r.PortalID))
 	// Queue bookkeeping must complete even while shutting down, so it runs
 	// on a context that is not cancelled with ctx.
 	bg := context.WithoutCancel(ctx)
-	lease, err := d.outbox.Claim(bg, r.LineID, d.cfg.Owner, d.cfg.Lease)
+	lease, err := d.outbox.Claim(bg, r, d.cfg.Owner, d.cfg.Lease)
 	if err != nil {
 		log.Error("dispatcher: claim", slog.Any("err", err))
-		return
+		return true
 	}
 	if lease == nil {
-		return
+		return true
 	}
 	for {
 		if ctx.Err() != nil {
 			_ = d.outbox.Release(bg, lease)
-			return
+			return true
 		}
+		d.observe(r.LineID)
 		batch, err := d.outbox.Next(bg, lease, d.cfg.BatchSize)
 		if err != nil {
 			log.Error("dispatcher: read batch", slog.Any("err", err))
 			_ = d.outbox.Release(bg, lease)
-			return
+			return true
 		}
 		if len(batch.Items) == 0 {
 			_ = d.outbox.Release(bg, lease)
-			return
+			return false
 		}
-		if err := d.post(bg, batch); err != nil {
+		began := time.Now()
+		err = d.post(bg, batch)
+		d.cfg.Observer.BatchDone(r.PortalID, len(batch.Items), time.Since(began), err)
+		if err != nil {
 			var ge *gatewayError
 			if errors.As(err, &ge) {
 				// Our own fault (database, secrets): not the portal's, so no
 				// lock-out; the line is tried again at the next scan.
 				log.Error("dispatcher: cannot prepare batch", slog.Any("err", err))
 				_ = d.outbox.Release(bg, lease)
-				return
+				return true
 			}
 			lo, ferr := d.outbox.Fail(bg, batch, err.Error())
 			if ferr != nil {
 				log.Error("dispatcher: record failure", slog.Any("err", ferr))
-				return
+				return true
 			}
 			if lo.Expired > 0 {
 				log.Warn("dispatcher: events expired into dead letters", slog.Int64("events", lo.Expired), slog.String("reason", err.Error()))
@@ -280,15 +339,42 @@ func (d *Dispatcher) deliverLine(ctx context.Context, r queue.LineRef) {
 				log.Warn("dispatcher: delivery failed, line locked out", slog.Int("failures", lo.Failures),
 					slog.Time("until", lo.Until), slog.String("reason", err.Error()))
 			}
-			return
+			return true
 		}
-		if err := d.outbox.Ack(bg, batch, d.cfg.Lease); err != nil {
+		// A short batch drained the line: release in the ack's own
+		// transaction. A wake-up that came since is kept by finish.
+		last := len(batch.Items) < d.cfg.BatchSize
+		renew := d.cfg.Lease
+		if last {
+			renew = 0
+		}
+		if err := d.outbox.Ack(bg, batch, renew); err != nil {
 			if !errors.Is(err, queue.ErrLeaseLost) {
 				log.Error("dispatcher: ack", slog.Any("err", err))
 			}
-			return
+			return true
+		}
+		if last {
+			return false
 		}
 	}
+}
+
+// processID names this process in leases: host and pid (so an operator, or
+// a test, can tell whose lease a row holds) and a random part (so a
+// restarted process with a reused pid is not mistaken for its predecessor).
+func processID(prefix string) string {
+	host, _ := os.Hostname()
+	host = strings.Map(func(r rune) rune {
+		if r < 128 && (r == '-' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return r
+		}
+		return -1
+	}, host)
+	if len(host) > 20 {
+		host = host[:20]
+	}
+	return fmt.Sprintf("%s-%s-%d-%s", prefix, host, os.Getpid(), NewID("")[1:9])
 }
 
 // gatewayError is a delivery failure on the gateway's side.

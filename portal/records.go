@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
@@ -81,9 +80,6 @@ type Records struct {
 	db     *queue.DB
 	sealer *Sealer
 	now    func() time.Time
-	// noted remembers when this process last wrote a connection's
-	// activity (connection id -> time.Time), to write it rarely.
-	noted sync.Map
 }
 
 // NewRecords returns the record store.
@@ -457,4 +453,180 @@ func (c Connection) Conn(publicURL string) connectors.Conn {
 		entry = strings.TrimRight(publicURL, "/") + "/hook/" + c.Hash
 	}
 	return connectors.Conn{ID: c.ID, PortalID: c.PortalID, LineID: c.LineID, Hash: c.Hash, EntryURL: entry, Settings: c.Settings}
+}
+
+// Codes of connection.* events the gateway makes itself.
+const (
+	// CodeBoundElsewhere: the bot was bound to another connection.
+	CodeBoundElsewhere = "bound_elsewhere"
+	// CodeStopped: the connection stopped receiving (token revoked...).
+	CodeStopped = "receiving_stopped"
+)
+
+// Activate marks a connection active with status ok and binds the bot
+// behind it (botKey, from connectors.Identifier; "" binds nothing), all in
+// one transaction. A bot is bound to at most one connection, and the new
+// binding wins: when another connection holds botKey, that connection's
+// settings are removed, it is deactivated with status emergency, its line
+// is marked emergency with a detail naming the line that took the bot, its
+// polling (if any) is switched off, and a connection.emergency event is
+// queued for its portal. Activate returns that connection as it was before
+// (zero value when the bot was free). Activating a connection clears an
+// emergency mark on its own line.
+func (r *Records) Activate(ctx context.Context, outbox *queue.Outbox, id, botKey string) (Connection, error) {
+	var lost Connection
+	var lines []queue.LineRef
+	var err error
+	// Activations of one bot at once: the unique index lets one in and
+	// refuses the others once it committed; they run again, now see it and
+	// take the bot in turn. Each refusal means another activation finished,
+	// so a few rounds settle any realistic number of concurrent ones.
+	for attempt := 0; attempt < 10; attempt++ {
+		lost, lines, err = r.activateTx(ctx, outbox, id, botKey)
+		if err == nil || !r.db.Dialect.IsDuplicate(err) {
+			break
+		}
+	}
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Connection{}, err
+		}
+		return Connection{}, fmt.Errorf("portal: activate connection: %w", err)
+	}
+	outbox.Notify(lines)
+	return lost, nil
+}
+
+func (r *Records) activateTx(ctx context.Context, outbox *queue.Outbox, id, botKey string) (Connection, []queue.LineRef, error) {
+	var lost Connection
+	var lines []queue.LineRef
+	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
+		lost, lines = Connection{}, nil
+		now := r.now().UTC()
+		self, err := r.scanConn(tx.QueryRowContext(ctx, "SELECT "+connCols+" FROM connections WHERE id = ?"+r.db.Dialect.ForUpdate(), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if botKey != "" {
+			old, err := r.scanConn(tx.QueryRowContext(ctx, "SELECT "+connCols+" FROM connections WHERE bot_key = ? AND id <> ?"+r.db.Dialect.ForUpdate(), botKey, id))
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return err
+			default:
+				lines, err = r.evict(ctx, tx, outbox, old, self, now)
+				if err != nil {
+					return err
+				}
+				lost = old
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE connections SET bot_key = ?, active = 1, status = ?, last_error = NULL, updated_at = ? WHERE id = ?",
+			nullable(botKey), ConnOK, now.UnixMilli(), id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE portal_lines SET status = ?, status_detail = NULL WHERE id = ? AND status = ?", LineOK, self.LineID, LineEmergency)
+		return err
+	})
+	return lost, lines, err
+}
+
+// evict takes the bot away from old because taker bound it, in tx.
+func (r *Records) evict(ctx context.Context, tx *sql.Tx, outbox *queue.Outbox, old, taker Connection, now time.Time) ([]queue.LineRef, error) {
+	takerLine := taker.LineID
+	var name string
+	if err := tx.QueryRowContext(ctx, "SELECT name FROM portal_lines WHERE id = ?", taker.LineID).Scan(&name); err == nil {
+		takerLine = fmt.Sprintf("%q (%s)", name, taker.LineID)
+	}
+	detail := fmt.Sprintf("its bot was connected to line %s on %s; this line no longer receives its messages", takerLine, now.Format(time.RFC3339))
+	empty, err := r.sealSettings(old.ID, connectors.Settings{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE connections SET bot_key = NULL, settings = ?, active = 0, status = ?, last_error = ?, updated_at = ? WHERE id = ?",
+		empty, ConnEmergency, "connection "+old.ID+": "+detail, now.UnixMilli(), old.ID); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE portal_lines SET status = ?, status_detail = ? WHERE id = ?", LineEmergency, "connection "+old.ID+": "+detail, old.LineID); err != nil {
+		return nil, err
+	}
+	if err := outbox.DisablePollingTx(ctx, tx, old.ID); err != nil {
+		return nil, err
+	}
+	ev := connectors.Event{
+		ID:         connectors.EventID("emergency:" + old.ID + ":" + NewID("evt")),
+		Type:       connectors.TypeConnectionEmergency,
+		OccurredAt: now.Truncate(time.Second),
+		Connector:  old.Connector,
+		Channel:    old.Connector,
+		Connection: old.ID,
+		Line:       old.LineID,
+		Error:      &connectors.ErrorInfo{Code: CodeBoundElsewhere, Message: "this connection's bot was bound to another connection: " + detail},
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	return outbox.EnqueueTx(ctx, tx, []queue.NewEvent{{PortalID: old.PortalID, LineID: old.LineID, EventID: ev.ID, Payload: payload}})
+}
+
+// Deactivate marks a connection inactive (status new) and releases its
+// bot, so binding the bot elsewhere later takes nothing from it.
+func (r *Records) Deactivate(ctx context.Context, id string) error {
+	res, err := r.db.SQL.ExecContext(ctx, "UPDATE connections SET active = 0, status = ?, last_error = NULL, bot_key = NULL, updated_at = ? WHERE id = ?",
+		ConnNew, r.now().UnixMilli(), id)
+	if err != nil {
+		return fmt.Errorf("portal: deactivate connection: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Stopped records that a connection stopped receiving for good (its
+// poller found the token revoked): it becomes inactive with status error
+// and reason as last error, and a connection.error event is queued for its
+// portal, in one transaction.
+func (r *Records) Stopped(ctx context.Context, outbox *queue.Outbox, id, reason string) error {
+	var lines []queue.LineRef
+	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
+		c, err := r.scanConn(tx.QueryRowContext(ctx, "SELECT "+connCols+" FROM connections WHERE id = ?", id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		now := r.now().UTC()
+		if _, err := tx.ExecContext(ctx, "UPDATE connections SET active = 0, status = ?, last_error = ?, updated_at = ? WHERE id = ?",
+			ConnError, reason, now.UnixMilli(), id); err != nil {
+			return err
+		}
+		if err := outbox.DisablePollingTx(ctx, tx, id); err != nil {
+			return err
+		}
+		ev := connectors.Event{
+			ID: connectors.EventID("stopped:" + id + ":" + NewID("evt")), Type: connectors.TypeConnectionError,
+			OccurredAt: now.Truncate(time.Second), Connector: c.Connector, Channel: c.Connector, Connection: id, Line: c.LineID,
+			Error: &connectors.ErrorInfo{Code: CodeStopped, Message: reason},
+		}
+		payload, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		lines, err = outbox.EnqueueTx(ctx, tx, []queue.NewEvent{{PortalID: c.PortalID, LineID: c.LineID, EventID: ev.ID, Payload: payload}})
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return fmt.Errorf("portal: record stopped connection: %w", err)
+	}
+	outbox.Notify(lines)
+	return nil
 }

@@ -41,11 +41,13 @@ type SenderConfig struct {
 	PublicURL string
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// Observer hears every attempt's outcome (metrics). Default: none.
+	Observer Observer
 }
 
 func (c *SenderConfig) setDefaults() {
 	if c.Owner == "" {
-		c.Owner = NewID("snd")
+		c.Owner = processID("snd")
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = 16
@@ -68,6 +70,9 @@ func (c *SenderConfig) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 }
 
@@ -149,29 +154,37 @@ func (s *Sender) Run(ctx context.Context) error {
 
 func (s *Sender) handle(ctx context.Context, r queue.OutboundRequest) {
 	log := s.cfg.Logger.With(slog.String("request", r.ID), slog.String("connection", r.ConnectionID))
+	// Parts of a split message an earlier attempt delivered: they are
+	// reported with the outcome and never sent again.
+	var d connectors.Delivery
+	if r.Op == OpSend && r.Result != "" {
+		_ = json.Unmarshal([]byte(r.Result), &d.MessageIDs)
+	}
 	c, err := s.conns.GetConnection(ctx, r.ConnectionID)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			s.finish(ctx, r, "", connectors.Delivery{}, fmt.Errorf("connection %s no longer exists", r.ConnectionID), log)
+			s.finish(ctx, r, "", d, fmt.Errorf("connection %s no longer exists", r.ConnectionID), log)
 			return
 		}
-		s.retry(ctx, r, err, log)
+		s.retry(ctx, r, d, err, log)
 		return
 	}
 	conn, ok := s.registry.Get(c.Connector)
 	if !ok {
-		s.finish(ctx, r, c.Connector, connectors.Delivery{}, fmt.Errorf("connector %q is not available in this gateway", c.Connector), log)
+		s.finish(ctx, r, c.Connector, d, fmt.Errorf("connector %q is not available in this gateway", c.Connector), log)
 		return
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	view := c.Conn(s.cfg.PublicURL)
-	var d connectors.Delivery
 	switch r.Op {
 	case OpSend:
 		var m connectors.Outbound
 		if err = json.Unmarshal(r.Payload, &m); err == nil {
-			d, err = conn.Send(cctx, view, m)
+			m.SentParts = len(d.MessageIDs)
+			var more connectors.Delivery
+			more, err = conn.Send(cctx, view, m)
+			d.MessageIDs = append(d.MessageIDs, more.MessageIDs...)
 		}
 	case OpEdit:
 		var e connectors.Edit
@@ -195,22 +208,39 @@ func (s *Sender) handle(ctx context.Context, r queue.OutboundRequest) {
 		err = fmt.Errorf("unknown operation %q", r.Op)
 	}
 	var rl *connectors.RateLimitedError
+	obs := s.cfg.Observer
 	switch {
 	case err == nil:
+		obs.SendDone(c.Connector, r.Op, "delivered")
 		s.finish(ctx, r, c.Connector, d, nil, log)
 	case errors.As(err, &rl):
+		obs.SendDone(c.Connector, r.Op, "rate_limited")
 		// A rate limit is the messenger asking to wait; it never makes a
 		// reply fail.
 		wait := max(rl.RetryAfter, time.Second)
+		log.Info("sender: rate limited, will resend", slog.Duration("in", wait))
+		keepProgress(&r, d)
 		if rerr := s.outbox.RetryOutbound(ctx, r, s.cfg.Now().Add(wait), err.Error()); rerr != nil {
 			log.Error("sender: reschedule", slog.Any("err", rerr))
 		}
 		s.Wake()
 	case isPermanent(err):
+		obs.SendDone(c.Connector, r.Op, "failed")
 		s.finish(ctx, r, c.Connector, d, err, log)
 	default:
-		s.retry(ctx, r, err, log)
+		obs.SendDone(c.Connector, r.Op, "retry")
+		s.retry(ctx, r, d, err, log)
 	}
+}
+
+// keepProgress stores the ids of parts already delivered in r.Result, so
+// the retry sends only the rest.
+func keepProgress(r *queue.OutboundRequest, d connectors.Delivery) {
+	if r.Op != OpSend || len(d.MessageIDs) == 0 {
+		return
+	}
+	raw, _ := json.Marshal(d.MessageIDs)
+	r.Result = string(raw)
 }
 
 func isPermanent(err error) bool {
@@ -224,11 +254,12 @@ func isJSONError(err error) bool {
 	return errors.As(err, &se) || errors.As(err, &te)
 }
 
-func (s *Sender) retry(ctx context.Context, r queue.OutboundRequest, err error, log *slog.Logger) {
+func (s *Sender) retry(ctx context.Context, r queue.OutboundRequest, d connectors.Delivery, err error, log *slog.Logger) {
 	if s.cfg.Now().Sub(r.CreatedAt) >= s.cfg.GiveUpAfter {
-		s.finish(ctx, r, "", connectors.Delivery{}, fmt.Errorf("gave up after %s: %w", s.cfg.GiveUpAfter, err), log)
+		s.finish(ctx, r, "", d, fmt.Errorf("gave up after %s: %w", s.cfg.GiveUpAfter, err), log)
 		return
 	}
+	keepProgress(&r, d)
 	wait := s.cfg.Backoff[min(r.Attempts, len(s.cfg.Backoff)-1)]
 	log.Warn("sender: transient failure, will retry", slog.Duration("in", wait), slog.String("reason", err.Error()))
 	if rerr := s.outbox.RetryOutbound(ctx, r, s.cfg.Now().Add(wait), err.Error()); rerr != nil {

@@ -44,12 +44,14 @@ type Batch struct {
 var ErrLeaseLost = errors.New("queue: line lease lost")
 
 // ReadyLines lists up to limit lines with events waiting that are neither
-// locked out nor leased, oldest lock-out first.
+// locked out nor leased, the line served longest ago first (never-served
+// lines first), so every line of a busy portal gets its turn.
 func (o *Outbox) ReadyLines(ctx context.Context, limit int) ([]LineRef, error) {
 	now := ms(o.cfg.Now())
-	rows, err := o.db.SQL.QueryContext(ctx, `SELECT line_id, portal_id FROM line_queue
-		WHERE pending > 0 AND locked_until <= ? AND (lease_owner IS NULL OR lease_until <= ?)
-		ORDER BY locked_until LIMIT ?`, now, now, limit)
+	rows, err := o.db.SQL.QueryContext(ctx, `SELECT q.line_id, q.portal_id FROM line_queue q
+		WHERE q.locked_until <= ? AND (q.lease_owner IS NULL OR q.lease_until <= ?)
+		AND EXISTS (SELECT 1 FROM outbox_events e WHERE e.line_id = q.line_id)
+		ORDER BY q.last_ok_at LIMIT ?`, now, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("queue: ready lines: %w", err)
 	}
@@ -65,13 +67,13 @@ func (o *Outbox) ReadyLines(ctx context.Context, limit int) ([]LineRef, error) {
 	return out, rows.Err()
 }
 
-// NextWake returns the earliest time a locked-out line with events becomes
-// claimable again (zero when none is locked).
+// NextWake returns the earliest future time a line's lock-out or lease ends
+// (zero when there is none), so a dispatcher can sleep until then.
 func (o *Outbox) NextWake(ctx context.Context) (time.Time, error) {
 	var v sql.NullInt64
-	err := o.db.SQL.QueryRowContext(ctx, `SELECT MIN(CASE WHEN lease_owner IS NOT NULL AND lease_until > locked_until THEN lease_until ELSE locked_until END)
-		FROM line_queue WHERE pending > 0 AND (locked_until > ? OR (lease_owner IS NOT NULL AND lease_until > ?))`,
-		ms(o.cfg.Now()), ms(o.cfg.Now())).Scan(&v)
+	now := ms(o.cfg.Now())
+	err := o.db.SQL.QueryRowContext(ctx, `SELECT MIN(CASE WHEN locked_until > ? THEN locked_until ELSE lease_until END)
+		FROM line_queue WHERE locked_until > ? OR (lease_owner IS NOT NULL AND lease_until > ?)`, now, now, now).Scan(&v)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("queue: next wake: %w", err)
 	}
@@ -81,26 +83,23 @@ func (o *Outbox) NextWake(ctx context.Context) (time.Time, error) {
 	return fromMS(v.Int64), nil
 }
 
-// Claim takes the lease of a line for owner if the line has events, is not
-// locked out and nobody else holds it. It returns nil, nil when it is not
-// claimable. The lease must be renewed (Ack does) or released.
-func (o *Outbox) Claim(ctx context.Context, lineID, owner string, d time.Duration) (*Lease, error) {
+// Claim takes the lease of a line for owner if it is not locked out and
+// nobody else holds it. It returns nil, nil when it is not claimable. The
+// line may turn out to have no events (Next is empty): release it then. The
+// lease must be renewed (Ack does) or released.
+func (o *Outbox) Claim(ctx context.Context, line LineRef, owner string, d time.Duration) (*Lease, error) {
 	now := o.cfg.Now()
 	until := now.Add(d)
 	res, err := o.db.SQL.ExecContext(ctx, `UPDATE line_queue SET lease_owner = ?, lease_until = ?
-		WHERE line_id = ? AND pending > 0 AND locked_until <= ? AND (lease_owner IS NULL OR lease_until <= ? OR lease_owner = ?)`,
-		owner, ms(until), lineID, ms(now), ms(now), owner)
+		WHERE line_id = ? AND locked_until <= ? AND (lease_owner IS NULL OR lease_until <= ? OR lease_owner = ?)`,
+		owner, ms(until), line.LineID, ms(now), ms(now), owner)
 	if err != nil {
 		return nil, fmt.Errorf("queue: claim line: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, nil
 	}
-	var portalID string
-	if err := o.db.SQL.QueryRowContext(ctx, "SELECT portal_id FROM line_queue WHERE line_id = ?", lineID).Scan(&portalID); err != nil {
-		return nil, fmt.Errorf("queue: claim line: %w", err)
-	}
-	return &Lease{LineID: lineID, PortalID: portalID, Owner: owner, Until: until}, nil
+	return &Lease{LineID: line.LineID, PortalID: line.PortalID, Owner: owner, Until: until}, nil
 }
 
 // Next reads up to max of the oldest events of a leased line. An empty batch
@@ -128,29 +127,33 @@ func (o *Outbox) Next(ctx context.Context, l *Lease, max int) (*Batch, error) {
 	return b, nil
 }
 
-// Ack records that the portal acknowledged the batch: its events are deleted,
-// the line's lock-out is cleared and the lease renewed for d (the caller goes
-// on with the next batch). If the lease was lost meanwhile the events are
-// still deleted (they were delivered) and ErrLeaseLost is returned.
+// Ack records that the portal acknowledged the batch: its events are deleted
+// and the line's lock-out is cleared, in one transaction. With d > 0 the
+// lease is renewed for d (the caller goes on with the next batch); with
+// d == 0 it is released (the caller is done with the line). If the lease was
+// lost meanwhile the events are still deleted (they were delivered) and
+// ErrLeaseLost is returned.
 func (o *Outbox) Ack(ctx context.Context, b *Batch, d time.Duration) error {
 	now := o.cfg.Now()
 	var lost bool
 	err := o.db.InTx(ctx, func(tx *sql.Tx) error {
 		lost = false
-		deleted, err := deleteSeqs(ctx, tx, "outbox_events", b.Lease.LineID, b.Items)
-		if err != nil {
+		if _, err := deleteSeqs(ctx, tx, "outbox_events", b.Lease.LineID, b.Items); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE line_queue SET pending = pending - ?, fail_count = 0, first_failed_at = NULL,
-			locked_until = 0, last_error = NULL, last_ok_at = ?, lease_until = ?
-			WHERE line_id = ? AND lease_owner = ?`, deleted, ms(now), ms(now.Add(d)), b.Lease.LineID, b.Lease.Owner)
+		lease := "lease_until = ?"
+		leaseArg := any(ms(now.Add(d)))
+		if d <= 0 {
+			lease, leaseArg = "lease_owner = NULL, lease_until = ?", any(0)
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE line_queue SET fail_count = 0, first_failed_at = NULL,
+			locked_until = 0, last_error = NULL, last_ok_at = ?, `+lease+`
+			WHERE line_id = ? AND lease_owner = ?`, ms(now), leaseArg, b.Lease.LineID, b.Lease.Owner)
 		if err != nil {
 			return fmt.Errorf("update line: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			lost = true
-			_, err = tx.ExecContext(ctx, "UPDATE line_queue SET pending = pending - ? WHERE line_id = ?", deleted, b.Lease.LineID)
-			return err
 		}
 		return nil
 	})
@@ -160,7 +163,9 @@ func (o *Outbox) Ack(ctx context.Context, b *Batch, d time.Duration) error {
 	if lost {
 		return ErrLeaseLost
 	}
-	b.Lease.Until = now.Add(d)
+	if d > 0 {
+		b.Lease.Until = now.Add(d)
+	}
 	return nil
 }
 

@@ -34,9 +34,6 @@ func (o *Outbox) expireLine(ctx context.Context, tx *sql.Tx, lineID string, now 
 		return 0, fmt.Errorf("delete expired: %w", err)
 	}
 	n, _ := res.RowsAffected()
-	if _, err := tx.ExecContext(ctx, "UPDATE line_queue SET pending = pending - ? WHERE line_id = ?", n, lineID); err != nil {
-		return 0, fmt.Errorf("update line: %w", err)
-	}
 	return n, nil
 }
 
@@ -66,7 +63,10 @@ func (o *Outbox) DeadLetters(ctx context.Context, lineID string, afterID int64, 
 // into the outbox in their original order, clears the line's lock-out so
 // they are tried at once, and returns how many moved. Events keep their ids.
 func (o *Outbox) Replay(ctx context.Context, lineID string, ids []int64) (int64, error) {
-	var moved int64
+	var (
+		moved int64
+		lines []LineRef
+	)
 	err := o.db.InTx(ctx, func(tx *sql.Tx) error {
 		moved = 0
 		filter, args := "", []any{lineID}
@@ -100,7 +100,7 @@ func (o *Outbox) Replay(ctx context.Context, lineID string, ids []int64) (int64,
 		if len(evs) == 0 {
 			return nil
 		}
-		if _, err := o.insertEvents(ctx, tx, evs); err != nil {
+		if lines, err = o.insertEvents(ctx, tx, evs); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM dead_letters WHERE id IN ("+placeholders(len(got))+")", got...); err != nil {
@@ -116,7 +116,7 @@ func (o *Outbox) Replay(ctx context.Context, lineID string, ids []int64) (int64,
 		return 0, fmt.Errorf("queue: replay: %w", err)
 	}
 	if moved > 0 {
-		o.Notify([]string{lineID})
+		o.Notify(lines)
 	}
 	return moved, nil
 }
@@ -143,8 +143,8 @@ func (o *Outbox) Status(ctx context.Context, lineID string) (LineStatus, error) 
 		locked        int64
 		lastErr       sql.NullString
 	)
-	err := o.db.SQL.QueryRowContext(ctx, `SELECT pending, fail_count, first_failed_at, locked_until, last_error, last_ok_at
-		FROM line_queue WHERE line_id = ?`, lineID).Scan(&st.Pending, &st.Failures, &first, &locked, &lastErr, &lastOK)
+	err := o.db.SQL.QueryRowContext(ctx, `SELECT fail_count, first_failed_at, locked_until, last_error, last_ok_at
+		FROM line_queue WHERE line_id = ?`, lineID).Scan(&st.Failures, &first, &locked, &lastErr, &lastOK)
 	if err != nil && err != sql.ErrNoRows {
 		return st, fmt.Errorf("queue: status: %w", err)
 	}
@@ -168,6 +168,9 @@ func (o *Outbox) Status(ctx context.Context, lineID string) (LineStatus, error) 
 	if oldest.Valid {
 		t := fromMS(oldest.Int64)
 		st.OldestAt = &t
+	}
+	if err := o.db.SQL.QueryRowContext(ctx, "SELECT COUNT(*) FROM outbox_events WHERE line_id = ?", lineID).Scan(&st.Pending); err != nil {
+		return st, fmt.Errorf("queue: status: %w", err)
 	}
 	if err := o.db.SQL.QueryRowContext(ctx, "SELECT COUNT(*) FROM dead_letters WHERE line_id = ?", lineID).Scan(&st.DeadLetters); err != nil {
 		return st, fmt.Errorf("queue: status: %w", err)

@@ -72,7 +72,7 @@ func (o *Outbox) Submit(ctx context.Context, r OutboundRequest) (id string, exis
 // never holds up another.
 func (o *Outbox) ClaimOutbound(ctx context.Context, owner string, limit int, d time.Duration) ([]OutboundRequest, error) {
 	now := ms(o.cfg.Now())
-	rows, err := o.db.SQL.QueryContext(ctx, `SELECT o.seq, o.id, o.portal_id, o.line_id, o.connection_id, o.chat_key, o.op, o.payload, o.attempts, o.created_at
+	rows, err := o.db.SQL.QueryContext(ctx, `SELECT o.seq, o.id, o.portal_id, o.line_id, o.connection_id, o.chat_key, o.op, o.payload, o.attempts, o.result, o.created_at
 		FROM outbound_requests o
 		WHERE o.state = 'pending' AND o.next_at <= ? AND (o.lease_owner IS NULL OR o.lease_until <= ?)
 		AND NOT EXISTS (SELECT 1 FROM outbound_requests p WHERE p.chat_key = o.chat_key AND p.state = 'pending' AND p.seq < o.seq)
@@ -85,12 +85,14 @@ func (o *Outbox) ClaimOutbound(ctx context.Context, owner string, limit int, d t
 		var r OutboundRequest
 		var key string
 		var created int64
-		if err := rows.Scan(&r.seq, &r.ID, &r.PortalID, &r.LineID, &r.ConnectionID, &key, &r.Op, &r.Payload, &r.Attempts, &created); err != nil {
+		var result sql.NullString
+		if err := rows.Scan(&r.seq, &r.ID, &r.PortalID, &r.LineID, &r.ConnectionID, &key, &r.Op, &r.Payload, &r.Attempts, &result, &created); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("queue: claim outbound: %w", err)
 		}
 		r.ChatID = key[len(r.ConnectionID)+1:]
 		r.CreatedAt = fromMS(created)
+		r.Result = result.String
 		r.State = OutboundPending
 		cands = append(cands, r)
 	}
@@ -121,7 +123,7 @@ func (o *Outbox) FinishOutbound(ctx context.Context, r OutboundRequest, state, r
 	if state != OutboundDone && state != OutboundFailed {
 		return fmt.Errorf("queue: finish outbound: bad state %q", state)
 	}
-	var lines []string
+	var lines []LineRef
 	err := o.db.InTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbound_requests SET state = ?, result = ?, attempts = attempts + 1, done_at = ?,
 			lease_owner = NULL, lease_until = 0, last_error = ? WHERE seq = ? AND lease_owner = ?`,
@@ -143,9 +145,12 @@ func (o *Outbox) FinishOutbound(ctx context.Context, r OutboundRequest, state, r
 }
 
 // RetryOutbound counts a failed attempt and schedules the next one at 'at'.
+// r.Result is stored with it: a request that got partly through (some parts
+// of a split message delivered) keeps its progress there, and the next
+// claim returns it.
 func (o *Outbox) RetryOutbound(ctx context.Context, r OutboundRequest, at time.Time, reason string) error {
-	_, err := o.db.SQL.ExecContext(ctx, `UPDATE outbound_requests SET attempts = attempts + 1, next_at = ?, last_error = ?,
-		lease_owner = NULL, lease_until = 0 WHERE seq = ? AND lease_owner = ?`, ms(at), truncate(reason, 2000), r.seq, r.owner)
+	_, err := o.db.SQL.ExecContext(ctx, `UPDATE outbound_requests SET attempts = attempts + 1, next_at = ?, last_error = ?, result = ?,
+		lease_owner = NULL, lease_until = 0 WHERE seq = ? AND lease_owner = ?`, ms(at), truncate(reason, 2000), nullIfEmpty(r.Result), r.seq, r.owner)
 	if err != nil {
 		return fmt.Errorf("queue: retry outbound: %w", err)
 	}

@@ -23,12 +23,17 @@ type Config struct {
 	// MaxGroup is the most enqueue requests one group commit carries.
 	// Default 512.
 	MaxGroup int
+	// Committers is how many group commits may be in flight at once. The
+	// database merges concurrent commits into one log flush, so while one
+	// group waits for its flush the next gathers and writes. Default 4 on
+	// MySQL, 1 on SQLite (one writer).
+	Committers int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// OnEnqueue, when set, is called after each commit with the lines that
 	// received events, so a local dispatcher can wake at once. It must not
 	// block.
-	OnEnqueue func(lineIDs []string)
+	OnEnqueue func(lines []LineRef)
 }
 
 // DefaultSchedule returns the lock-out schedule used when Config.Schedule is
@@ -53,6 +58,9 @@ func (c *Config) setDefaults() {
 	if c.MaxGroup == 0 {
 		c.MaxGroup = 512
 	}
+	if c.Committers == 0 {
+		c.Committers = 4
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -69,6 +77,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxGroup < 1 {
 		return fmt.Errorf("queue: max group must be at least 1, got %d", c.MaxGroup)
+	}
+	if c.Committers < 1 {
+		return fmt.Errorf("queue: committers must be at least 1, got %d", c.Committers)
 	}
 	return nil
 }
@@ -95,22 +106,42 @@ type Outbox struct {
 	quit chan struct{}
 	done chan struct{}
 	once sync.Once
+
+	// known holds lines whose line_queue row exists; rows are never
+	// deleted, so once seen a line needs no check again.
+	knownMu sync.Mutex
+	known   map[string]bool
 }
 
 // NewOutbox starts the outbox's group committer. Call Close to stop it.
 func NewOutbox(db *DB, cfg Config) (*Outbox, error) {
+	if cfg.Committers == 0 && db.Dialect.Name() == DriverSQLite {
+		cfg.Committers = 1
+	}
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	o := &Outbox{
-		db:   db,
-		cfg:  cfg,
-		reqs: make(chan *enqueueReq, cfg.MaxGroup),
-		quit: make(chan struct{}),
-		done: make(chan struct{}),
+		db:    db,
+		cfg:   cfg,
+		reqs:  make(chan *enqueueReq, cfg.MaxGroup),
+		quit:  make(chan struct{}),
+		done:  make(chan struct{}),
+		known: make(map[string]bool),
 	}
-	go o.commitLoop()
+	var wg sync.WaitGroup
+	for i := 0; i < cfg.Committers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o.commitLoop()
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(o.done)
+	}()
 	return o, nil
 }
 
@@ -163,7 +194,6 @@ func (o *Outbox) Enqueue(ctx context.Context, events []NewEvent) (int, error) {
 // transaction. No timer: while one commit runs, the next group gathers, so
 // the group size follows the load by itself.
 func (o *Outbox) commitLoop() {
-	defer close(o.done)
 	group := make([]*enqueueReq, 0, o.cfg.MaxGroup)
 	for {
 		select {
@@ -218,14 +248,12 @@ func (o *Outbox) commitGroup(group []*enqueueReq) {
 		}
 		close(r.done)
 	}
-	if len(lines) > 0 && o.cfg.OnEnqueue != nil {
-		o.cfg.OnEnqueue(lines)
-	}
+	o.Notify(lines)
 }
 
 // commit writes a group in one transaction and returns the lines touched.
-func (o *Outbox) commit(ctx context.Context, group []*enqueueReq) ([]string, error) {
-	var lines []string
+func (o *Outbox) commit(ctx context.Context, group []*enqueueReq) ([]LineRef, error) {
+	var lines []LineRef
 	err := o.db.InTx(ctx, func(tx *sql.Tx) error {
 		var all []NewEvent
 		for _, r := range group {
@@ -355,9 +383,11 @@ func (o *Outbox) freshKeys(ctx context.Context, tx *sql.Tx, group []*enqueueReq)
 	return fresh, nil
 }
 
-// insertEvents appends events to the outbox and bumps their lines' pending
-// counts, in the caller's transaction. It returns the lines touched.
-func (o *Outbox) insertEvents(ctx context.Context, tx *sql.Tx, events []NewEvent) ([]string, error) {
+// insertEvents appends events to the outbox in the caller's transaction and
+// returns the lines touched. It writes no shared row (only new event rows
+// and, for a line's first event ever, its line_queue row), so concurrent
+// ingest never waits on delivery's row locks.
+func (o *Outbox) insertEvents(ctx context.Context, tx *sql.Tx, events []NewEvent) ([]LineRef, error) {
 	if len(events) == 0 {
 		return nil, nil
 	}
@@ -377,48 +407,91 @@ func (o *Outbox) insertEvents(ctx context.Context, tx *sql.Tx, events []NewEvent
 			return nil, fmt.Errorf("insert events: %w", err)
 		}
 	}
-	return o.bumpPending(ctx, tx, events)
-}
-
-func (o *Outbox) bumpPending(ctx context.Context, tx *sql.Tx, events []NewEvent) ([]string, error) {
-	counts := make(map[string]int)
 	portals := make(map[string]string)
 	for _, ev := range events {
-		counts[ev.LineID]++
 		portals[ev.LineID] = ev.PortalID
 	}
-	lines := make([]string, 0, len(counts))
-	for l := range counts {
-		lines = append(lines, l)
-	}
-	// A fixed lock order keeps concurrent group commits from deadlocking.
-	sort.Strings(lines)
-	args := make([]any, 0, 3*len(lines))
-	vals := make([]byte, 0, 8*len(lines))
-	for i, l := range lines {
-		if i > 0 {
-			vals = append(vals, ',')
+	refs := make([]LineRef, 0, len(portals))
+	var unknown []LineRef
+	o.knownMu.Lock()
+	for l, p := range portals {
+		refs = append(refs, LineRef{LineID: l, PortalID: p})
+		if !o.known[l] {
+			unknown = append(unknown, LineRef{LineID: l, PortalID: p})
 		}
-		vals = append(vals, "(?,?,?)"...)
-		args = append(args, l, portals[l], counts[l])
 	}
-	q := "INSERT INTO line_queue (line_id, portal_id, pending) VALUES " + string(vals) + o.db.Dialect.UpsertAdd("line_id", "pending")
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-		return nil, fmt.Errorf("bump line counts: %w", err)
+	o.knownMu.Unlock()
+	if len(unknown) > 0 {
+		if err := o.ensureLines(ctx, tx, unknown); err != nil {
+			return nil, err
+		}
 	}
-	return lines, nil
+	return refs, nil
+}
+
+// ensureLines creates missing line_queue rows. A plain (non-locking) read
+// finds the missing ones; only those are inserted, ignoring a concurrent
+// creator. Lines are marked known only after the caller commits (Notify).
+func (o *Outbox) ensureLines(ctx context.Context, tx *sql.Tx, lines []LineRef) error {
+	sort.Slice(lines, func(i, j int) bool { return lines[i].LineID < lines[j].LineID })
+	args := make([]any, len(lines))
+	for i, l := range lines {
+		args[i] = l.LineID
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT line_id FROM line_queue WHERE line_id IN ("+placeholders(len(lines))+")", args...)
+	if err != nil {
+		return fmt.Errorf("read lines: %w", err)
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		have[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, l := range lines {
+		if have[l.LineID] {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, o.db.Dialect.InsertIgnore()+" line_queue (line_id, portal_id) VALUES (?,?)", l.LineID, l.PortalID); err != nil {
+			return fmt.Errorf("create line row: %w", err)
+		}
+	}
+	return nil
+}
+
+func (o *Outbox) markKnown(lines []LineRef) {
+	o.knownMu.Lock()
+	defer o.knownMu.Unlock()
+	if len(o.known) > 1_000_000 {
+		clear(o.known)
+	}
+	for _, l := range lines {
+		o.known[l.LineID] = true
+	}
 }
 
 // EnqueueTx enqueues events inside the caller's transaction, without dedupe
 // keys (for events the gateway itself makes together with another change).
 // The caller must call Notify after committing.
-func (o *Outbox) EnqueueTx(ctx context.Context, tx *sql.Tx, events []NewEvent) ([]string, error) {
+func (o *Outbox) EnqueueTx(ctx context.Context, tx *sql.Tx, events []NewEvent) ([]LineRef, error) {
 	return o.insertEvents(ctx, tx, events)
 }
 
-// Notify tells the local dispatcher that lines received events.
-func (o *Outbox) Notify(lines []string) {
-	if len(lines) > 0 && o.cfg.OnEnqueue != nil {
+// Notify records that lines' rows exist and tells the local dispatcher they
+// received events. Call it only after the transaction committed.
+func (o *Outbox) Notify(lines []LineRef) {
+	if len(lines) == 0 {
+		return
+	}
+	o.markKnown(lines)
+	if o.cfg.OnEnqueue != nil {
 		o.cfg.OnEnqueue(lines)
 	}
 }

@@ -49,7 +49,7 @@ func (c *Console) connectionOf(w http.ResponseWriter, r *http.Request, s *sessio
 		v.Portal, err = c.deps.Records.GetPortal(ctx, cn.PortalID)
 	}
 	if err == nil {
-		v.LastReceived, err = c.deps.Records.LastReceived(ctx, cn.ID)
+		v.LastReceived, _, err = c.deps.Outbox.LastKey(ctx, receivedPrefix(cn))
 	}
 	if err != nil {
 		c.internal(w, r, s, "read the connection", err)
@@ -91,29 +91,28 @@ func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, s *sessio
 // saveSettings merges the form into the stored settings (a secret left empty
 // keeps its value), validates and saves them.
 func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, s *session) {
-	v, impl, ok := c.connectionOf(w, r, s, r.PathValue("connection"))
+	v, _, ok := c.connectionOf(w, r, s, r.PathValue("connection"))
 	if !ok {
 		return
 	}
 	next := safeNext(r.PostForm.Get("next"))
 	changes := readSettings(r, v.Connector)
-	merged := connectors.MergeSettings(v.Connector, v.Conn.Settings, changes)
-	settings, err := impl.ValidateSettings(merged)
-	var fe connectors.FieldErrors
-	if errors.As(err, &fe) {
+	saved, err := c.deps.Lifecycle.SaveSettings(r.Context(), v.Conn, changes)
+	var se *api.SettingsError
+	if errors.As(err, &se) {
+		fe, ok := se.Err.(connectors.FieldErrors)
+		if !ok {
+			fe = connectors.FieldErrors{"settings": se.Error()}
+		}
 		c.render(w, r, http.StatusUnprocessableEntity, "settings", s, "status", settingsView{connView: v, Next: next,
 			Form: settingsForm(v.Connector, changes, v.Conn.Settings, fe)})
 		return
 	}
 	if err != nil {
-		c.render(w, r, http.StatusUnprocessableEntity, "settings", s, "status", settingsView{connView: v, Next: next,
-			Form: settingsForm(v.Connector, changes, v.Conn.Settings, connectors.FieldErrors{"settings": err.Error()})})
-		return
-	}
-	if err := c.deps.Records.UpdateSettings(r.Context(), v.Conn.ID, settings); err != nil {
 		c.internal(w, r, s, "save the settings", err)
 		return
 	}
+	settings := saved.Settings
 	var changed []string
 	for k, val := range settings {
 		if v.Conn.Settings[k] != val {

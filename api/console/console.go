@@ -111,13 +111,15 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// Lifecycle tests, activates and deactivates connections. The gateway's API
-// server implements it (api.Server); the console goes through it so a bot
-// set up in the browser behaves exactly like one set up through the portal
-// API. Methods are called concurrently; errors are as api.Server documents.
+// Lifecycle tests, activates, deactivates and reconfigures connections. The
+// gateway's API server implements it (api.Server); the console goes through
+// it so a bot set up in the browser behaves exactly like one set up through
+// the portal API (the same bot binding, polling, cache and metrics).
+// Methods are called concurrently; errors are as api.Server documents them.
 type Lifecycle interface {
 	TestConnection(ctx context.Context, c portal.Connection) (connectors.TestReport, error)
-	ActivateConnection(ctx context.Context, c portal.Connection) (portal.Connection, error)
+	SaveSettings(ctx context.Context, c portal.Connection, changes connectors.Settings) (portal.Connection, error)
+	ActivateConnection(ctx context.Context, c portal.Connection) (activated, lost portal.Connection, err error)
 	DeactivateConnection(ctx context.Context, c portal.Connection) (portal.Connection, error)
 }
 

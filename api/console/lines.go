@@ -203,14 +203,14 @@ func (c *Console) received(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	since, _ := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
-	last, err := c.deps.Records.LastReceived(ctx, cn.ID)
+	first, got, err := c.deps.Outbox.FirstKeySince(ctx, receivedPrefix(cn), time.UnixMilli(since))
 	if err == nil {
 		var st queue.LineStatus
 		if st, err = c.deps.Outbox.Status(ctx, cn.LineID); err == nil {
 			v := receivedView{Pending: st.Pending, DeliveryError: st.LastError, LockedUntil: st.LockedUntil}
-			if !last.IsZero() && last.UnixMilli() >= since {
-				v.Received, v.ReceivedAt = true, &last
-				v.Delivered = st.LastOKAt != nil && !st.LastOKAt.Before(last)
+			if got {
+				v.Received, v.ReceivedAt = true, &first
+				v.Delivered = st.LastOKAt != nil && !st.LastOKAt.Before(first)
 			}
 			writeJSON(w, http.StatusOK, v)
 			return
@@ -219,6 +219,11 @@ func (c *Console) received(w http.ResponseWriter, r *http.Request, s *session) {
 	c.cfg.Logger.Error("console: received check", slog.Any("err", err))
 	writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
 }
+
+// receivedPrefix is the dedupe-key prefix of everything a connection
+// receives from its messenger: connectors key each update
+// "<type>:<connection id>:<update id>" (connectors.Keyed).
+func receivedPrefix(c portal.Connection) string { return c.Connector + ":" + c.ID + ":" }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -44,9 +44,8 @@ type lineRow struct {
 }
 
 type connRow struct {
-	Conn         portal.Connection
-	Title        string
-	LastReceived time.Time
+	Conn  portal.Connection
+	Title string
 }
 
 // State is the connection's state for people: "ok", "not active", "error",
@@ -83,10 +82,6 @@ func (c *Console) collectStatus(ctx context.Context) (statusView, error) {
 	if err != nil {
 		return v, err
 	}
-	seen, err := c.deps.Records.AllLastReceived(ctx)
-	if err != nil {
-		return v, err
-	}
 	byPortal := map[string]*portalRow{}
 	for _, p := range portals {
 		row := &portalRow{Portal: p, Secrets: len(p.Secrets)}
@@ -119,7 +114,7 @@ func (c *Console) collectStatus(ctx context.Context) (statusView, error) {
 		if impl, ok := c.deps.Registry.Get(cn.Connector); ok {
 			title = impl.Describe().Title
 		}
-		lr.Conns = append(lr.Conns, &connRow{Conn: cn, Title: title, LastReceived: seen[cn.ID]})
+		lr.Conns = append(lr.Conns, &connRow{Conn: cn, Title: title})
 	}
 	for _, pr := range v.Portals {
 		for _, lr := range pr.Lines {

@@ -1,12 +1,15 @@
 package console
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 
 	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/portal"
 )
 
 // testStepView is the data of step 4.
@@ -69,6 +72,9 @@ type activateStepView struct {
 	SinceMS int64
 	// Error says why activation failed, in the messenger's words.
 	Error string
+	// Took names the connection this bot was taken from (its line is in
+	// emergency now); empty when the bot was bound nowhere else.
+	Took string
 }
 
 func (c *Console) wizardActivatePage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -87,9 +93,14 @@ func (c *Console) wizardActivate(w http.ResponseWriter, r *http.Request, s *sess
 		return
 	}
 	since := c.cfg.Now().UnixMilli()
-	cn, err := c.deps.Lifecycle.ActivateConnection(r.Context(), v.Conn)
+	cn, lost, err := c.deps.Lifecycle.ActivateConnection(r.Context(), v.Conn)
 	av := activateStepView{Steps: c.connectionSteps(5, v), connView: v, SinceMS: since}
 	av.Conn = cn
+	if lost.ID != "" {
+		// The bot was bound elsewhere: that line is in emergency now, and
+		// the admin should know which one.
+		av.Took = c.describeConnection(r.Context(), lost)
+	}
 	var ae *api.ActivationError
 	switch {
 	case errors.Is(err, api.ErrPollingUnavailable):
@@ -103,6 +114,9 @@ func (c *Console) wizardActivate(w http.ResponseWriter, r *http.Request, s *sess
 		av.Activated = true
 	}
 	action, detail := "connection.activate", "receiving"
+	if av.Took != "" {
+		detail += "; the bot was taken from " + av.Took + ", now in emergency"
+	}
 	if !av.Activated {
 		action, detail = "connection.activate.failed", av.Error
 	}
@@ -115,4 +129,16 @@ func (c *Console) wizardActivate(w http.ResponseWriter, r *http.Request, s *sess
 		status = http.StatusBadGateway
 	}
 	c.render(w, r, status, "wizard_activate", s, "wizard", av)
+}
+
+// describeConnection names a connection for people: its line and portal.
+func (c *Console) describeConnection(ctx context.Context, cn portal.Connection) string {
+	name := "connection " + cn.ID
+	if l, err := c.deps.Records.GetLine(ctx, cn.LineID); err == nil {
+		name = fmt.Sprintf("line “%s”", l.Name)
+		if p, err := c.deps.Records.GetPortal(ctx, cn.PortalID); err == nil {
+			name += " of " + p.Name
+		}
+	}
+	return name
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
@@ -79,11 +81,61 @@ func failedCheck(ctx context.Context, name, token string, err error) connectors.
 	return ch
 }
 
+// webhookPorts are the ports Telegram delivers webhooks to.
+var webhookPorts = map[string]bool{"443": true, "80": true, "88": true, "8443": true}
+
+// entryURLProblem says why Telegram could not deliver to the entry URL ("" when
+// it can): it must exist, be HTTPS and use one of the ports Telegram allows.
+func entryURLProblem(entry string) (problem, fix string) {
+	if entry == "" {
+		return "The gateway has no public URL, so Telegram has nowhere to deliver updates.",
+			"Set public_url in the gateway's configuration to an HTTPS address reachable from the internet, or switch the connection to polling mode."
+	}
+	u, err := url.Parse(entry)
+	if err != nil || u.Host == "" {
+		return fmt.Sprintf("The entry URL %s is not a valid URL.", entry), "Fix public_url in the gateway's configuration."
+	}
+	if u.Scheme != "https" {
+		return fmt.Sprintf("Telegram delivers webhooks only over HTTPS, and the entry URL %s is not HTTPS.", entry),
+			"Serve the gateway behind HTTPS and set public_url to the https:// address, or switch the connection to polling mode."
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	if !webhookPorts[port] {
+		return fmt.Sprintf("Telegram delivers webhooks only to ports 443, 80, 88 or 8443, and the entry URL %s uses port %s.", entry, port),
+			"Publish the gateway on one of those ports and update public_url, or switch the connection to polling mode."
+	}
+	return "", ""
+}
+
+// deliveryProblem puts Telegram's last delivery error in plain words.
+func deliveryProblem(msg string) string {
+	m := strings.ToLower(msg)
+	switch {
+	case strings.Contains(m, "ssl") || strings.Contains(m, "certificate"):
+		return "Telegram does not trust the gateway's HTTPS certificate (it must be valid, not self-signed unless uploaded)"
+	case strings.Contains(m, "connection refused"), strings.Contains(m, "connection timed out"), strings.Contains(m, "read timeout"),
+		strings.Contains(m, "failed to resolve host"), strings.Contains(m, "no route to host"):
+		return "Telegram cannot reach the gateway at its public URL"
+	case strings.Contains(m, "wrong response from the webhook"):
+		return "the gateway (or a proxy in front of it) answered Telegram with an error"
+	}
+	return ""
+}
+
 // webhookCheck judges getWebhookInfo against the connection's mode.
 func webhookCheck(c connectors.Conn, info tgbotapi.WebhookInfo) connectors.Check {
 	ch := connectors.Check{Name: checkWebhook, OK: true}
 	pending := fmt.Sprintf("%d update(s) waiting", info.PendingUpdateCount)
 	polling := c.Settings[SettingMode] == ModePolling
+	if !polling {
+		if problem, fix := entryURLProblem(c.EntryURL); problem != "" {
+			ch.OK, ch.Detail, ch.Fix = false, problem+" "+strings.ToUpper(pending[:1])+pending[1:]+".", fix
+			return ch
+		}
+	}
 	switch {
 	case info.URL == "" && polling:
 		ch.Detail = "No webhook is set, as polling needs; " + pending + "."
@@ -95,14 +147,17 @@ func webhookCheck(c connectors.Conn, info tgbotapi.WebhookInfo) connectors.Check
 		ch.Fix = "Activate the connection again to remove the webhook, or stop the other tool that uses this bot."
 	case c.EntryURL != "" && info.URL != c.EntryURL:
 		ch.OK = false
-		ch.Detail = fmt.Sprintf("Telegram delivers to %s, not to this gateway (%s); %s.", info.URL, c.EntryURL, pending)
-		ch.Fix = "Activate the connection again, or stop the other tool that uses this bot."
+		ch.Detail = fmt.Sprintf("Telegram delivers this bot's updates to %s, which belongs to another system, not to this gateway (%s); %s.", info.URL, c.EntryURL, pending)
+		ch.Fix = "Activate the connection again to take the bot over (the other system then stops receiving), or stop the other tool that uses this bot."
 	default:
 		ch.Detail = fmt.Sprintf("Telegram delivers to %s; %s.", info.URL, pending)
 	}
 	if info.LastErrorMessage != "" {
 		when := time.Unix(int64(info.LastErrorDate), 0).UTC().Format(time.RFC3339)
 		ch.Detail += fmt.Sprintf(" Last delivery error (%s): %s.", when, info.LastErrorMessage)
+		if p := deliveryProblem(info.LastErrorMessage); p != "" {
+			ch.Detail += " That means " + p + "."
+		}
 		if info.URL != "" && info.PendingUpdateCount > 0 && ch.OK {
 			ch.OK = false
 			ch.Fix = "Telegram cannot deliver to the gateway: check that its public URL is reachable from the internet over HTTPS with a valid certificate."

@@ -117,3 +117,48 @@ func TestTestEmptyToken(t *testing.T) {
 		t.Errorf("report = %+v, %v", r, err)
 	}
 }
+
+func TestTestEntryURLTelegramCannotUse(t *testing.T) {
+	cn, c, _ := setup(t)
+	for name, tc := range map[string]struct{ url, want string }{
+		"no public URL": {"", "no public URL"},
+		"plain HTTP":    {"http://gw.example.com/hook/h4sh", "only over HTTPS"},
+		"odd port":      {"https://gw.example.com:8080/hook/h4sh", "port 8080"},
+	} {
+		conn := c
+		conn.EntryURL = tc.url
+		r, err := cn.Test(t.Context(), conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hook, _ := findCheck(r, "Webhook")
+		if r.OK || hook.OK || hook.Fix == "" || !strings.Contains(hook.Detail, tc.want) {
+			t.Errorf("%s: webhook check = %+v, want a failure saying %q", name, hook, tc.want)
+		}
+	}
+	// Polling needs no URL at all.
+	polling := withSettings(c, "mode", "polling")
+	polling.EntryURL = ""
+	if r, err := cn.Test(t.Context(), polling); err != nil || !r.OK {
+		t.Errorf("polling without URL: %+v, %v", r, err)
+	}
+}
+
+func TestTestUnreachableWebhookInPlainWords(t *testing.T) {
+	cn, c, srv := setup(t)
+	if err := cn.Activate(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetDeliveryTrouble(3, "Connection timed out")
+	r, _ := cn.Test(t.Context(), c)
+	hook, _ := findCheck(r, "Webhook")
+	if hook.OK || !strings.Contains(hook.Detail, "cannot reach the gateway") {
+		t.Errorf("webhook check = %+v", hook)
+	}
+	srv.SetDeliveryTrouble(3, "SSL error {error:14094418:SSL routines:ssl3_read_bytes:tlsv1 alert unknown ca}")
+	r, _ = cn.Test(t.Context(), c)
+	hook, _ = findCheck(r, "Webhook")
+	if hook.OK || !strings.Contains(hook.Detail, "certificate") {
+		t.Errorf("webhook check = %+v", hook)
+	}
+}

@@ -1,15 +1,19 @@
 // Package telegram is the Telegram Bot API connector. It receives updates by
-// webhook (or tells the caller to poll), normalizes text messages and their
-// edits into connectors.Event values, and sends, edits and deletes text
-// messages and typing indicators.
+// webhook or by long polling (getUpdates), normalizes messages of every
+// content kind and their edits into connectors.Event values (files as
+// gateway links), sends text, photos and documents, edits and deletes
+// messages and shows typing indicators, paced to Telegram's rate limits.
 //
-// Every Bot API call goes through github.com/go-telegram-bot-api/telegram-bot-api/v5.
-// The bot token is a secret: it never appears in events or in error text.
+// Every Bot API call goes through github.com/go-telegram-bot-api/telegram-bot-api/v5
+// (raw parameters where the library lacks a field). The bot token is a
+// secret: it never appears in events, file links or error text.
 package telegram
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,39 +42,79 @@ const (
 type Options struct {
 	// APIEndpoint is a fmt format with two %s verbs, the token and the
 	// method name. Default tgbotapi.APIEndpoint
-	// ("https://api.telegram.org/bot%s/%s").
+	// ("https://api.telegram.org/bot%s/%s"). Files are downloaded from the
+	// same host: "/bot%s/" becomes "/file/bot%s/" (the Bot API's layout).
 	APIEndpoint string
 	// HTTPClient makes every Bot API request. Default: a client with a 15s
-	// timeout.
+	// timeout. Long polls and file downloads use its Transport with longer
+	// timeouts of their own.
 	HTTPClient *http.Client
+	// PollTimeout is how long one getUpdates call waits for updates.
+	// Default 25s.
+	PollTimeout time.Duration
+	// ChatInterval is the least time between two messages to one private
+	// chat (Telegram: about one per second). Default 1s.
+	ChatInterval time.Duration
+	// GroupInterval is the same for groups (Telegram: 20 per minute).
+	// Default 3s.
+	GroupInterval time.Duration
+	// BotInterval is the least time between two messages of one bot to any
+	// chat (Telegram: about 30 per second). Default 34ms.
+	BotInterval time.Duration
+	// Logger receives the poller's warnings. Default slog.Default().
+	Logger *slog.Logger
 }
 
 // Connector is the Telegram connector. One value serves every Telegram
 // connection; it is safe for concurrent use.
 type Connector struct {
-	endpoint string
-	client   *http.Client
+	endpoint     string
+	fileEndpoint string
+	client       *http.Client
+	pollClient   *http.Client
+	fileClient   *http.Client
+	pollTimeout  time.Duration
+	log          *slog.Logger
+	pace         *pacer
 	// bots caches one *tgbotapi.BotAPI per token (string -> *tgbotapi.BotAPI).
 	// Cached values are never mutated after they are stored.
 	bots sync.Map
 }
 
 var (
-	_ connectors.Connector = (*Connector)(nil)
-	_ connectors.Editor    = (*Connector)(nil)
-	_ connectors.Deleter   = (*Connector)(nil)
-	_ connectors.Typer     = (*Connector)(nil)
+	_ connectors.Connector   = (*Connector)(nil)
+	_ connectors.Editor      = (*Connector)(nil)
+	_ connectors.Deleter     = (*Connector)(nil)
+	_ connectors.Typer       = (*Connector)(nil)
+	_ connectors.Poller      = (*Connector)(nil)
+	_ connectors.FileFetcher = (*Connector)(nil)
+	_ connectors.Identifier  = (*Connector)(nil)
 )
 
 // New returns a Connector; zero Options fields take their defaults.
 func New(opts Options) *Connector {
-	cn := &Connector{endpoint: opts.APIEndpoint, client: opts.HTTPClient}
+	cn := &Connector{endpoint: opts.APIEndpoint, client: opts.HTTPClient, pollTimeout: opts.PollTimeout, log: opts.Logger}
 	if cn.endpoint == "" {
 		cn.endpoint = tgbotapi.APIEndpoint
+	}
+	cn.fileEndpoint = tgbotapi.FileEndpoint
+	if i := strings.Index(cn.endpoint, "/bot%s/"); i >= 0 {
+		cn.fileEndpoint = cn.endpoint[:i] + "/file" + cn.endpoint[i:]
 	}
 	if cn.client == nil {
 		cn.client = &http.Client{Timeout: 15 * time.Second}
 	}
+	if cn.pollTimeout <= 0 {
+		cn.pollTimeout = 25 * time.Second
+	}
+	if cn.log == nil {
+		cn.log = slog.Default()
+	}
+	// A long poll outlasts the API client's timeout, and a 20 MB download
+	// may too; both are bounded by their context as well.
+	cn.pollClient = &http.Client{Transport: cn.client.Transport, Timeout: cn.pollTimeout + 15*time.Second}
+	cn.fileClient = &http.Client{Transport: cn.client.Transport, Timeout: 10 * time.Minute}
+	cn.pace = newPacer(opts.ChatInterval, opts.GroupInterval, opts.BotInterval)
 	return cn
 }
 
@@ -110,6 +154,11 @@ func (*Connector) Describe() connectors.Description {
 // BotAPI with an HTTP client that attaches ctx. No call here runs getMe
 // implicitly.
 func (cn *Connector) bot(ctx context.Context, token string) *tgbotapi.BotAPI {
+	return cn.botWith(ctx, token, cn.client)
+}
+
+// botWith is bot with another HTTP client (long polls).
+func (cn *Connector) botWith(ctx context.Context, token string, client *http.Client) *tgbotapi.BotAPI {
 	v, ok := cn.bots.Load(token)
 	if !ok {
 		b := &tgbotapi.BotAPI{Token: token, Client: cn.client, Buffer: 100}
@@ -117,7 +166,7 @@ func (cn *Connector) bot(ctx context.Context, token string) *tgbotapi.BotAPI {
 		v, _ = cn.bots.LoadOrStore(token, b)
 	}
 	view := *v.(*tgbotapi.BotAPI)
-	view.Client = ctxClient{ctx: ctx, client: cn.client}
+	view.Client = ctxClient{ctx: ctx, client: client}
 	return &view
 }
 

@@ -36,6 +36,9 @@ func mapError(ctx context.Context, op, token string, err error) error {
 	if errors.As(err, &apiErr) {
 		clean := *apiErr
 		clean.Message = scrub(clean.Message, token)
+		if h := hint(clean.Code, clean.Message); h != "" {
+			clean.Message += " (" + h + ")"
+		}
 		wrapped := fmt.Errorf("telegram: %s: %w", op, &clean)
 		switch clean.Code {
 		case 429:
@@ -54,6 +57,33 @@ func mapError(ctx context.Context, op, token string, err error) error {
 		return fmt.Errorf("telegram: %s: %w", op, ctxErr)
 	}
 	return &scrubbedError{msg: "telegram: " + op + ": " + scrub(err.Error(), token)}
+}
+
+// hint says in plain words what a Telegram refusal means for the portal
+// ("" when Telegram's own words are clear enough).
+func hint(code int, desc string) string {
+	d := strings.ToLower(desc)
+	switch {
+	case code == 403 && strings.Contains(d, "blocked by the user"):
+		return "the customer blocked the bot; nothing can be sent to them until they unblock it"
+	case code == 403 && strings.Contains(d, "kicked"):
+		return "the bot was removed from this group; add it again to write there"
+	case code == 403 && strings.Contains(d, "user is deactivated"):
+		return "the customer's Telegram account was deleted"
+	case code == 403 && strings.Contains(d, "can't initiate conversation"):
+		return "the customer has never written to the bot, and bots may not write first"
+	case code == 401 || code == 404 && strings.Contains(d, "not found") && !strings.Contains(d, "chat"):
+		return "Telegram no longer accepts the bot token; put in a new one from @BotFather"
+	case code == 400 && strings.Contains(d, "chat not found"):
+		return "no chat with this id exists for this bot"
+	case code == 400 && (strings.Contains(d, "message to edit not found") || strings.Contains(d, "message to delete not found")):
+		return "the message does not exist any more, or is not one the bot sent"
+	case code == 400 && strings.Contains(d, "message can't be deleted"):
+		return "Telegram lets bots delete messages only within 48 hours"
+	case code == 400 && (strings.Contains(d, "wrong file identifier/http url") || strings.Contains(d, "failed to get http url content")):
+		return "Telegram could not download the file from its URL"
+	}
+	return ""
 }
 
 // scrubbedError is an error whose text was cleaned of the token. It

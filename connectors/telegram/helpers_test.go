@@ -1,7 +1,14 @@
 package telegram_test
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/connectors/telegram"
@@ -18,12 +25,26 @@ const (
 	chatID    = "555000111"
 )
 
+// fastOptions are connector options for tests: pacing too short to slow a
+// test down, short long polls.
+func fastOptions(endpoint string) telegram.Options {
+	return telegram.Options{
+		APIEndpoint:   endpoint,
+		ChatInterval:  time.Millisecond,
+		GroupInterval: time.Millisecond,
+		BotInterval:   time.Microsecond,
+		PollTimeout:   time.Second,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
 // setup starts a fake Bot API and a connector talking to it, and returns a
-// connection with normalized settings for the fake's token.
-func setup(t *testing.T) (*telegram.Connector, connectors.Conn, *telegramtest.Server) {
+// connection with normalized settings for the fake's token and a file
+// linker.
+func setup(t testing.TB) (*telegram.Connector, connectors.Conn, *telegramtest.Server) {
 	t.Helper()
 	srv := telegramtest.New(t, token)
-	cn := telegram.New(telegram.Options{APIEndpoint: srv.Endpoint()})
+	cn := telegram.New(fastOptions(srv.Endpoint()))
 	settings, err := cn.ValidateSettings(connectors.Settings{
 		"bot_token":      token,
 		"webhook_secret": secret,
@@ -38,6 +59,7 @@ func setup(t *testing.T) (*telegram.Connector, connectors.Conn, *telegramtest.Se
 		Hash:     "h4sh",
 		EntryURL: entryURL,
 		Settings: settings,
+		Files:    linker{},
 	}, srv
 }
 
@@ -52,4 +74,58 @@ func withSettings(c connectors.Conn, kv ...string) connectors.Conn {
 	}
 	c.Settings = s
 	return c
+}
+
+// linker makes readable test links: https://gw.example.com/files/<ref>?name=..&mime=..
+type linker struct{}
+
+const linkBase = "https://gw.example.com/files/"
+
+func (linker) FileURL(ref, name, mime string) string {
+	return linkBase + url.PathEscape(ref) + "?" + url.Values{"name": {name}, "mime": {mime}}.Encode()
+}
+
+// refOf returns the reference a test link carries.
+func refOf(t *testing.T, link string) string {
+	t.Helper()
+	u, err := url.Parse(link)
+	if err != nil || !strings.HasPrefix(link, linkBase) {
+		t.Fatalf("%q is not a gateway link", link)
+	}
+	ref, err := url.PathUnescape(strings.TrimPrefix(u.EscapedPath(), "/files/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// memCursor keeps a poller's position in memory.
+type memCursor struct {
+	mu    sync.Mutex
+	pos   string
+	saves []string
+	fail  error // returned by Save when set
+}
+
+func (m *memCursor) Load(context.Context) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pos, nil
+}
+
+func (m *memCursor) Save(_ context.Context, pos string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return m.fail
+	}
+	m.pos = pos
+	m.saves = append(m.saves, pos)
+	return nil
+}
+
+func (m *memCursor) Saves() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.saves...)
 }

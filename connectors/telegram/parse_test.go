@@ -159,8 +159,8 @@ func TestParseProfileHashTracksProfile(t *testing.T) {
 func TestParseSkipsOtherUpdates(t *testing.T) {
 	cn, c, _ := setup(t)
 	for name, body := range map[string]string{
-		"photo without text": `{"update_id": 5, "message": {"message_id": 1, "date": 1, "chat": {"id": 1, "type": "private"},
-			"photo": [{"file_id": "x", "file_unique_id": "y", "width": 1, "height": 1}]}}`,
+		"game (not carried)": `{"update_id": 5, "message": {"message_id": 1, "date": 1, "chat": {"id": 1, "type": "private"},
+			"game": {"title": "g", "description": "d", "photo": []}}}`,
 		"callback query": `{"update_id": 6, "callback_query": {"id": "1", "from": {"id": 1, "is_bot": false, "first_name": "A"}, "chat_instance": "c", "data": "d"}}`,
 		"channel post":   `{"update_id": 7, "channel_post": {"message_id": 1, "date": 1, "chat": {"id": -100, "type": "channel"}, "text": "news"}}`,
 		"unknown kind":   `{"update_id": 8, "message_reaction": {}}`,

@@ -162,12 +162,13 @@ func TestSendShortTextIsOneMessage(t *testing.T) {
 func TestSendRejectsBadInputWithoutCalling(t *testing.T) {
 	cn, c, srv := setup(t)
 	for name, m := range map[string]connectors.Outbound{
-		"empty text":      {ChatID: chatID},
-		"blank text":      {ChatID: chatID, Text: " \n\t "},
-		"bad chat":        {ChatID: "@someone", Text: "hi"},
-		"empty chat":      {Text: "hi"},
-		"bad reply":       {ChatID: chatID, Text: "hi", ReplyTo: "msg-1"},
-		"files (not yet)": {ChatID: chatID, Text: "hi", Files: []connectors.OutFile{{URL: "https://x/y.png"}}},
+		"empty text":   {ChatID: chatID},
+		"blank text":   {ChatID: chatID, Text: " \n\t "},
+		"bad chat":     {ChatID: "@someone", Text: "hi"},
+		"empty chat":   {Text: "hi"},
+		"bad reply":    {ChatID: chatID, Text: "hi", ReplyTo: "msg-1"},
+		"file by path": {ChatID: chatID, Text: "hi", Files: []connectors.OutFile{{URL: "/tmp/y.png"}}},
+		"file by ftp":  {ChatID: chatID, Files: []connectors.OutFile{{URL: "ftp://x/y.png"}}},
 	} {
 		_, err := cn.Send(t.Context(), c, m)
 		var perm *connectors.PermanentError
@@ -214,6 +215,24 @@ func TestSendErrorMapping(t *testing.T) {
 			tc.check(t, err)
 			if n := len(srv.Calls("sendMessage")); n != 1 {
 				t.Errorf("sendMessage called %d times, want 1 (no retry inside Send)", n)
+			}
+			if tc.code == 429 {
+				// The chat stays closed for retry_after: a send that cannot
+				// wait that long is refused without calling Telegram...
+				ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+				defer cancel()
+				var rl *connectors.RateLimitedError
+				if _, err := cn.Send(ctx, c, connectors.Outbound{ChatID: chatID, Text: "again"}); !errors.As(err, &rl) || rl.RetryAfter <= 2*time.Second {
+					t.Errorf("send to the limited chat: err = %v, want RateLimitedError for the rest of retry_after", err)
+				}
+				if n := len(srv.Calls("sendMessage")); n != 1 {
+					t.Errorf("sendMessage called %d times, want 1", n)
+				}
+				// ...while other chats are not held up.
+				if _, err := cn.Send(t.Context(), c, connectors.Outbound{ChatID: "777", Text: "other chat"}); err != nil {
+					t.Errorf("send to another chat: %v", err)
+				}
+				return
 			}
 			// The failure was one-off: the next send goes through.
 			if _, err := cn.Send(t.Context(), c, connectors.Outbound{ChatID: chatID, Text: "again"}); err != nil {
@@ -267,10 +286,9 @@ func (f *failSecondSend) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func TestSendLaterPartFailureReportsSentParts(t *testing.T) {
 	_, c, srv := setup(t)
-	cn := telegram.New(telegram.Options{
-		APIEndpoint: srv.Endpoint(),
-		HTTPClient:  &http.Client{Transport: &failSecondSend{srv: srv}},
-	})
+	opts := fastOptions(srv.Endpoint())
+	opts.HTTPClient = &http.Client{Transport: &failSecondSend{srv: srv}}
+	cn := telegram.New(opts)
 	text := strings.Repeat("x", 4096) + " " + strings.Repeat("y", 4096) + " z"
 	d, err := cn.Send(t.Context(), c, connectors.Outbound{ChatID: chatID, Text: text})
 	wantPermanent(t, err)

@@ -35,6 +35,7 @@ func ev(line, key string, n int) queue.NewEvent {
 // Run is the conformance suite every backend must pass.
 func Run(t *testing.T, b Backend) {
 	ctx := context.Background()
+	l1 := queue.LineRef{LineID: "l1", PortalID: "p1"}
 	newOutbox := func(t *testing.T, db *queue.DB, cfg queue.Config) *queue.Outbox {
 		o, err := queue.NewOutbox(db, cfg)
 		if err != nil {
@@ -119,11 +120,11 @@ func Run(t *testing.T, b Backend) {
 				t.Fatal(err)
 			}
 		}
-		l, err := o.Claim(ctx, "l1", "a", time.Minute)
+		l, err := o.Claim(ctx, l1, "a", time.Minute)
 		if err != nil || l == nil {
 			t.Fatalf("claim a = %v, %v", l, err)
 		}
-		if l2, err := o.Claim(ctx, "l1", "b", time.Minute); err != nil || l2 != nil {
+		if l2, err := o.Claim(ctx, l1, "b", time.Minute); err != nil || l2 != nil {
 			t.Fatalf("claim b while a holds = %v, %v; want nil", l2, err)
 		}
 		if ready, _ := o.ReadyLines(ctx, 10); len(ready) != 0 {
@@ -149,14 +150,19 @@ func Run(t *testing.T, b Backend) {
 		if len(batch.Items) != 6 || batch.Items[0].EventID != "evt-l1-4" {
 			t.Fatalf("second batch starts at %v", batch.Items)
 		}
-		if err := o.Ack(ctx, batch, time.Minute); err != nil {
+		// The last ack releases the lease in the same transaction.
+		if err := o.Ack(ctx, batch, 0); err != nil {
 			t.Fatal(err)
 		}
-		if err := o.Release(ctx, l); err != nil {
-			t.Fatal(err)
+		if ready, _ := o.ReadyLines(ctx, 10); len(ready) != 0 {
+			t.Fatalf("drained line listed as ready: %v", ready)
 		}
-		if l3, _ := o.Claim(ctx, "l1", "b", time.Minute); l3 != nil {
-			t.Fatal("drained line claimed")
+		l3, err := o.Claim(ctx, l1, "b", time.Minute)
+		if err != nil || l3 == nil {
+			t.Fatalf("released line not claimable by another owner: %v, %v", l3, err)
+		}
+		if b3, _ := o.Next(ctx, l3, 10); len(b3.Items) != 0 {
+			t.Fatalf("drained line still has %d events", len(b3.Items))
 		}
 	})
 
@@ -166,12 +172,12 @@ func Run(t *testing.T, b Backend) {
 		if _, err := o.Enqueue(ctx, []queue.NewEvent{ev("l1", "k", 1)}); err != nil {
 			t.Fatal(err)
 		}
-		la, _ := o.Claim(ctx, "l1", "a", 30*time.Second)
+		la, _ := o.Claim(ctx, l1, "a", 30*time.Second)
 		if la == nil {
 			t.Fatal("no lease")
 		}
 		clk.Advance(31 * time.Second)
-		lb, err := o.Claim(ctx, "l1", "b", 30*time.Second)
+		lb, err := o.Claim(ctx, l1, "b", 30*time.Second)
 		if err != nil || lb == nil {
 			t.Fatalf("take-over after expiry = %v, %v", lb, err)
 		}
@@ -197,7 +203,7 @@ func Run(t *testing.T, b Backend) {
 		start := clk.Now()
 		var periods []time.Duration
 		for attempt := 0; attempt < 10; attempt++ {
-			l, err := o.Claim(ctx, "l1", "a", time.Minute)
+			l, err := o.Claim(ctx, l1, "a", time.Minute)
 			if err != nil || l == nil {
 				t.Fatalf("attempt %d: claim = %v, %v", attempt, l, err)
 			}
@@ -215,7 +221,7 @@ func Run(t *testing.T, b Backend) {
 				}
 				break
 			}
-			if l2, _ := o.Claim(ctx, "l1", "a", time.Minute); l2 != nil {
+			if l2, _ := o.Claim(ctx, l1, "a", time.Minute); l2 != nil {
 				t.Fatal("locked line claimed")
 			}
 			st, _ := o.Status(ctx, "l1")
@@ -242,7 +248,7 @@ func Run(t *testing.T, b Backend) {
 		if err != nil || n != 5 {
 			t.Fatalf("replay = %d, %v", n, err)
 		}
-		l, _ := o.Claim(ctx, "l1", "a", time.Minute)
+		l, _ := o.Claim(ctx, l1, "a", time.Minute)
 		batch, _ := o.Next(ctx, l, 100)
 		for i, it := range batch.Items {
 			if it.EventID != fmt.Sprintf("evt-l1-%d", i) {
@@ -296,7 +302,7 @@ func Run(t *testing.T, b Backend) {
 						return
 					}
 					for _, r := range ready {
-						l, err := o.Claim(ctx, r.LineID, owner, time.Minute)
+						l, err := o.Claim(ctx, r, owner, time.Minute)
 						if err != nil {
 							t.Error(err)
 							return

@@ -321,9 +321,6 @@ func jsString(s string) string {
 	return `"` + r.Replace(s) + `"`
 }
 
-// JSString quotes s as a JavaScript string literal.
-func JSString(s string) string { return jsString(s) }
-
 // Client is an HTTP client with a cookie jar that does not follow
 // redirects, for requests made without the browser.
 func Client(t testing.TB) *http.Client {

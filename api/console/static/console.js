@@ -9,6 +9,11 @@
     return res.redirected && res.url.indexOf("/console/login") !== -1;
   }
 
+  function problems(box) {
+    var p = box.querySelector("[data-problems]");
+    return p ? p.textContent : "";
+  }
+
   // Status page: replace #status with a fresh copy every few seconds. A
   // round is skipped while the keyboard focus is inside it (so the focus
   // is not lost) or while the tab is hidden.
@@ -28,8 +33,14 @@
         })
         .then(function (html) {
           if (html !== null) {
+            var before = problems(box);
             box.innerHTML = html;
             box.setAttribute("data-refreshed", String(Date.now()));
+            // Screen readers hear only a change of the summary, not every
+            // refresh: the live region sits outside the replaced part.
+            var after = problems(box);
+            var say = document.getElementById("status-announce");
+            if (say && after !== before) say.textContent = "Status changed: " + after;
           }
         })
         .catch(function () { /* the next round tries again */ })

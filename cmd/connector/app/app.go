@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"sync"
@@ -15,8 +16,11 @@ import (
 
 	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/api/console"
+	"github.com/connector-gateway/connector/api/metrics"
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
+	"github.com/connector-gateway/connector/connectors/webchat"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
 )
@@ -26,9 +30,11 @@ var Version = "dev"
 
 // Registry builds the connector registry from the configuration. It is the
 // one place where channels are registered.
-func Registry(cfg Config) (*connectors.Registry, error) {
+func Registry(cfg Config, log *slog.Logger) (*connectors.Registry, error) {
 	return connectors.NewRegistry(
-		telegram.New(telegram.Options{APIEndpoint: cfg.Telegram.APIEndpoint}),
+		telegram.New(telegram.Options{APIEndpoint: cfg.Telegram.APIEndpoint, PollTimeout: cfg.Telegram.PollTimeout, Logger: log}),
+		slack.New(slack.Options{APIURL: cfg.Slack.APIURL}),
+		webchat.New(webchat.Options{MessageLimit: cfg.Webchat.MessageLimit, UploadLimit: cfg.Webchat.UploadLimit, RatePerMinute: cfg.Webchat.RatePerMinute, Poll: cfg.Webchat.Poll}),
 	)
 }
 
@@ -50,7 +56,7 @@ func (s *Store) Close() {
 
 // OpenStore opens the database, migrates it or refuses a schema that is
 // behind, and opens the records with the secrets key.
-func OpenStore(ctx context.Context, cfg Config, log *slog.Logger, onEnqueue func([]string)) (*Store, error) {
+func OpenStore(ctx context.Context, cfg Config, log *slog.Logger, onEnqueue func([]queue.LineRef)) (*Store, error) {
 	db, err := queue.Open(ctx, cfg.Database.Driver, cfg.Database.DSN)
 	if err != nil {
 		return nil, err
@@ -120,10 +126,12 @@ type App struct {
 	dispatcher *portal.Dispatcher
 	// woken is the dispatcher as the outbox's commit callback sees it; it
 	// is set once the dispatcher exists.
-	woken    atomic.Pointer[portal.Dispatcher]
-	sender   *portal.Sender
-	server   *http.Server
-	listener net.Listener
+	woken     atomic.Pointer[portal.Dispatcher]
+	sender    *portal.Sender
+	receivers *portal.Receivers
+	widget    *webchat.Handler
+	server    *http.Server
+	listener  net.Listener
 }
 
 // New builds the gateway and binds its listen address; Run serves.
@@ -132,14 +140,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log}
-	reg, err := Registry(cfg)
+	reg, err := Registry(cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	a.registry = reg
 	// The dispatcher is made after the store but woken by it, so the
 	// callback reaches it through the App.
-	store, err := OpenStore(ctx, cfg, log, func(lines []string) {
+	store, err := OpenStore(ctx, cfg, log, func(lines []queue.LineRef) {
 		if d := a.woken.Load(); d != nil {
 			d.Wake(lines)
 		}
@@ -148,10 +156,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.store = store
-	a.dispatcher, err = portal.NewDispatcher(store.Outbox, store.Records, portal.DispatcherConfig{
+	cache := portal.NewCache(store.Records, 2*time.Second)
+	m := metrics.New(store.DB.SQL)
+	m.Register(metrics.NewQueueCollector(store.DB.SQL, log))
+	a.dispatcher, err = portal.NewDispatcher(store.Outbox, cache, portal.DispatcherConfig{
 		BatchSize: cfg.Dispatch.BatchSize, Concurrency: cfg.Dispatch.Concurrency, PerPortal: cfg.Dispatch.PerPortal,
 		Timeout: cfg.Dispatch.Timeout, Lease: cfg.Dispatch.Lease, Poll: cfg.Dispatch.Poll,
-		UserAgent: "connector-gateway/" + Version, Logger: log,
+		UserAgent: "connector-gateway/" + Version, Logger: log, Observer: m,
 	})
 	if err != nil {
 		store.Close()
@@ -160,15 +171,24 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.woken.Store(a.dispatcher)
 	a.sender = portal.NewSender(store.Outbox, store.Records, reg, portal.SenderConfig{
 		Concurrency: cfg.Send.Concurrency, Timeout: cfg.Send.Timeout, GiveUpAfter: cfg.Send.GiveUpAfter,
-		PublicURL: cfg.PublicURL, Logger: log,
+		PublicURL: cfg.PublicURL, Logger: log, Observer: m,
 	})
 	files, err := portal.NewFileLinks(store.SecretsKey, cfg.PublicURL, cfg.Files.LinkTTL)
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("config: secrets.key: %w", err)
 	}
+	a.widget, err = serveWidget(reg, store, files, cfg, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	a.receivers = portal.NewReceivers(store.Outbox, store.Records, reg, portal.ReceiversConfig{
+		Lease: cfg.Poll.Lease, PublicURL: cfg.PublicURL, Files: files, Logger: log,
+	})
 	handler := api.New(api.Config{PublicURL: cfg.PublicURL, BodyLimit: cfg.HTTP.BodyLimit, Logger: log}, api.Deps{
-		Records: store.Records, Outbox: store.Outbox, Registry: reg, WakeSender: a.sender.Wake, Ready: a.ready, Files: files,
+		Records: store.Records, Outbox: store.Outbox, Registry: reg, Receivers: a.receivers, WakeSender: a.sender.Wake, Ready: a.ready,
+		Files: files, Cache: cache, Metrics: m, Widget: widgetSurface(a.widget),
 	})
 	if cfg.Console.Enabled {
 		cons, err := console.New(ctx, console.Config{
@@ -203,6 +223,9 @@ func (a *App) Addr() string { return a.listener.Addr().String() }
 // Store exposes the records and outbox (admin commands, tests).
 func (a *App) Store() *Store { return a.store }
 
+// Receivers exposes the poll supervisor (tests).
+func (a *App) Receivers() *portal.Receivers { return a.receivers }
+
 func (a *App) ready(ctx context.Context) error {
 	if err := a.store.DB.SQL.PingContext(ctx); err != nil {
 		return fmt.Errorf("database unreachable: %w", err)
@@ -217,14 +240,19 @@ func (a *App) ready(ctx context.Context) error {
 }
 
 // Run serves until ctx ends, then shuts down in order: stop accepting and
-// drain HTTP requests (webhooks in flight still commit), stop the
+// drain HTTP requests (webhooks in flight still commit), stop the pollers,
 // dispatcher and sender (batches in flight finish, leases are released),
-// flush the outbox, close the database.
+// flush the outbox, close the database. Pollers of every active polling
+// connection start at once (where no other process holds them).
 func (a *App) Run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		_ = a.receivers.Run(workCtx)
+	}()
 	go func() {
 		defer wg.Done()
 		if err := a.dispatcher.Run(workCtx); err != nil {
@@ -239,6 +267,21 @@ func (a *App) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.janitor(workCtx)
 	}()
+	if a.cfg.Debug.PprofAddr != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		dbg := &http.Server{Addr: a.cfg.Debug.PprofAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := dbg.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Warn("pprof listener", slog.Any("err", err))
+			}
+		}()
+		defer dbg.Close()
+		a.log.Info("pprof serving", slog.String("addr", a.cfg.Debug.PprofAddr))
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.server.Serve(a.listener) }()
 	a.log.Info("gateway serving", slog.String("addr", a.Addr()), slog.String("database", a.cfg.Database.Driver),
@@ -257,6 +300,12 @@ func (a *App) Run(ctx context.Context) error {
 	defer cancel()
 	if serr := a.server.Shutdown(sctx); serr != nil {
 		a.log.Warn("http shutdown", slog.Any("err", serr))
+	}
+	if a.widget != nil {
+		// Widget sockets are hijacked connections, which Shutdown leaves open.
+		if werr := a.widget.Shutdown(sctx); werr != nil {
+			a.log.Warn("widget sockets shutdown", slog.Any("err", werr))
+		}
 	}
 	stopWork()
 	wg.Wait()

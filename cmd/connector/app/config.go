@@ -31,8 +31,28 @@ type Config struct {
 	Send     SendConfig     `mapstructure:"send"`
 	HTTP     HTTPConfig     `mapstructure:"http"`
 	Files    FilesConfig    `mapstructure:"files"`
+	Debug    DebugConfig    `mapstructure:"debug"`
+	Poll     PollConfig     `mapstructure:"poll"`
 	Telegram TelegramConfig `mapstructure:"telegram"`
+	Webchat  WebchatConfig  `mapstructure:"webchat"`
+	Slack    SlackConfig    `mapstructure:"slack"`
 	Console  ConsoleConfig  `mapstructure:"console"`
+}
+
+// DebugConfig holds diagnostics, off by default.
+type DebugConfig struct {
+	// PprofAddr, when set, serves net/http/pprof on this address (keep it
+	// on loopback or a private network). Default "" (off).
+	PprofAddr string `mapstructure:"pprof_addr"`
+}
+
+// PollConfig sets how connections in polling mode are shared between
+// gateway processes.
+type PollConfig struct {
+	// Lease is how long a process owns a polled connection without renewing
+	// it (renewals come every third of it); when a process dies, another
+	// takes its connections over after this. Default 30s.
+	Lease time.Duration `mapstructure:"lease"`
 }
 
 // ConsoleConfig sets the admin console in the browser (/console/).
@@ -111,7 +131,7 @@ type DispatchConfig struct {
 	BatchSize int `mapstructure:"batch_size"`
 	// Concurrency is the most lines in flight. Default 64.
 	Concurrency int `mapstructure:"concurrency"`
-	// PerPortal is the most lines of one portal in flight. Default 8.
+	// PerPortal is the most lines of one portal in flight. Default 32.
 	PerPortal int `mapstructure:"per_portal"`
 	// Timeout bounds one batch POST. Default 10s.
 	Timeout time.Duration `mapstructure:"timeout"`
@@ -145,6 +165,32 @@ type TelegramConfig struct {
 	// "https://api.telegram.org/bot%s/%s"; a local Bot API server or a
 	// test server may be named here.
 	APIEndpoint string `mapstructure:"api_endpoint"`
+	// PollTimeout is how long one getUpdates call waits for updates in
+	// polling mode. Default 25s.
+	PollTimeout time.Duration `mapstructure:"poll_timeout"`
+}
+
+// SlackConfig configures the Slack connector.
+type SlackConfig struct {
+	// APIURL is the Slack Web API base URL, method names are appended to
+	// it. Default "https://slack.com/api/"; a test server may be named here.
+	APIURL string `mapstructure:"api_url"`
+}
+
+// WebchatConfig tunes the web chat widget (connector webchat).
+type WebchatConfig struct {
+	// MessageLimit is the longest visitor message, in characters. Default 4000.
+	MessageLimit int `mapstructure:"message_limit"`
+	// UploadLimit is the largest file a visitor may upload, in bytes.
+	// Default 10485760 (10 MiB); at most 64 MiB. MySQL's
+	// max_allowed_packet must be larger.
+	UploadLimit int64 `mapstructure:"upload_limit"`
+	// RatePerMinute is how many messages and uploads one visitor may send
+	// per minute (bursts of 10 pass). Default 30.
+	RatePerMinute int `mapstructure:"rate_per_minute"`
+	// Poll is how often an open widget looks in the database for replies
+	// another gateway process stored (mysql only). Default 2s.
+	Poll time.Duration `mapstructure:"poll"`
 }
 
 // Defaults returns the configuration used when nothing is set; every key
@@ -155,11 +201,14 @@ func Defaults() Config {
 		Database: DatabaseConfig{Driver: queue.DriverSQLite, DSN: "connector.db"},
 		Log:      LogConfig{Level: "info", Format: "text"},
 		Queue:    QueueConfig{Schedule: queue.DefaultSchedule(), Window: 24 * time.Hour, DedupeTTL: 72 * time.Hour},
-		Dispatch: DispatchConfig{BatchSize: 100, Concurrency: 64, PerPortal: 8, Timeout: 10 * time.Second, Poll: time.Second},
+		Dispatch: DispatchConfig{BatchSize: 100, Concurrency: 64, PerPortal: 32, Timeout: 10 * time.Second, Poll: time.Second},
 		Send:     SendConfig{Concurrency: 16, Timeout: 30 * time.Second, GiveUpAfter: 24 * time.Hour},
 		HTTP:     HTTPConfig{BodyLimit: 1 << 20, ShutdownTimeout: 15 * time.Second},
 		Files:    FilesConfig{LinkTTL: 72 * time.Hour},
-		Telegram: TelegramConfig{APIEndpoint: "https://api.telegram.org/bot%s/%s"},
+		Poll:     PollConfig{Lease: 30 * time.Second},
+		Telegram: TelegramConfig{APIEndpoint: "https://api.telegram.org/bot%s/%s", PollTimeout: 25 * time.Second},
+		Slack:    SlackConfig{APIURL: "https://slack.com/api/"},
+		Webchat:  WebchatConfig{MessageLimit: 4000, UploadLimit: 10 << 20, RatePerMinute: 30, Poll: 2 * time.Second},
 		Console: ConsoleConfig{Enabled: true, AdminUser: "admin", CookieSecure: "auto",
 			SessionTTL: 12 * time.Hour, Refresh: 5 * time.Second},
 	}
@@ -244,11 +293,37 @@ func (c *Config) Validate() error {
 	if c.HTTP.BodyLimit < 1024 {
 		return bad("http.body_limit", "must be at least 1024 bytes")
 	}
+	if c.Debug.PprofAddr != "" {
+		if _, _, err := net.SplitHostPort(c.Debug.PprofAddr); err != nil {
+			return bad("debug.pprof_addr", "want HOST:PORT, got %q", c.Debug.PprofAddr)
+		}
+	}
 	if c.Files.LinkTTL <= 0 {
 		return bad("files.link_ttl", "must be positive")
 	}
+	if c.Poll.Lease < time.Second {
+		return bad("poll.lease", "must be at least 1s, got %s", c.Poll.Lease)
+	}
+	if c.Telegram.PollTimeout < time.Second || c.Telegram.PollTimeout > 50*time.Second {
+		return bad("telegram.poll_timeout", "want 1s..50s, got %s", c.Telegram.PollTimeout)
+	}
 	if strings.Count(c.Telegram.APIEndpoint, "%s") != 2 {
 		return bad("telegram.api_endpoint", "must contain two %%s (token, method), got %q", c.Telegram.APIEndpoint)
+	}
+	if u, err := url.Parse(c.Slack.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return bad("slack.api_url", "want an absolute http(s) URL, got %q", c.Slack.APIURL)
+	}
+	if c.Webchat.MessageLimit < 1 || c.Webchat.MessageLimit > 100000 {
+		return bad("webchat.message_limit", "want 1..100000 characters, got %d", c.Webchat.MessageLimit)
+	}
+	if c.Webchat.UploadLimit < 1024 || c.Webchat.UploadLimit > 64<<20 {
+		return bad("webchat.upload_limit", "want 1024..67108864 bytes, got %d", c.Webchat.UploadLimit)
+	}
+	if c.Webchat.RatePerMinute < 1 {
+		return bad("webchat.rate_per_minute", "must be at least 1")
+	}
+	if c.Webchat.Poll <= 0 {
+		return bad("webchat.poll", "must be positive")
 	}
 	if u := strings.TrimSpace(c.Console.AdminUser); u == "" || len(u) > 100 {
 		return bad("console.admin_user", "want 1 to 100 characters, got %q", c.Console.AdminUser)

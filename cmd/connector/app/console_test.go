@@ -24,6 +24,7 @@ func consoleGateway(t *testing.T, b queuetest.Backend, tg *telegramtest.Server) 
 	t.Helper()
 	dsn := b.DSN(t)
 	cfg := testConfig(b, dsn, tg.Endpoint())
+	cfg.PublicURL = "https://gateway.test" // Telegram takes webhooks over HTTPS only
 	cfg.Console.AdminPassword = consolePassword
 	cfg.Console.Refresh = 300 * time.Millisecond
 	return startGateway(t, cfg), dsn
@@ -226,7 +227,34 @@ func TestConsoleWizardConnectsATelegramBot(t *testing.T) {
 				t.Errorf("audit trail lacks %s by admin: %v", want, entries)
 			}
 		}
-		shot("6-audit")
+		shot("6-audit-trail")
+
+		// The same bot connected to a second line: the first line loses it,
+		// and both the wizard and the status page say so.
+		ps, err := g.app.Store().Records.ListPortals(context.Background())
+		if err != nil || len(ps) != 1 {
+			t.Fatalf("portals = %v, %v", ps, err)
+		}
+		br.Open("step 2 again", g.URL+"/console/wizard/line?portal="+ps[0].ID, "#line-name")
+		br.Type("name the second line", "#line-name", "Sales")
+		br.Click("create the second line", "#create-line")
+		br.Click("pick Telegram again", `[data-channel="telegram"]`)
+		br.Type("the same bot's token", "#f-telegram-bot_token", botToken)
+		br.Click("save the second channel", "#save-channel")
+		br.WaitFor("test step of the second connection", `location.pathname === "/console/wizard/test"`, 10*time.Second)
+		second := strings.TrimPrefix(br.Location(), g.URL+"/console/wizard/test?connection=")
+		br.Open("step 5 of the second connection", g.URL+"/console/wizard/activate?connection="+second, "#activate")
+		br.Click("activate the second connection", "#activate")
+		br.WaitFor("took notice", `!!document.getElementById("took")`, 20*time.Second)
+		if took := br.Text("#took"); !strings.Contains(took, "This bot was connected to line “Support” of Acme helpdesk before") {
+			t.Errorf("activation notice = %q", took)
+		}
+		br.Open("status page", g.URL+"/console/", "#status")
+		banner := br.Text("[data-emergency]")
+		if !strings.Contains(banner, "Emergency on line “Support” of Acme helpdesk") || !strings.Contains(banner, `its bot was connected to line "Sales"`) {
+			t.Errorf("emergency banner = %q", banner)
+		}
+		shot("6-status-emergency")
 
 		// Phone width: the wizard and the status page fit without sideways scrolling.
 		br.Do("phone width", chromedp.EmulateViewport(375, 812))

@@ -88,7 +88,7 @@ func TestEndToEnd(t *testing.T) {
 		if st.Type != connectors.TypeStatusDelivered || st.Status == nil || st.Status.RequestID != acc.ID || len(st.Status.MessengerMessageIDs) != 1 {
 			t.Fatalf("status event = %+v", st)
 		}
-		if token := botToken; strings.Contains(fmt.Sprint(p.Events(w.Lines[0])), token) {
+		if token := w.Tokens[0]; strings.Contains(fmt.Sprint(p.Events(w.Lines[0])), token) {
 			t.Fatal("bot token leaked into events")
 		}
 	})

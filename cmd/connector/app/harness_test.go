@@ -3,6 +3,8 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -53,8 +55,13 @@ func testLogger(t testing.TB) *slog.Logger {
 
 func startGateway(t testing.TB, cfg app.Config) *gateway {
 	t.Helper()
+	return startGatewayLog(t, cfg, testLogger(t))
+}
+
+func startGatewayLog(t testing.TB, cfg app.Config, log *slog.Logger) *gateway {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, testLogger(t))
+	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		cancel()
 		t.Fatalf("start gateway: %v", err)
@@ -90,6 +97,18 @@ type wiring struct {
 	Conns    []string
 	Hashes   []string
 	Secrets  []string // webhook secrets, per connection
+	Tokens   []string // bot tokens, per connection (one bot each)
+}
+
+// lineBot returns a bot token of its own for a line and registers it with
+// the fake Bot API: a bot is bound to one connection at a time, so every
+// line needs its own.
+func lineBot(tg *telegramtest.Server, lineID string) string {
+	h := fnv.New32a()
+	h.Write([]byte(lineID))
+	tok := fmt.Sprintf("%d:AAH-test-token-%s", 100000000+h.Sum32()%800000000, strings.Repeat("x", 24))
+	tg.AddBot(tok)
+	return tok
 }
 
 // wire creates a portal (as an admin would) and, through the signed portal
@@ -109,13 +128,14 @@ func wire(t testing.TB, g *gateway, tg *telegramtest.Server, p *portaltest.Serve
 			t.Fatalf("create line: %v", err)
 		}
 		whSecret := "hook-secret-" + line.ID
+		tok := lineBot(tg, line.ID)
 		var conn struct {
 			ID       string `json:"id"`
 			EntryURL string `json:"entry_url"`
 		}
 		err := w.Client.Do(ctx, "POST", "/v1/lines/"+line.ID+"/connections", map[string]any{
 			"connector": "telegram",
-			"settings":  map[string]string{"bot_token": botToken, "mode": "webhook", "webhook_secret": whSecret},
+			"settings":  map[string]string{"bot_token": tok, "mode": "webhook", "webhook_secret": whSecret},
 		}, &conn, nil)
 		if err != nil {
 			t.Fatalf("create connection: %v", err)
@@ -131,6 +151,7 @@ func wire(t testing.TB, g *gateway, tg *telegramtest.Server, p *portaltest.Serve
 		w.Conns = append(w.Conns, conn.ID)
 		w.Hashes = append(w.Hashes, strings.TrimPrefix(u.Path, "/hook/"))
 		w.Secrets = append(w.Secrets, whSecret)
+		w.Tokens = append(w.Tokens, tok)
 	}
 	return w
 }
@@ -154,3 +175,5 @@ func postUpdate(t testing.TB, g *gateway, hash, secret string, body []byte) int 
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

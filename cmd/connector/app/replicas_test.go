@@ -41,7 +41,7 @@ func TestTwoDispatchersOneMariaDB(t *testing.T) {
 				if i%2 == 1 {
 					g = g2
 				}
-				if code := postUpdate(t, g, w.Hashes[l], w.Secrets[l], tg.Update(l*per+i+1, int64(l), fmt.Sprint(i))); code != http.StatusOK {
+				if code := postUpdate(t, g, w.Hashes[l], w.Secrets[l], tg.Update(l*per+i+1, int64(100+l), fmt.Sprint(i))); code != http.StatusOK {
 					t.Errorf("webhook answered %d", code)
 					return
 				}

@@ -36,15 +36,7 @@ CREATE TABLE audit_log (
     KEY audit_log_created (created_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
--- When a connection last received something from its messenger (written at
--- most about once a minute per connection and process).
-CREATE TABLE connection_activity (
-    connection_id VARCHAR(40) CHARACTER SET ascii NOT NULL PRIMARY KEY,
-    last_event_at BIGINT NOT NULL
-) ENGINE=InnoDB;
-
 -- +goose Down
-DROP TABLE connection_activity;
 DROP TABLE audit_log;
 DROP TABLE console_sessions;
 DROP TABLE console_admins;

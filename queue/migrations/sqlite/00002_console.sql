@@ -35,15 +35,7 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_created ON audit_log (created_at);
 
--- When a connection last received something from its messenger (written at
--- most about once a minute per connection and process).
-CREATE TABLE connection_activity (
-    connection_id TEXT NOT NULL PRIMARY KEY,
-    last_event_at INTEGER NOT NULL
-);
-
 -- +goose Down
-DROP TABLE connection_activity;
 DROP TABLE audit_log;
 DROP TABLE console_sessions;
 DROP TABLE console_admins;
