@@ -19,6 +19,9 @@ type connView struct {
 	Line      portal.Line
 	Portal    portal.Portal
 	EntryURL  string
+	// Snippet is the HTML to paste into a site, for connectors pages embed
+	// (connectors.Embedder); empty otherwise.
+	Snippet string
 	// Shown are the non-secret settings; Secrets say only "set" or "not set".
 	Shown, Secrets []keyValue
 	LastReceived   time.Time
@@ -56,6 +59,9 @@ func (c *Console) connectionOf(w http.ResponseWriter, r *http.Request, s *sessio
 		return v, nil, false
 	}
 	v.EntryURL = cn.Conn(c.cfg.PublicURL).EntryURL
+	if e, ok := impl.(connectors.Embedder); ok && c.cfg.PublicURL != "" {
+		v.Snippet = e.Snippet(cn.Conn(c.cfg.PublicURL), c.cfg.PublicURL)
+	}
 	v.Shown, v.Secrets = publicSettings(v.Connector, cn.Settings)
 	return v, impl, true
 }
