@@ -1,12 +1,9 @@
 package api
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"sort"
-	"time"
 
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
@@ -148,9 +145,9 @@ func (s *Server) getConnection(w http.ResponseWriter, r *http.Request, p portal.
 
 // saveSettings merges the given settings into the stored ones (a secret left
 // out or sent empty keeps its stored value, since secrets are never shown to
-// be sent back), validates and saves them.
+// be sent back), validates and saves them (SaveSettings).
 func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
-	c, conn, ok := s.ownConnection(w, r, p)
+	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
 	}
@@ -160,41 +157,27 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, p portal.P
 	if !decode(w, body, &in) {
 		return
 	}
-	merged := connectors.Settings{}
-	for k, v := range c.Settings {
-		merged[k] = v
-	}
-	secret := map[string]bool{}
-	for _, f := range conn.Describe().Fields {
-		secret[f.Key] = f.Type == "secret"
-	}
-	for k, v := range in.Settings {
-		if v == "" && secret[k] {
-			continue
-		}
-		merged[k] = v
-	}
-	settings, ok := s.validate(w, c.Connector, merged)
-	if !ok {
-		return
-	}
-	if err := s.Records.UpdateSettings(r.Context(), c.ID, settings); err != nil {
+	c, err := s.SaveSettings(r.Context(), c, in.Settings)
+	var se *SettingsError
+	var fe connectors.FieldErrors
+	switch {
+	case errors.As(err, &fe):
+		writeErrorFields(w, http.StatusUnprocessableEntity, "invalid", "invalid settings", fe)
+	case errors.As(err, &se):
+		writeError(w, http.StatusUnprocessableEntity, "invalid", se.Error())
+	case err != nil:
 		s.internal(w, r, "save settings", err)
-		return
+	default:
+		writeJSON(w, http.StatusOK, s.view(c))
 	}
-	s.forget(c)
-	c.Settings, c.UpdatedAt = settings, time.Now().UTC()
-	writeJSON(w, http.StatusOK, s.view(c))
 }
 
 func (s *Server) testConnection(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
-	c, conn, ok := s.ownConnection(w, r, p)
+	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
-	defer cancel()
-	rep, err := conn.Test(ctx, s.connView(c))
+	rep, err := s.TestConnection(r.Context(), c)
 	if err != nil {
 		s.internal(w, r, "test connection", err)
 		return
@@ -202,96 +185,42 @@ func (s *Server) testConnection(w http.ResponseWriter, r *http.Request, p portal
 	writeJSON(w, http.StatusOK, rep)
 }
 
-// activate identifies the connection's bot (connectors.Identifier), starts
-// receiving (webhook or polling), then binds the bot to this connection and
-// marks it active in one transaction: a connection that held the same bot
-// loses it and goes into emergency (portal.Records.Activate).
+// activate starts receiving and binds the connection's bot to it
+// (ActivateConnection).
 func (s *Server) activate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
-	c, conn, ok := s.ownConnection(w, r, p)
+	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
-	defer cancel()
-	view := s.connView(c)
-	fail := func(err error) {
-		_ = s.Records.SetState(r.Context(), c.ID, false, portal.ConnError, err.Error())
-		writeError(w, http.StatusBadGateway, "activation_failed", err.Error())
-	}
-	botKey := ""
-	if id, can := conn.(connectors.Identifier); can {
-		key, err := id.BotKey(ctx, view)
-		if err != nil {
-			fail(err)
-			return
-		}
-		botKey = key
-	}
-	err := conn.Activate(ctx, view)
-	polling := errors.Is(err, connectors.ErrNeedsPolling)
-	if polling {
-		if s.Receivers == nil {
-			_ = s.Records.SetState(r.Context(), c.ID, false, portal.ConnError, "polling mode is not available in this gateway")
-			writeError(w, http.StatusConflict, "polling_unavailable", "this gateway cannot poll for this connection; use webhook mode")
-			return
-		}
-		err = nil
-	}
-	if err != nil {
-		fail(err)
-		return
-	}
-	lost, err := s.Records.Activate(r.Context(), s.Outbox, c.ID, botKey)
-	if err != nil {
+	c, _, err := s.ActivateConnection(r.Context(), c)
+	var ae *ActivationError
+	switch {
+	case errors.Is(err, ErrPollingUnavailable):
+		writeError(w, http.StatusConflict, "polling_unavailable", "this gateway cannot poll for this connection; use webhook mode")
+	case errors.As(err, &ae):
+		writeError(w, http.StatusBadGateway, "activation_failed", ae.Error())
+	case err != nil:
 		s.internal(w, r, "activate", err)
-		return
+	default:
+		writeJSON(w, http.StatusOK, s.view(c))
 	}
-	s.forget(c)
-	if lost.ID != "" {
-		s.logger(r).Warn("bot bound to a new connection; the old one is in emergency",
-			slog.String("connection", c.ID), slog.String("line", c.LineID), slog.String("old_connection", lost.ID), slog.String("old_line", lost.LineID))
-		if s.Receivers != nil {
-			s.Receivers.StopPolling(ctx, lost.ID)
-		}
-	}
-	if s.Receivers != nil {
-		if polling {
-			if err := s.Receivers.StartPolling(ctx, c); err != nil {
-				fail(err)
-				return
-			}
-		} else {
-			s.Receivers.StopPolling(ctx, c.ID)
-		}
-	}
-	c.Active, c.Status, c.LastError = true, portal.ConnOK, ""
-	writeJSON(w, http.StatusOK, s.view(c))
 }
 
-// deactivate stops receiving and releases the connection's bot. A
-// connection in emergency is not touched at the messenger: its bot now
-// belongs to another connection, whose webhook must stay.
+// deactivate stops receiving and releases the connection's bot
+// (DeactivateConnection).
 func (s *Server) deactivate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
-	c, conn, ok := s.ownConnection(w, r, p)
+	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
-	defer cancel()
-	if s.Receivers != nil {
-		s.Receivers.StopPolling(ctx, c.ID)
-	}
-	if c.Status != portal.ConnEmergency {
-		if err := conn.Deactivate(ctx, s.connView(c)); err != nil {
-			writeError(w, http.StatusBadGateway, "deactivation_failed", err.Error())
-			return
-		}
-	}
-	if err := s.Records.Deactivate(r.Context(), c.ID); err != nil {
+	c, err := s.DeactivateConnection(r.Context(), c)
+	var ae *ActivationError
+	switch {
+	case errors.As(err, &ae):
+		writeError(w, http.StatusBadGateway, "deactivation_failed", ae.Error())
+	case err != nil:
 		s.internal(w, r, "deactivate", err)
-		return
+	default:
+		writeJSON(w, http.StatusOK, s.view(c))
 	}
-	s.forget(c)
-	c.Active, c.Status, c.LastError = false, portal.ConnNew, ""
-	writeJSON(w, http.StatusOK, s.view(c))
 }

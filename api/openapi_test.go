@@ -25,6 +25,8 @@ func nonPortalRoutes() []Route {
 		{"GET", "/widget/{widget}/ws"},
 		{"POST", "/widget/{widget}/uploads"},
 		{"GET", "/widget/{widget}/files/{token}"},
+		{"GET", "/console/"},
+		{"POST", "/console/"},
 	}
 }
 

@@ -1,5 +1,6 @@
 // Package api is the gateway's HTTP surface: messenger entry URLs
-// (/hook/{hash}), the signed portal API (/v1/...), and health endpoints.
+// (/hook/{hash}), the signed portal API (/v1/...), health endpoints, and the
+// mount point of the admin console (/console/, package api/console).
 package api
 
 import (
@@ -71,6 +72,8 @@ type Server struct {
 	cfg Config
 	Deps
 	mux *http.ServeMux
+	// console serves /console/ (nil: not found); see MountConsole.
+	console http.Handler
 }
 
 // New builds the server and its routes.
@@ -79,6 +82,19 @@ func New(cfg Config, deps Deps) *Server {
 	s := &Server{cfg: cfg, Deps: deps, mux: http.NewServeMux()}
 	s.routes()
 	return s
+}
+
+// MountConsole has the server pass every request under /console/ to h (the
+// admin console, which is built after the server because it activates
+// connections through it). Call it before serving.
+func (s *Server) MountConsole(h http.Handler) { s.console = h }
+
+func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request) {
+	if s.console == nil {
+		http.NotFound(w, r)
+		return
+	}
+	s.console.ServeHTTP(w, r)
 }
 
 // ServeHTTP implements http.Handler. Every request gets a request id (the
@@ -147,6 +163,8 @@ func (s *Server) routes() {
 	s.handle("GET /readyz", http.HandlerFunc(s.readyz))
 	s.handle("POST /hook/{hash}", http.HandlerFunc(s.hook))
 	s.handle("GET /files/{token}", http.HandlerFunc(s.file))
+	s.handle("GET /console/", http.HandlerFunc(s.serveConsole))
+	s.handle("POST /console/", http.HandlerFunc(s.serveConsole))
 	metricsHandler := http.NotFoundHandler()
 	if s.Metrics != nil {
 		metricsHandler = s.Metrics.Handler()

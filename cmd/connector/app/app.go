@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/connector-gateway/connector/api"
+	"github.com/connector-gateway/connector/api/console"
 	"github.com/connector-gateway/connector/api/metrics"
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/connectors/slack"
@@ -189,6 +190,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Records: store.Records, Outbox: store.Outbox, Registry: reg, Receivers: a.receivers, WakeSender: a.sender.Wake, Ready: a.ready,
 		Files: files, Cache: cache, Metrics: m, Widget: widgetSurface(a.widget),
 	})
+	if cfg.Console.Enabled {
+		cons, err := console.New(ctx, console.Config{
+			PublicURL: cfg.PublicURL, AdminUser: cfg.Console.AdminUser, AdminPassword: cfg.Console.AdminPassword,
+			CookieSecure: cfg.Console.CookieSecure, SessionTTL: cfg.Console.SessionTTL, Refresh: cfg.Console.Refresh, Logger: log,
+		}, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Registry: reg, Lifecycle: handler})
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		handler.MountConsole(cons)
+	}
 	a.server = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -36,6 +36,7 @@ type Config struct {
 	Telegram TelegramConfig `mapstructure:"telegram"`
 	Webchat  WebchatConfig  `mapstructure:"webchat"`
 	Slack    SlackConfig    `mapstructure:"slack"`
+	Console  ConsoleConfig  `mapstructure:"console"`
 }
 
 // DebugConfig holds diagnostics, off by default.
@@ -52,6 +53,28 @@ type PollConfig struct {
 	// it (renewals come every third of it); when a process dies, another
 	// takes its connections over after this. Default 30s.
 	Lease time.Duration `mapstructure:"lease"`
+}
+
+// ConsoleConfig sets the admin console in the browser (/console/).
+type ConsoleConfig struct {
+	// Enabled serves the console. Default true.
+	Enabled bool `mapstructure:"enabled"`
+	// AdminUser names the first admin, created at the first start when
+	// there is none. Default "admin".
+	AdminUser string `mapstructure:"admin_user"`
+	// AdminPassword is the first admin's password (at least 12
+	// characters). Default "": a one-time password is printed to the log at
+	// the first start, to be changed at the first sign-in.
+	AdminPassword string `mapstructure:"admin_password"`
+	// CookieSecure sets the session cookie's Secure flag: "auto" (default:
+	// when the request came over HTTPS, directly or per
+	// X-Forwarded-Proto), "always" or "never".
+	CookieSecure string `mapstructure:"cookie_secure"`
+	// SessionTTL signs an admin out after this long without a request.
+	// Default 12h.
+	SessionTTL time.Duration `mapstructure:"session_ttl"`
+	// Refresh is how often the status page refreshes itself. Default 5s.
+	Refresh time.Duration `mapstructure:"refresh"`
 }
 
 // FilesConfig sets the gateway's file links.
@@ -186,6 +209,8 @@ func Defaults() Config {
 		Telegram: TelegramConfig{APIEndpoint: "https://api.telegram.org/bot%s/%s", PollTimeout: 25 * time.Second},
 		Slack:    SlackConfig{APIURL: "https://slack.com/api/"},
 		Webchat:  WebchatConfig{MessageLimit: 4000, UploadLimit: 10 << 20, RatePerMinute: 30, Poll: 2 * time.Second},
+		Console: ConsoleConfig{Enabled: true, AdminUser: "admin", CookieSecure: "auto",
+			SessionTTL: 12 * time.Hour, Refresh: 5 * time.Second},
 	}
 }
 
@@ -299,6 +324,23 @@ func (c *Config) Validate() error {
 	}
 	if c.Webchat.Poll <= 0 {
 		return bad("webchat.poll", "must be positive")
+	}
+	if u := strings.TrimSpace(c.Console.AdminUser); u == "" || len(u) > 100 {
+		return bad("console.admin_user", "want 1 to 100 characters, got %q", c.Console.AdminUser)
+	}
+	if p := c.Console.AdminPassword; p != "" && len([]rune(p)) < 12 {
+		return bad("console.admin_password", "must be at least 12 characters (or empty for a one-time password)")
+	}
+	switch c.Console.CookieSecure {
+	case "auto", "always", "never":
+	default:
+		return bad("console.cookie_secure", "want auto, always or never, got %q", c.Console.CookieSecure)
+	}
+	if c.Console.SessionTTL < time.Minute {
+		return bad("console.session_ttl", "must be at least 1m, got %s", c.Console.SessionTTL)
+	}
+	if c.Console.Refresh < 100*time.Millisecond {
+		return bad("console.refresh", "must be at least 100ms, got %s", c.Console.Refresh)
 	}
 	return nil
 }

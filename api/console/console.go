@@ -1,0 +1,266 @@
+// Package console is the gateway's admin console in the browser: sign-in,
+// the setup wizard that connects a bot to a portal line step by step, and
+// the status pages (every portal, line and connection with its delivery
+// state, dead letters and their replay, the audit trail).
+//
+// Pages are rendered on the server from templates embedded in the binary; a
+// small script refreshes the status page and runs the wizard's live check.
+// Every page but the sign-in page needs an admin session (a cookie whose
+// hash is stored in the database); every form carries the session's CSRF
+// token; every change is written to the audit trail.
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/portal"
+	"github.com/connector-gateway/connector/queue"
+)
+
+// Prefix is the path the console is served under.
+const Prefix = "/console/"
+
+// Cookie security modes (Config.CookieSecure).
+const (
+	CookieSecureAuto   = "auto"
+	CookieSecureAlways = "always"
+	CookieSecureNever  = "never"
+)
+
+// Config tunes the console. Zero fields take the documented default.
+type Config struct {
+	// PublicURL is the gateway's public base URL; the wizard shows entry
+	// URLs built from it. "" when the gateway has none.
+	PublicURL string
+	// AdminUser names the first admin, created at the first start when
+	// there is no admin yet. Default "admin".
+	AdminUser string
+	// AdminPassword is the first admin's password. Empty: a one-time
+	// password is generated and written to the log, and must be changed at
+	// the first sign-in.
+	AdminPassword string
+	// CookieSecure is "auto" (default: the Secure flag is set when the
+	// request came over HTTPS, directly or as X-Forwarded-Proto says),
+	// "always" or "never".
+	CookieSecure string
+	// SessionTTL ends a session after this long without a request.
+	// Default 12h.
+	SessionTTL time.Duration
+	// Refresh is how often the status page refreshes itself. Default 5s.
+	Refresh time.Duration
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Templates replaces the embedded page templates and static files (a
+	// directory with templates/ and static/). Default: the embedded ones.
+	Templates fs.FS
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.AdminUser == "" {
+		c.AdminUser = "admin"
+	}
+	if c.CookieSecure == "" {
+		c.CookieSecure = CookieSecureAuto
+	}
+	if c.SessionTTL == 0 {
+		c.SessionTTL = 12 * time.Hour
+	}
+	if c.Refresh == 0 {
+		c.Refresh = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Templates == nil {
+		c.Templates = embedded
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+func (c *Config) validate() error {
+	switch c.CookieSecure {
+	case CookieSecureAuto, CookieSecureAlways, CookieSecureNever:
+	default:
+		return fmt.Errorf("console: cookie_secure must be %q, %q or %q, got %q", CookieSecureAuto, CookieSecureAlways, CookieSecureNever, c.CookieSecure)
+	}
+	if c.SessionTTL < time.Minute {
+		return fmt.Errorf("console: session_ttl must be at least 1m, got %s", c.SessionTTL)
+	}
+	if c.Refresh < 100*time.Millisecond {
+		return fmt.Errorf("console: refresh must be at least 100ms, got %s", c.Refresh)
+	}
+	if normalizeUsername(c.AdminUser) == "" || len(c.AdminUser) > 100 {
+		return fmt.Errorf("console: admin_user must be 1 to 100 characters")
+	}
+	if c.AdminPassword != "" {
+		if msg := validateNewPassword(c.AdminPassword, c.AdminUser); msg != "" {
+			return fmt.Errorf("console: admin_password %s", msg)
+		}
+	}
+	return nil
+}
+
+// Lifecycle tests, activates, deactivates and reconfigures connections. The
+// gateway's API server implements it (api.Server); the console goes through
+// it so a bot set up in the browser behaves exactly like one set up through
+// the portal API (the same bot binding, polling, cache and metrics).
+// Methods are called concurrently; errors are as api.Server documents them.
+type Lifecycle interface {
+	TestConnection(ctx context.Context, c portal.Connection) (connectors.TestReport, error)
+	SaveSettings(ctx context.Context, c portal.Connection, changes connectors.Settings) (portal.Connection, error)
+	ActivateConnection(ctx context.Context, c portal.Connection) (activated, lost portal.Connection, err error)
+	DeactivateConnection(ctx context.Context, c portal.Connection) (portal.Connection, error)
+}
+
+// Deps are the parts the console works with.
+type Deps struct {
+	// DB holds the console's own tables (admins, sessions, audit trail).
+	DB        *queue.DB
+	Records   *portal.Records
+	Outbox    *queue.Outbox
+	Registry  *connectors.Registry
+	Lifecycle Lifecycle
+}
+
+// Console serves the admin console under Prefix. It is safe for concurrent
+// use.
+type Console struct {
+	cfg   Config
+	deps  Deps
+	store *store
+	pages *pages
+	mux   *http.ServeMux
+	// hashing limits concurrent password hashes (each takes 19 MiB), so a
+	// burst of sign-in attempts cannot exhaust memory.
+	hashing chan struct{}
+	static  http.Handler
+}
+
+// New builds the console: it parses every page template (refusing to start
+// when one is missing or broken) and, when there is no admin yet, creates
+// the first one from the configuration or with a one-time password that it
+// logs.
+func New(ctx context.Context, cfg Config, deps Deps) (*Console, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if deps.DB == nil || deps.Records == nil || deps.Outbox == nil || deps.Registry == nil || deps.Lifecycle == nil {
+		return nil, errors.New("console: DB, Records, Outbox, Registry and Lifecycle are required")
+	}
+	c := &Console{cfg: cfg, deps: deps, store: &store{db: deps.DB, now: cfg.Now}, mux: http.NewServeMux(), hashing: make(chan struct{}, 2)}
+	var err error
+	if c.pages, err = loadPages(cfg.Templates, c.funcs()); err != nil {
+		return nil, err
+	}
+	static, err := fs.Sub(cfg.Templates, "static")
+	if err != nil {
+		return nil, fmt.Errorf("console: static files: %w", err)
+	}
+	for _, name := range []string{"console.css", "console.js"} {
+		if _, err := fs.Stat(static, name); err != nil {
+			return nil, fmt.Errorf("console: static file %s is missing: %w", name, err)
+		}
+	}
+	c.static = http.StripPrefix(Prefix+"static/", http.FileServerFS(static))
+	if err := c.ensureAdmin(ctx); err != nil {
+		return nil, err
+	}
+	c.routes()
+	return c, nil
+}
+
+// ensureAdmin creates the first admin when there is none.
+func (c *Console) ensureAdmin(ctx context.Context) error {
+	n, err := c.store.countAdmins(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	pw, oneTime := c.cfg.AdminPassword, false
+	if pw == "" {
+		pw, oneTime = newOneTimePassword(), true
+	}
+	a, created, err := c.store.createAdmin(ctx, c.cfg.AdminUser, hashPassword(pw), oneTime)
+	if err != nil {
+		return err
+	}
+	if !created {
+		return nil // another gateway process made it first
+	}
+	if err := c.store.audit(ctx, auditEntry{Actor: "system", Action: "admin.create", Target: a.ID, Detail: "first admin " + a.Username}); err != nil {
+		return err
+	}
+	if oneTime {
+		c.cfg.Logger.Warn("console: created the first admin with a one-time password; sign in at /console/ and choose a new one",
+			slog.String("user", a.Username), slog.String("password", pw))
+	} else {
+		c.cfg.Logger.Info("console: created the first admin from the configuration", slog.String("user", a.Username))
+	}
+	return nil
+}
+
+// ServeHTTP implements http.Handler for paths under Prefix.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	// Pages hold secrets shown once and CSRF tokens: never cache them,
+	// never frame them, and run only the console's own script.
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	c.mux.ServeHTTP(w, r)
+}
+
+func (c *Console) routes() {
+	open := func(pattern string, h http.HandlerFunc) { c.mux.Handle(pattern, h) }
+	authed := func(pattern string, h authedHandler) { c.mux.Handle(pattern, c.requireSession(h)) }
+
+	open("GET /console/static/", c.static.ServeHTTP)
+	open("GET /console/login", c.loginPage)
+	open("POST /console/login", c.login)
+
+	authed("POST /console/logout", c.logout)
+	authed("GET /console/password", c.passwordPage)
+	authed("POST /console/password", c.changePassword)
+
+	authed("GET /console/{$}", c.statusPage)
+	authed("GET /console/status", c.statusFragment)
+	authed("GET /console/lines/{line}", c.linePage)
+	authed("POST /console/lines/{line}/replay", c.replay)
+	authed("GET /console/connections/{connection}", c.connectionPage)
+	authed("GET /console/connections/{connection}/settings", c.settingsPage)
+	authed("POST /console/connections/{connection}/settings", c.saveSettings)
+	authed("POST /console/connections/{connection}/deactivate", c.deactivate)
+	authed("GET /console/connections/{connection}/received", c.received)
+	authed("GET /console/audit", c.auditPage)
+
+	authed("GET /console/wizard", c.wizardPortalPage)
+	authed("POST /console/wizard/portal", c.wizardCreatePortal)
+	authed("GET /console/wizard/line", c.wizardLinePage)
+	authed("POST /console/wizard/line", c.wizardCreateLine)
+	authed("GET /console/wizard/channel", c.wizardChannelPage)
+	authed("POST /console/wizard/channel", c.wizardCreateConnection)
+	authed("GET /console/wizard/test", c.wizardTestPage)
+	authed("POST /console/wizard/test", c.wizardRunTest)
+	authed("GET /console/wizard/activate", c.wizardActivatePage)
+	authed("POST /console/wizard/activate", c.wizardActivate)
+
+	// Anything else: not found, but only a signed-in admin learns that.
+	authed("/console/", func(w http.ResponseWriter, r *http.Request, s *session) {
+		c.message(w, r, s, http.StatusNotFound, "Page not found", "There is no such page in the console.")
+	})
+}

@@ -1,0 +1,146 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Statuses reports the queue state of every line that ever had events, by
+// line id, in three queries whatever the number of lines (the console shows
+// them all at once), each field as Status reports it. A line missing from
+// the map has never had events: its state is all zeros.
+func (o *Outbox) Statuses(ctx context.Context) (map[string]LineStatus, error) {
+	now := ms(o.cfg.Now())
+	out := map[string]LineStatus{}
+	rows, err := o.db.SQL.QueryContext(ctx, `SELECT line_id, fail_count, first_failed_at, locked_until, last_error, last_ok_at FROM line_queue`)
+	if err != nil {
+		return nil, fmt.Errorf("queue: statuses: %w", err)
+	}
+	for rows.Next() {
+		var (
+			st            LineStatus
+			first, lastOK sql.NullInt64
+			locked        int64
+			lastErr       sql.NullString
+		)
+		if err := rows.Scan(&st.LineID, &st.Failures, &first, &locked, &lastErr, &lastOK); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("queue: statuses: %w", err)
+		}
+		if first.Valid {
+			t := fromMS(first.Int64)
+			st.FirstFailedAt = &t
+		}
+		if locked > now {
+			t := fromMS(locked)
+			st.LockedUntil = &t
+		}
+		if lastOK.Valid {
+			t := fromMS(lastOK.Int64)
+			st.LastOKAt = &t
+		}
+		st.LastError = lastErr.String
+		out[st.LineID] = st
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("queue: statuses: %w", err)
+	}
+	// Waiting events are counted, as Status counts them; the oldest is the
+	// one with the line's lowest seq. Both come from the (line_id, seq)
+	// index.
+	rows, err = o.db.SQL.QueryContext(ctx, `SELECT e.line_id, f.n, e.created_at FROM outbox_events e
+		JOIN (SELECT line_id, COUNT(*) AS n, MIN(seq) AS seq FROM outbox_events GROUP BY line_id) f ON e.seq = f.seq`)
+	if err != nil {
+		return nil, fmt.Errorf("queue: statuses: %w", err)
+	}
+	for rows.Next() {
+		var line string
+		var n, created int64
+		if err := rows.Scan(&line, &n, &created); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("queue: statuses: %w", err)
+		}
+		st := out[line]
+		st.LineID, st.Pending = line, n
+		t := fromMS(created)
+		st.OldestAt = &t
+		out[line] = st
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("queue: statuses: %w", err)
+	}
+	rows, err = o.db.SQL.QueryContext(ctx, "SELECT line_id, COUNT(*) FROM dead_letters GROUP BY line_id")
+	if err != nil {
+		return nil, fmt.Errorf("queue: statuses: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var line string
+		var n int64
+		if err := rows.Scan(&line, &n); err != nil {
+			return nil, fmt.Errorf("queue: statuses: %w", err)
+		}
+		st := out[line]
+		st.LineID = line
+		st.DeadLetters = n
+		out[line] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("queue: statuses: %w", err)
+	}
+	return out, nil
+}
+
+// prefixRange returns the key range [lo, hi) of the keys starting with
+// prefix (which must not be empty or end in byte 0xff).
+func prefixRange(prefix string) (lo, hi string) {
+	last := prefix[len(prefix)-1]
+	return prefix, prefix[:len(prefix)-1] + string(rune(last+1))
+}
+
+// FirstKeySince reports when the first dedupe key starting with prefix was
+// recorded at or after since (ok false when none). Connectors key every
+// messenger update "<type>:<connection id>:<update id>" (connectors.Keyed),
+// so the prefix "<type>:<connection id>:" tells whether a connection
+// received anything from its messenger since a moment, however it arrived
+// (webhook, polling, socket, widget) and whichever gateway process took it.
+// Keys are kept for the dedupe TTL; the lookup reads the key index only.
+func (o *Outbox) FirstKeySince(ctx context.Context, prefix string, since time.Time) (time.Time, bool, error) {
+	if prefix == "" {
+		return time.Time{}, false, fmt.Errorf("queue: first key: empty prefix")
+	}
+	lo, hi := prefixRange(prefix)
+	var at sql.NullInt64
+	err := o.db.SQL.QueryRowContext(ctx, "SELECT MIN(created_at) FROM inbox_keys WHERE dedupe_key >= ? AND dedupe_key < ? AND created_at >= ?",
+		lo, hi, ms(since)).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("queue: first key: %w", err)
+	}
+	if !at.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMS(at.Int64), true, nil
+}
+
+// LastKey reports when the newest dedupe key starting with prefix was
+// recorded (ok false when none is remembered): for a connection, when it
+// last received something (see FirstKeySince).
+func (o *Outbox) LastKey(ctx context.Context, prefix string) (time.Time, bool, error) {
+	if prefix == "" {
+		return time.Time{}, false, fmt.Errorf("queue: last key: empty prefix")
+	}
+	lo, hi := prefixRange(prefix)
+	var at sql.NullInt64
+	err := o.db.SQL.QueryRowContext(ctx, "SELECT MAX(created_at) FROM inbox_keys WHERE dedupe_key >= ? AND dedupe_key < ?", lo, hi).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("queue: last key: %w", err)
+	}
+	if !at.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMS(at.Int64), true, nil
+}

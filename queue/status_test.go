@@ -1,0 +1,138 @@
+package queue_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/queuetest"
+)
+
+// Statuses (the console's all-lines view) reports each line exactly as
+// Status does: waiting, locked out, dead letters, and lines never used.
+func TestStatusesMatchStatus(t *testing.T) {
+	for _, b := range queuetest.Backends() {
+		t.Run(b.Driver, func(t *testing.T) {
+			ctx := context.Background()
+			clock := queuetest.NewClock(time.Now().Truncate(time.Millisecond))
+			o, err := queue.NewOutbox(queuetest.Open(t, b), queue.Config{
+				Schedule: []time.Duration{time.Minute}, Window: time.Hour, Now: clock.Now,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(o.Close)
+			enqueue := func(line string, n int) {
+				t.Helper()
+				var evs []queue.NewEvent
+				for i := 0; i < n; i++ {
+					evs = append(evs, queue.NewEvent{PortalID: "p1", LineID: line, EventID: fmt.Sprintf("%s-%d", line, i), Payload: []byte(`{}`)})
+				}
+				if _, err := o.Enqueue(ctx, evs); err != nil {
+					t.Fatal(err)
+				}
+				clock.Advance(time.Second)
+			}
+			fail := func(line string) {
+				t.Helper()
+				l, err := o.Claim(ctx, queue.LineRef{LineID: line, PortalID: "p1"}, "me", time.Minute)
+				if err != nil || l == nil {
+					t.Fatalf("claim %s: %v %v", line, l, err)
+				}
+				b, err := o.Next(ctx, l, 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := o.Fail(ctx, b, "portal answered 500"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			enqueue("dead", 2)
+			fail("dead")
+			clock.Advance(2 * time.Hour)
+			fail("dead") // past the window: dead letters
+			enqueue("dead", 1)
+			enqueue("waiting", 3)
+			enqueue("locked", 2)
+			fail("locked")
+
+			all, err := o.Statuses(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range []string{"waiting", "locked", "dead", "never"} {
+				want, err := o.Status(ctx, line)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, ok := all[line]
+				if !ok {
+					got = queue.LineStatus{LineID: line}
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("line %s: Statuses = %+v, Status = %+v", line, got, want)
+				}
+			}
+			if all["dead"].DeadLetters != 2 || all["dead"].Pending != 1 || all["waiting"].Pending != 3 || all["waiting"].OldestAt == nil {
+				t.Errorf("statuses = %+v", all)
+			}
+			if all["locked"].Failures != 1 || all["locked"].LockedUntil == nil || all["dead"].LockedUntil != nil {
+				t.Errorf("locked line = %+v", all["locked"])
+			}
+		})
+	}
+}
+
+// FirstKeySince and LastKey tell when a connection received something, from
+// the dedupe keys its updates left: only that connection's keys count
+// (not a connection whose id extends it), and only from the given moment.
+func TestKeysTellWhenAConnectionReceived(t *testing.T) {
+	for _, b := range queuetest.Backends() {
+		t.Run(b.Driver, func(t *testing.T) {
+			ctx := context.Background()
+			start := time.Now().Truncate(time.Millisecond)
+			clock := queuetest.NewClock(start)
+			o, err := queue.NewOutbox(queuetest.Open(t, b), queue.Config{Now: clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(o.Close)
+			update := func(key string) {
+				t.Helper()
+				if _, err := o.Enqueue(ctx, []queue.NewEvent{{DedupeKey: key, PortalID: "p", LineID: "l", EventID: key, Payload: []byte(`{}`)}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			update("telegram:con_a:1")
+			update("telegram:con_ab:7") // another connection, its id extends con_a
+			clock.Advance(time.Minute)
+			since := clock.Now()
+			if _, ok, err := o.FirstKeySince(ctx, "telegram:con_a:", since); err != nil || ok {
+				t.Fatalf("before a new update: ok=%v, %v", ok, err)
+			}
+			clock.Advance(time.Second)
+			update("telegram:con_ab:8")
+			if _, ok, _ := o.FirstKeySince(ctx, "telegram:con_a:", since); ok {
+				t.Fatal("another connection's update counted")
+			}
+			clock.Advance(time.Second)
+			update("telegram:con_a:2")
+			clock.Advance(time.Second)
+			update("telegram:con_a:3")
+			at, ok, err := o.FirstKeySince(ctx, "telegram:con_a:", since)
+			if err != nil || !ok || !at.Equal(since.Add(2*time.Second).UTC()) {
+				t.Fatalf("first since = %v, %v, %v; want %v", at, ok, err, since.Add(2*time.Second))
+			}
+			last, ok, err := o.LastKey(ctx, "telegram:con_a:")
+			if err != nil || !ok || !last.Equal(since.Add(3*time.Second).UTC()) {
+				t.Fatalf("last = %v, %v, %v", last, ok, err)
+			}
+			if _, ok, _ := o.LastKey(ctx, "slack:con_a:"); ok {
+				t.Fatal("a connector type with no updates has a last key")
+			}
+		})
+	}
+}
