@@ -106,8 +106,12 @@ type Dispatcher struct {
 	client  *http.Client
 	wake    chan struct{}
 
-	mu        sync.Mutex
-	hints     map[string]hint
+	mu    sync.Mutex
+	hints map[string]hint
+	// lockedOut remembers lines this process locked out after a failure,
+	// so wake-ups for them cost nothing until the lock ends (the scan
+	// at the lock's end picks them up).
+	lockedOut map[string]time.Time
 	inflight  map[string]bool
 	perPortal map[string]int
 	running   bool
@@ -139,6 +143,7 @@ func NewDispatcher(outbox *queue.Outbox, portals PortalSource, cfg DispatcherCon
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		wake:      make(chan struct{}, 1),
 		hints:     make(map[string]hint),
+		lockedOut: make(map[string]time.Time),
 		inflight:  make(map[string]bool),
 		perPortal: make(map[string]int),
 	}, nil
@@ -198,22 +203,46 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			if err != nil && ctx.Err() == nil {
 				d.cfg.Logger.Error("dispatcher: list ready lines", slog.Any("err", err))
 			}
+			// The database says these may be worked now (a replay or another
+			// replica may have ended a lock-out early).
+			d.mu.Lock()
+			for _, r := range ready {
+				delete(d.lockedOut, r.LineID)
+			}
+			d.mu.Unlock()
 			d.Wake(ready)
 			if wake, err := d.outbox.NextWake(ctx); err == nil && !wake.IsZero() && wake.Before(nextScan) {
 				nextScan = wake
 			}
 		}
-		for _, r := range d.startable() {
-			wg.Add(1)
-			go func(r queue.LineRef) {
-				defer wg.Done()
-				covered := d.deliverLine(ctx, r)
-				d.finish(r, covered)
-				select {
-				case done <- struct{}{}:
-				default:
+		if lines := d.startable(); len(lines) > 0 {
+			// One statement claims every line about to start.
+			leases, err := d.outbox.ClaimLines(context.WithoutCancel(ctx), lines, d.cfg.Owner, d.cfg.Lease)
+			if err != nil {
+				d.cfg.Logger.Error("dispatcher: claim", slog.Any("err", err))
+			}
+			got := map[string]bool{}
+			for _, l := range leases {
+				got[l.LineID] = true
+				wg.Add(1)
+				go func(l *queue.Lease) {
+					defer wg.Done()
+					r := queue.LineRef{LineID: l.LineID, PortalID: l.PortalID}
+					drop := d.deliverLine(ctx, l)
+					d.finish(r, drop)
+					select {
+					case done <- struct{}{}:
+					default:
+					}
+				}(l)
+			}
+			for _, r := range lines {
+				if !got[r.LineID] {
+					// Locked out or leased elsewhere: the scan finds it
+					// when it can be worked.
+					d.finish(r, true)
 				}
-			}(r)
+			}
 		}
 		timer.Reset(max(time.Until(nextScan), time.Millisecond))
 		scan = false
@@ -243,9 +272,17 @@ func (d *Dispatcher) startable() []queue.LineRef {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []queue.LineRef
+	now := time.Now()
 	for line, h := range d.hints {
 		if len(d.inflight) >= d.cfg.Concurrency {
 			break
+		}
+		if until, ok := d.lockedOut[line]; ok {
+			if now.Before(until) {
+				delete(d.hints, line)
+				continue
+			}
+			delete(d.lockedOut, line)
 		}
 		if d.inflight[line] || d.perPortal[h.portal] >= d.cfg.PerPortal {
 			continue
@@ -283,23 +320,16 @@ func (d *Dispatcher) finish(r queue.LineRef, dropHint bool) {
 	}
 }
 
-// deliverLine drains one line while the portal acknowledges, holding its
-// lease throughout. It reports whether the line's hint should be dropped
-// regardless of new wake-ups (the line is locked out, leased elsewhere, or
-// failing: the scan finds it again when it can be worked).
-func (d *Dispatcher) deliverLine(ctx context.Context, r queue.LineRef) (drop bool) {
+// deliverLine drains one claimed line while the portal acknowledges,
+// holding its lease throughout. It reports whether the line's hint should be
+// dropped regardless of new wake-ups (the line is failing: the scan finds it
+// again when it can be worked).
+func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease) (drop bool) {
+	r := queue.LineRef{LineID: lease.LineID, PortalID: lease.PortalID}
 	log := d.cfg.Logger.With(slog.String("line", r.LineID), slog.String("portal", r.PortalID))
 	// Queue bookkeeping must complete even while shutting down, so it runs
 	// on a context that is not cancelled with ctx.
 	bg := context.WithoutCancel(ctx)
-	lease, err := d.outbox.Claim(bg, r, d.cfg.Owner, d.cfg.Lease)
-	if err != nil {
-		log.Error("dispatcher: claim", slog.Any("err", err))
-		return true
-	}
-	if lease == nil {
-		return true
-	}
 	for {
 		if ctx.Err() != nil {
 			_ = d.outbox.Release(bg, lease)
@@ -332,6 +362,11 @@ func (d *Dispatcher) deliverLine(ctx context.Context, r queue.LineRef) (drop boo
 			if ferr != nil {
 				log.Error("dispatcher: record failure", slog.Any("err", ferr))
 				return true
+			}
+			if !lo.Until.IsZero() {
+				d.mu.Lock()
+				d.lockedOut[r.LineID] = lo.Until
+				d.mu.Unlock()
 			}
 			if lo.Expired > 0 {
 				log.Warn("dispatcher: events expired into dead letters", slog.Int64("events", lo.Expired), slog.String("reason", err.Error()))

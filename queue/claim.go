@@ -132,41 +132,217 @@ func (o *Outbox) Next(ctx context.Context, l *Lease, max int) (*Batch, error) {
 // lease is renewed for d (the caller goes on with the next batch); with
 // d == 0 it is released (the caller is done with the line). If the lease was
 // lost meanwhile the events are still deleted (they were delivered) and
-// ErrLeaseLost is returned.
+// ErrLeaseLost is returned. Concurrent acks share one transaction.
 func (o *Outbox) Ack(ctx context.Context, b *Batch, d time.Duration) error {
+	r := &ackReq{batch: b, renew: d, done: make(chan struct{})}
+	select {
+	case <-o.quit:
+		// After Close: ack alone, so a batch finishing at shutdown is kept.
+		o.ackGroup([]*ackReq{r})
+	case o.acks <- r:
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if r.err == nil && d > 0 {
+		b.Lease.Until = r.at.Add(d)
+	}
+	return r.err
+}
+
+type ackReq struct {
+	batch *Batch
+	renew time.Duration
+	at    time.Time
+	err   error
+	done  chan struct{}
+}
+
+// ackLoop commits whatever acks wait, together, as commitLoop does for
+// enqueues.
+func (o *Outbox) ackLoop() {
+	group := make([]*ackReq, 0, 256)
+	for {
+		select {
+		case r := <-o.acks:
+			group = append(group[:0], r)
+		case <-o.quit:
+			for {
+				select {
+				case r := <-o.acks:
+					o.ackGroup([]*ackReq{r})
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(group) < 256 {
+			select {
+			case r := <-o.acks:
+				group = append(group, r)
+			default:
+				break fill
+			}
+		}
+		o.ackGroup(group)
+	}
+}
+
+func (o *Outbox) ackGroup(group []*ackReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	now := o.cfg.Now()
-	var lost bool
+	lost, err := o.ackMany(ctx, group, now)
+	for _, r := range group {
+		r.at = now
+		switch {
+		case err != nil:
+			r.err = fmt.Errorf("queue: ack: %w", err)
+		case lost[r.batch.Lease.LineID]:
+			r.err = ErrLeaseLost
+		}
+		close(r.done)
+	}
+}
+
+// ackMany deletes the acked events and updates the lines of a group of
+// acks in one transaction, and reports the lines whose lease was lost.
+func (o *Outbox) ackMany(ctx context.Context, group []*ackReq, now time.Time) (map[string]bool, error) {
+	var lost map[string]bool
 	err := o.db.InTx(ctx, func(tx *sql.Tx) error {
-		lost = false
-		if _, err := deleteSeqs(ctx, tx, "outbox_events", b.Lease.LineID, b.Items); err != nil {
-			return err
+		lost = map[string]bool{}
+		var seqs []any
+		for _, r := range group {
+			for _, it := range r.batch.Items {
+				seqs = append(seqs, it.Seq)
+			}
 		}
-		lease := "lease_until = ?"
-		leaseArg := any(ms(now.Add(d)))
-		if d <= 0 {
-			lease, leaseArg = "lease_owner = NULL, lease_until = ?", any(0)
+		for start := 0; start < len(seqs); start += 1000 {
+			chunk := seqs[start:min(start+1000, len(seqs))]
+			if _, err := tx.ExecContext(ctx, "DELETE FROM outbox_events WHERE seq IN ("+placeholders(len(chunk))+")", chunk...); err != nil {
+				return fmt.Errorf("delete acked events: %w", err)
+			}
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE line_queue SET fail_count = 0, first_failed_at = NULL,
-			locked_until = 0, last_error = NULL, last_ok_at = ?, `+lease+`
-			WHERE line_id = ? AND lease_owner = ?`, ms(now), leaseArg, b.Lease.LineID, b.Lease.Owner)
-		if err != nil {
-			return fmt.Errorf("update line: %w", err)
+		// One UPDATE per (owner, renew or release) with the lines in it.
+		type key struct {
+			owner string
+			renew bool
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			lost = true
+		sets := map[key][]string{}
+		for _, r := range group {
+			k := key{r.batch.Lease.Owner, r.renew > 0}
+			sets[k] = append(sets[k], r.batch.Lease.LineID)
+		}
+		renewUntil := ms(now.Add(o.maxRenew(group)))
+		for k, lines := range sets {
+			lease, leaseArg := "lease_until = ?", any(renewUntil)
+			if !k.renew {
+				lease, leaseArg = "lease_owner = NULL, lease_until = ?", any(0)
+			}
+			args := []any{ms(now), leaseArg, k.owner}
+			for _, l := range lines {
+				args = append(args, l)
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE line_queue SET fail_count = 0, first_failed_at = NULL,
+				locked_until = 0, last_error = NULL, last_ok_at = ?, `+lease+`
+				WHERE lease_owner = ? AND line_id IN (`+placeholders(len(lines))+`)`, args...)
+			if err != nil {
+				return fmt.Errorf("update lines: %w", err)
+			}
+			if n, _ := res.RowsAffected(); int(n) == len(lines) {
+				continue
+			}
+			// Some lease moved on: find which (rare). Every row this UPDATE
+			// touched now carries last_ok_at = now.
+			touched := map[string]bool{}
+			rows, err := tx.QueryContext(ctx, "SELECT line_id FROM line_queue WHERE last_ok_at = ? AND line_id IN ("+placeholders(len(lines))+")",
+				append([]any{ms(now)}, args[3:]...)...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				touched[id] = true
+			}
+			rows.Close()
+			for _, l := range lines {
+				if !touched[l] {
+					lost[l] = true
+				}
+			}
 		}
 		return nil
 	})
+	return lost, err
+}
+
+// maxRenew is the renewal period of a group (dispatchers of one outbox use
+// one lease length).
+func (o *Outbox) maxRenew(group []*ackReq) time.Duration {
+	var d time.Duration
+	for _, r := range group {
+		d = max(d, r.renew)
+	}
+	return d
+}
+
+// ClaimLines takes, in one statement, the leases of those lines that are
+// claimable (not locked out, not leased by another), and returns a lease
+// for each line it got.
+func (o *Outbox) ClaimLines(ctx context.Context, lines []LineRef, owner string, d time.Duration) ([]*Lease, error) {
+	if len(lines) == 0 {
+		return nil, nil
+	}
+	now := o.cfg.Now()
+	until := now.Add(d)
+	ids := make([]any, len(lines))
+	for i, l := range lines {
+		ids[i] = l.LineID
+	}
+	args := append([]any{owner, ms(until), ms(now), ms(now), owner}, ids...)
+	res, err := o.db.SQL.ExecContext(ctx, `UPDATE line_queue SET lease_owner = ?, lease_until = ?
+		WHERE locked_until <= ? AND (lease_owner IS NULL OR lease_until <= ? OR lease_owner = ?)
+		AND line_id IN (`+placeholders(len(ids))+`)`, args...)
 	if err != nil {
-		return fmt.Errorf("queue: ack: %w", err)
+		return nil, fmt.Errorf("queue: claim lines: %w", err)
 	}
-	if lost {
-		return ErrLeaseLost
+	got := map[string]bool{}
+	if n, _ := res.RowsAffected(); int(n) == len(lines) {
+		for _, l := range lines {
+			got[l.LineID] = true
+		}
+	} else if n > 0 {
+		rows, err := o.db.SQL.QueryContext(ctx, "SELECT line_id FROM line_queue WHERE lease_owner = ? AND lease_until = ? AND line_id IN ("+placeholders(len(ids))+")",
+			append([]any{owner, ms(until)}, ids...)...)
+		if err != nil {
+			return nil, fmt.Errorf("queue: claim lines: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("queue: claim lines: %w", err)
+			}
+			got[id] = true
+		}
+		rows.Close()
 	}
-	if d > 0 {
-		b.Lease.Until = now.Add(d)
+	var out []*Lease
+	for _, l := range lines {
+		if got[l.LineID] {
+			out = append(out, &Lease{LineID: l.LineID, PortalID: l.PortalID, Owner: owner, Until: until})
+		}
 	}
-	return nil
+	return out, nil
 }
 
 func deleteSeqs(ctx context.Context, tx *sql.Tx, table, lineID string, items []Item) (int64, error) {

@@ -66,6 +66,10 @@ func Open(ctx context.Context, driver, dsn string) (*DB, error) {
 		// instead of prepare, execute and close. Safe with utf8mb4 (the
 		// driver refuses it for the multibyte charsets where it is not).
 		cfg.InterpolateParams = true
+		// Affected rows count matched rows, as SQLite does: every
+		// compare-and-set here asks "did my WHERE match", and a lease renewed
+		// within the same millisecond changes no value.
+		cfg.ClientFoundRows = true
 		if cfg.Params == nil {
 			cfg.Params = map[string]string{}
 		}

@@ -103,6 +103,7 @@ type Outbox struct {
 	cfg Config
 
 	reqs chan *enqueueReq
+	acks chan *ackReq
 	quit chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -126,6 +127,7 @@ func NewOutbox(db *DB, cfg Config) (*Outbox, error) {
 		db:    db,
 		cfg:   cfg,
 		reqs:  make(chan *enqueueReq, cfg.MaxGroup),
+		acks:  make(chan *ackReq, 256),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
 		known: make(map[string]bool),
@@ -138,6 +140,11 @@ func NewOutbox(db *DB, cfg Config) (*Outbox, error) {
 			o.commitLoop()
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		o.ackLoop()
+	}()
 	go func() {
 		wg.Wait()
 		close(o.done)

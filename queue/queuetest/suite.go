@@ -166,6 +166,49 @@ func Run(t *testing.T, b Backend) {
 		}
 	})
 
+	t.Run("ClaimLinesTakesOnlyTheFreeOnes", func(t *testing.T) {
+		clk := NewClock(time.Unix(1_700_000_000, 0))
+		o := newOutbox(t, Open(t, b), queue.Config{Now: clk.Now, Schedule: []time.Duration{time.Hour}})
+		var refs []queue.LineRef
+		for _, l := range []string{"free", "leased", "locked"} {
+			if _, err := o.Enqueue(ctx, []queue.NewEvent{ev(l, "k-"+l, 1)}); err != nil {
+				t.Fatal(err)
+			}
+			refs = append(refs, queue.LineRef{LineID: l, PortalID: "p1"})
+		}
+		if l, _ := o.Claim(ctx, refs[1], "other", time.Minute); l == nil {
+			t.Fatal("setup: claim")
+		}
+		lk, _ := o.Claim(ctx, refs[2], "w", time.Minute)
+		bl, _ := o.Next(ctx, lk, 10)
+		if _, err := o.Fail(ctx, bl, "503"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := o.ClaimLines(ctx, refs, "w", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].LineID != "free" || got[0].PortalID != "p1" {
+			t.Fatalf("claimed %+v, want only the free line", got)
+		}
+		// Acks of several lines in flight at once share a transaction and
+		// each lands on its own line.
+		l2, _ := o.ClaimLines(ctx, refs[:1], "w", time.Minute)
+		if len(l2) != 1 {
+			t.Fatal("re-claim by the holder failed")
+		}
+		batch, _ := o.Next(ctx, got[0], 10)
+		if err := o.Ack(ctx, batch, 0); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := o.Status(ctx, "free"); st.Pending != 0 {
+			t.Fatalf("acked line still has %d", st.Pending)
+		}
+		if st, _ := o.Status(ctx, "leased"); st.Pending != 1 {
+			t.Fatalf("other line lost events: %d", st.Pending)
+		}
+	})
+
 	t.Run("ExpiredLeaseIsTakenOver", func(t *testing.T) {
 		clk := NewClock(time.Unix(1_700_000_000, 0))
 		o := newOutbox(t, Open(t, b), queue.Config{Now: clk.Now})
