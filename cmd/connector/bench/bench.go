@@ -110,6 +110,7 @@ type Result struct {
 	CeilingClaimDeletePerS  float64 `json:"ceiling_claim_delete_per_s"`
 	CeilingHTTPPerS         float64 `json:"ceiling_http_per_s"`
 	IngestPerS              float64 `json:"ingest_per_s"`
+	IngestPortalDownPerS    float64 `json:"ingest_portal_down_per_s"`
 	DeliverPerS             float64 `json:"deliver_per_s"`
 	OfferedPerS             float64 `json:"offered_per_s"`
 	E2EP50ms                float64 `json:"e2e_p50_ms"`
@@ -161,6 +162,7 @@ func printTable(w io.Writer, r Result) {
 		{"ceiling: claim-and-delete", fmt.Sprintf("%.0f rows/s", r.CeilingClaimDeletePerS)},
 		{"ceiling: HTTP POST loopback", fmt.Sprintf("%.0f req/s", r.CeilingHTTPPerS)},
 		{"ingest (webhooks answered after commit)", fmt.Sprintf("%.0f events/s (%.2f× single-commit ceiling)", r.IngestPerS, ratio(r.IngestPerS, r.CeilingSingleCommitPerS))},
+		{"ingest with the portal down (outage burst)", fmt.Sprintf("%.0f events/s (%.2f× single-commit ceiling)", r.IngestPortalDownPerS, ratio(r.IngestPortalDownPerS, r.CeilingSingleCommitPerS))},
 		{"deliver (backlog drain, signed batches)", fmt.Sprintf("%.0f events/s (%.2f× claim-delete ceiling)", r.DeliverPerS, ratio(r.DeliverPerS, r.CeilingClaimDeletePerS))},
 		{"latency offered", fmt.Sprintf("%.0f events/s", r.OfferedPerS)},
 		{"latency p50 / p90 / p99 / max", fmt.Sprintf("%.1f / %.1f / %.1f / %.1f ms", r.E2EP50ms, r.E2EP90ms, r.E2EP99ms, r.E2EMaxms)},

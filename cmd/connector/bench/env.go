@@ -130,10 +130,12 @@ type env struct {
 	aHooks []string // entry hashes of portal A's active lines
 	bHooks []string // entry hashes of portal B's lines
 	aLines []string
-	child  *exec.Cmd
-	addr   string
-	stderr *lockedBuf
-	client *http.Client
+	// bPortal is the id of portal B, the one that goes dead.
+	bPortal string
+	child   *exec.Cmd
+	addr    string
+	stderr  *lockedBuf
+	client  *http.Client
 }
 
 type lockedBuf struct {
@@ -185,15 +187,17 @@ func setup(ctx context.Context, o Options, say func(string, ...any)) (*env, erro
 		lines int
 		hooks *[]string
 		ids   *[]string
+		id    *string
 	}{
-		{e.a, "bench A", o.Lines - deadLines, &e.aHooks, &e.aLines},
-		{e.b, "bench B (goes dead)", deadLines, &e.bHooks, nil},
+		{e.a, "bench A", o.Lines - deadLines, &e.aHooks, &e.aLines, new(string)},
+		{e.b, "bench B (goes dead)", deadLines, &e.bHooks, nil, &e.bPortal},
 	} {
 		pr, secret, err := store.Records.CreatePortal(ctx, pp.name, pp.p.url)
 		if err != nil {
 			e.close()
 			return nil, err
 		}
+		*pp.id = pr.ID
 		if err := pp.p.setSecret(secret); err != nil {
 			e.close()
 			return nil, err

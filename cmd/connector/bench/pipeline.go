@@ -82,6 +82,30 @@ func pipeline(ctx context.Context, o Options, e *env, r *Result, say func(string
 		return fmt.Errorf("ingest: only %d of %d events reached the portal", e.a.acked.Load()-ackedBefore, n)
 	}
 
+	// Ingest again with portal A down: a burst during an outage, and the
+	// share of the ingest figure above that concurrent delivery costs on
+	// this machine.
+	e.a.mode.Store(modeDown)
+	n, el, err = timed(o.Duration/2, o.Concurrency, func(w int) (int, error) {
+		id := updateID.Add(1)
+		i := int(id) % len(e.aHooks)
+		if err := e.post(ctx, e.aHooks[i], update(id, i, "outage")); err != nil {
+			failures.Add(1)
+			return 0, nil
+		}
+		return 1, nil
+	})
+	if err != nil || failures.Load() > 0 {
+		return fmt.Errorf("ingest during outage: %d refused, %v", failures.Load(), err)
+	}
+	r.IngestPortalDownPerS = float64(n) / el.Seconds()
+	say("  ingest with the portal down: %.0f events/s", r.IngestPortalDownPerS)
+	ackedBefore = e.a.acked.Load()
+	e.a.mode.Store(modeUp)
+	if !waitUntil(ctx, 5*time.Minute, func() bool { return e.a.acked.Load()-ackedBefore >= n }) {
+		return fmt.Errorf("after the outage only %d of %d events reached the portal", e.a.acked.Load()-ackedBefore, n)
+	}
+
 	// Latency with every portal healthy, and with portal B dead, in
 	// interleaved windows so that drift of this shared machine hits both
 	// alike; the windows of each kind are pooled.
@@ -96,6 +120,11 @@ func pipeline(ctx context.Context, o Options, e *env, r *Result, say func(string
 	base := 0
 	for round := 0; round < rounds; round++ {
 		e.b.mode.Store(modeUp)
+		// "All healthy" means portal B has caught up on what it missed
+		// while dead, so its lines are not mid-recovery in this window.
+		if !waitUntil(ctx, 2*time.Minute, func() bool { return e.waiting(ctx, e.bPortal) == 0 }) {
+			return fmt.Errorf("latency: portal B did not catch up after coming back")
+		}
 		lat, off, err := latency(ctx, window, e, &updateID, true, base)
 		if err != nil {
 			return fmt.Errorf("latency: %w", err)
@@ -282,6 +311,15 @@ func fill(ctx context.Context, e *env, n int) error {
 		done += k
 	}
 	return nil
+}
+
+// waiting counts a portal's events still in the outbox.
+func (e *env) waiting(ctx context.Context, portalID string) int {
+	var n int
+	if err := e.store.DB.SQL.QueryRowContext(ctx, "SELECT COUNT(*) FROM outbox_events WHERE portal_id = ?", portalID).Scan(&n); err != nil {
+		return -1
+	}
+	return n
 }
 
 func (e *env) portalOf(ctx context.Context, lineID string) (string, error) {
