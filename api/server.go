@@ -7,12 +7,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/connector-gateway/connector/api/httpjson"
 	"github.com/connector-gateway/connector/api/metrics"
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
@@ -212,30 +212,15 @@ func (s *Server) handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, h)
 }
 
-// apiError is the body of every error answer.
-type apiError struct {
-	Error struct {
-		Code    string            `json:"code"`
-		Message string            `json:"message"`
-		Fields  map[string]string `json:"fields,omitempty"`
-	} `json:"error"`
-}
-
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeErrorFields(w, status, code, msg, nil)
+	httpjson.Error(w, status, code, msg, nil)
 }
 
 func writeErrorFields(w http.ResponseWriter, status int, code, msg string, fields map[string]string) {
-	var e apiError
-	e.Error.Code, e.Error.Message, e.Error.Fields = code, msg, fields
-	writeJSON(w, status, e)
+	httpjson.Error(w, status, code, msg, fields)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httpjson.Write(w, status, v) }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

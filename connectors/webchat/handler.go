@@ -2,12 +2,12 @@ package webchat
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
 
+	"github.com/connector-gateway/connector/api/httpjson"
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/queue"
 )
@@ -112,30 +112,20 @@ func (h *Handler) track() bool {
 	return true
 }
 
-// errorBody is the body of every error answer, shaped like the API's.
-type errorBody struct {
-	Error struct {
-		Code    string            `json:"code"`
-		Message string            `json:"message"`
-		Fields  map[string]string `json:"fields,omitempty"`
-	} `json:"error"`
-}
+// The widget's answers are per visitor: never cached.
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeErrorFields(w, status, code, msg, nil)
 }
 
 func writeErrorFields(w http.ResponseWriter, status int, code, msg string, fields map[string]string) {
-	var b errorBody
-	b.Error.Code, b.Error.Message, b.Error.Fields = code, msg, fields
-	writeJSON(w, status, b)
+	w.Header().Set("Cache-Control", "no-store")
+	httpjson.Error(w, status, code, msg, fields)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	httpjson.Write(w, status, v)
 }
 
 // widget loads the connection a request names and checks that the page
