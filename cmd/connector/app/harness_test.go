@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"github.com/connector-gateway/connector/cmd/connector/app"
+	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/connectors/telegram/telegramtest"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/portal/portaltest"
 	"github.com/connector-gateway/connector/portal/sdk"
+	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/queuetest"
 )
 
@@ -177,3 +179,47 @@ func postUpdate(t testing.TB, g *gateway, hash, secret string, body []byte) int 
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// mysqlBackend is the MariaDB backend, for tests only it can run (several
+// processes on one database).
+func mysqlBackend() queuetest.Backend {
+	for _, b := range queuetest.Backends() {
+		if b.Driver == queue.DriverMySQL {
+			return b
+		}
+	}
+	panic("no MySQL backend")
+}
+
+// adminSetup creates, as an admin would before the gateway runs, a portal
+// with one line and one Telegram connection with the given settings,
+// activated when active is set (without calling Telegram). It returns the
+// line, the connection and a client for the portal (BaseURL to be set).
+func adminSetup(t testing.TB, cfg app.Config, pt *portaltest.Server, settings connectors.Settings, active bool) (portal.Line, portal.Connection, sdk.Client) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := app.OpenStore(ctx, cfg, testLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	pr, secret, err := store.Records.CreatePortal(ctx, "Acme", pt.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt.SetSecrets(secret)
+	line, err := store.Records.CreateLine(ctx, pr.ID, "Support")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := store.Records.CreateConnection(ctx, line.ID, "telegram", settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if active {
+		if err := store.Records.SetState(ctx, conn.ID, true, portal.ConnOK, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return line, conn, sdk.Client{PortalID: pr.ID, Secret: secret}
+}

@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,10 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connector-gateway/connector/cmd/connector/app"
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/connectors/telegram/telegramtest"
-	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/portal/portaltest"
 	"github.com/connector-gateway/connector/queue/queuetest"
 )
@@ -166,28 +163,7 @@ func TestCrashLosesNothing(t *testing.T) {
 		cfg := testConfig(b, dsn, tg.Endpoint())
 
 		// Records made as an admin would, before the gateway runs.
-		ctx := context.Background()
-		store, err := app.OpenStore(ctx, cfg, testLogger(t), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pr, secret, err := store.Records.CreatePortal(ctx, "Acme", pt.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pt.SetSecrets(secret)
-		line, err := store.Records.CreateLine(ctx, pr.ID, "Support")
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn, err := store.Records.CreateConnection(ctx, line.ID, "telegram", connectors.Settings{"bot_token": botToken, "mode": "webhook", "webhook_secret": "hooksecret"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := store.Records.SetState(ctx, conn.ID, true, portal.ConnOK, ""); err != nil {
-			t.Fatal(err)
-		}
-		store.Close()
+		line, conn, _ := adminSetup(t, cfg, pt, connectors.Settings{"bot_token": botToken, "mode": "webhook", "webhook_secret": "hooksecret"}, true)
 
 		env := []string{
 			"CONNECTOR_DATABASE_DRIVER=" + b.Driver, "CONNECTOR_DATABASE_DSN=" + dsn, "CONNECTOR_DATABASE_AUTO_MIGRATE=true",

@@ -16,8 +16,6 @@ import (
 	"github.com/connector-gateway/connector/connectors/telegram/telegramtest"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/portal/portaltest"
-	"github.com/connector-gateway/connector/queue"
-	"github.com/connector-gateway/connector/queue/queuetest"
 )
 
 // leasesOf counts line leases held by the process with this pid.
@@ -37,12 +35,7 @@ func leasesOf(t *testing.T, db *sql.DB, pid int) int {
 // order holds, and a redelivery (only possible for a batch in flight at the
 // SIGKILL) carries the same event id.
 func TestThreeReplicasShareWorkAndHandOver(t *testing.T) {
-	var b queuetest.Backend
-	for _, bb := range queuetest.Backends() {
-		if bb.Driver == queue.DriverMySQL {
-			b = bb
-		}
-	}
+	b := mysqlBackend()
 	tg := telegramtest.New(t, botToken)
 	pt := portaltest.New(t)
 	dsn := b.DSN(t)

@@ -9,19 +9,12 @@ import (
 
 	"github.com/connector-gateway/connector/connectors/telegram/telegramtest"
 	"github.com/connector-gateway/connector/portal/portaltest"
-	"github.com/connector-gateway/connector/queue"
-	"github.com/connector-gateway/connector/queue/queuetest"
 )
 
 // Two gateways (separate pools, as two processes would have) on one MariaDB
 // share the work without delivering any event twice.
 func TestTwoDispatchersOneMariaDB(t *testing.T) {
-	var b queuetest.Backend
-	for _, bb := range queuetest.Backends() {
-		if bb.Driver == queue.DriverMySQL {
-			b = bb
-		}
-	}
+	b := mysqlBackend()
 	tg := telegramtest.New(t, botToken)
 	p := portaltest.New(t)
 	dsn := b.DSN(t)

@@ -14,7 +14,6 @@ import (
 	"github.com/connector-gateway/connector/connectors/telegram/telegramtest"
 	"github.com/connector-gateway/connector/portal/portaltest"
 	"github.com/connector-gateway/connector/portal/sdk"
-	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/queuetest"
 )
 
@@ -24,26 +23,8 @@ import (
 // portal (BaseURL to be set).
 func pollingSetup(t *testing.T, cfg app.Config, pt *portaltest.Server) (lineID, connID string, client sdk.Client) {
 	t.Helper()
-	ctx := context.Background()
-	store, err := app.OpenStore(ctx, cfg, testLogger(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	pr, secret, err := store.Records.CreatePortal(ctx, "Acme", pt.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pt.SetSecrets(secret)
-	line, err := store.Records.CreateLine(ctx, pr.ID, "Support")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := store.Records.CreateConnection(ctx, line.ID, "telegram", connectors.Settings{"bot_token": botToken, "mode": "polling", "webhook_secret": "unused"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return line.ID, conn.ID, sdk.Client{PortalID: pr.ID, Secret: secret}
+	line, conn, client := adminSetup(t, cfg, pt, connectors.Settings{"bot_token": botToken, "mode": "polling", "webhook_secret": "unused"}, false)
+	return line.ID, conn.ID, client
 }
 
 func pollingEnv(b queuetest.Backend, dsn string, cfg app.Config, endpoint string) []string {
@@ -126,12 +107,7 @@ func TestTelegramPollingRestartMidStream(t *testing.T) {
 // one of them polls, every update reaches the portal exactly once, and when
 // the polling process dies the other takes over once its lease expired.
 func TestTelegramPollingTwoGatewaysOneConnection(t *testing.T) {
-	var b queuetest.Backend
-	for _, bb := range queuetest.Backends() {
-		if bb.Driver == queue.DriverMySQL {
-			b = bb
-		}
-	}
+	b := mysqlBackend()
 	tg := telegramtest.New(t, botToken)
 	pt := portaltest.New(t)
 	dsn := b.DSN(t)
