@@ -113,17 +113,24 @@ func lineBot(tg *telegramtest.Server, lineID string) string {
 	return tok
 }
 
+// newPortal creates a portal as an admin would, tells the test portal its
+// signing secret, and returns a signed API client for it.
+func newPortal(t testing.TB, g *gateway, p *portaltest.Server) wiring {
+	t.Helper()
+	pr, secret, err := g.app.Store().Records.CreatePortal(context.Background(), "Acme helpdesk", p.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetSecrets(append(p.Secrets(), secret)...)
+	return wiring{PortalID: pr.ID, Secret: secret, Client: &sdk.Client{BaseURL: g.URL, PortalID: pr.ID, Secret: secret}}
+}
+
 // wire creates a portal (as an admin would) and, through the signed portal
 // API, its lines and Telegram connections, and activates them.
 func wire(t testing.TB, g *gateway, tg *telegramtest.Server, p *portaltest.Server, lines int) wiring {
 	t.Helper()
 	ctx := context.Background()
-	pr, secret, err := g.app.Store().Records.CreatePortal(ctx, "Acme helpdesk", p.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.SetSecrets(append(p.Secrets(), secret)...)
-	w := wiring{PortalID: pr.ID, Secret: secret, Client: &sdk.Client{BaseURL: g.URL, PortalID: pr.ID, Secret: secret}}
+	w := newPortal(t, g, p)
 	for i := 0; i < lines; i++ {
 		var line portal.Line
 		if err := w.Client.Do(ctx, "POST", "/v1/lines", map[string]string{"name": "Support " + string(rune('A'+i))}, &line, nil); err != nil {

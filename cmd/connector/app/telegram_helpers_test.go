@@ -73,12 +73,7 @@ func reachableConfig(t testing.TB, b queuetest.Backend, endpoint string) app.Con
 func connectTelegram(t testing.TB, g *gateway, tg *telegramtest.Server, p *portaltest.Server, mode string) wiring {
 	t.Helper()
 	ctx := context.Background()
-	pr, secret, err := g.app.Store().Records.CreatePortal(ctx, "Acme helpdesk", p.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.SetSecrets(append(p.Secrets(), secret)...)
-	w := wiring{PortalID: pr.ID, Secret: secret, Client: &sdk.Client{BaseURL: g.URL, PortalID: pr.ID, Secret: secret}}
+	w := newPortal(t, g, p)
 	var line portal.Line
 	if err := w.Client.Do(ctx, "POST", "/v1/lines", map[string]string{"name": "Support " + mode}, &line, nil); err != nil {
 		t.Fatalf("create line: %v", err)
