@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
@@ -32,6 +33,13 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	// A channel that receives no webhooks (the web chat widget) has no
+	// entry URL to answer.
+	recv, ok := c.(connectors.WebhookReceiver)
+	if !ok {
+		http.Error(w, "this connection does not receive webhooks", http.StatusNotFound)
+		return
+	}
 	body, err := readBody(w, r, s.cfg.BodyLimit)
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
@@ -43,7 +51,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := s.logger(r).With(slog.String("connection", conn.ID), slog.String("connector", conn.Connector))
-	in, err := c.Parse(ctx, s.connView(conn), r.Header, body)
+	in, err := recv.Parse(ctx, s.connView(conn), s.webhookRequest(r, body))
 	switch {
 	case errors.Is(err, connectors.ErrUnauthorized):
 		s.refused(conn.Connector, "unauthorized")
@@ -94,6 +102,67 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = io.WriteString(w, "ok")
+}
+
+// handshake answers a GET to a connection's entry URL for messengers that
+// prove the URL that way (connectors.Handshaker); others get 405, as before
+// the route existed.
+func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	conn, err := s.connectionByHash(ctx, r.PathValue("hash"))
+	if errors.Is(err, portal.ErrNotFound) {
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		s.logger(r).Error("hook: look up connection", slog.Any("err", err))
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	c, ok := s.Registry.Get(conn.Connector)
+	if !ok || !conn.Active {
+		http.NotFound(w, r)
+		return
+	}
+	hs, ok := c.(connectors.Handshaker)
+	if !ok {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	resp, err := hs.Handshake(ctx, s.connView(conn), s.webhookRequest(r, nil))
+	switch {
+	case errors.Is(err, connectors.ErrUnauthorized):
+		s.refused(conn.Connector, "unauthorized")
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	case errors.Is(err, connectors.ErrMalformed):
+		s.refused(conn.Connector, "malformed")
+		http.Error(w, "malformed request", http.StatusBadRequest)
+		return
+	case err != nil:
+		s.logger(r).Error("hook: handshake", slog.String("connection", conn.ID), slog.Any("err", err))
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if resp.ContentType != "" {
+		w.Header().Set("Content-Type", resp.ContentType)
+	}
+	if resp.Status == 0 {
+		resp.Status = http.StatusOK
+	}
+	w.WriteHeader(resp.Status)
+	_, _ = w.Write(resp.Body)
+}
+
+// webhookRequest is r as the connector sees it: URL is the one the
+// messenger called, i.e. the public URL with r's path and raw query.
+func (s *Server) webhookRequest(r *http.Request, body []byte) connectors.Request {
+	u := r.URL.RequestURI()
+	if s.cfg.PublicURL != "" {
+		u = strings.TrimSuffix(s.cfg.PublicURL, "/") + u
+	}
+	return connectors.Request{Method: r.Method, URL: u, Query: r.URL.Query(), Header: r.Header, Body: body}
 }
 
 func (s *Server) refused(connector, reason string) {

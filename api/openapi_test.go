@@ -16,6 +16,7 @@ import (
 func nonPortalRoutes() []Route {
 	return []Route{
 		{"POST", "/hook/{hash}"},
+		{"GET", "/hook/{hash}"},
 		{"GET", "/files/{token}"},
 		{"GET", "/metrics"},
 		{"GET", "/healthz"},

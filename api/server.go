@@ -162,6 +162,7 @@ func (s *Server) routes() {
 	s.handle("GET /healthz", http.HandlerFunc(s.healthz))
 	s.handle("GET /readyz", http.HandlerFunc(s.readyz))
 	s.handle("POST /hook/{hash}", http.HandlerFunc(s.hook))
+	s.handle("GET /hook/{hash}", http.HandlerFunc(s.handshake))
 	s.handle("GET /files/{token}", http.HandlerFunc(s.file))
 	s.handle("GET /console/", http.HandlerFunc(s.serveConsole))
 	s.handle("POST /console/", http.HandlerFunc(s.serveConsole))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"time"
 )
@@ -162,13 +163,52 @@ type Connector interface {
 	Activate(ctx context.Context, c Conn) error
 	// Deactivate stops receiving (removes the webhook). Idempotent.
 	Deactivate(ctx context.Context, c Conn) error
-	// Parse turns one webhook request into events. It must not call the
-	// messenger (it runs on the request path, where messengers time out).
-	// body is the full request body, already size-limited.
-	Parse(ctx context.Context, c Conn, h http.Header, body []byte) (Inbound, error)
 	// Send delivers a message to the messenger.
 	Send(ctx context.Context, c Conn, m Outbound) (Delivery, error)
 }
+
+// Request is one webhook request as the messenger sent it.
+type Request struct {
+	// Method is the HTTP method (POST, or GET for a Handshaker).
+	Method string
+	// URL is the URL the messenger called, as the messenger saw it: the
+	// gateway's public URL with the request's path and raw query (what a
+	// signature such as Twilio's covers). Without a public URL configured
+	// it is the request's own path and query.
+	URL string
+	// Query is the parsed query string of URL.
+	Query url.Values
+	// Header is the request's headers.
+	Header http.Header
+	// Body is the full request body, already size-limited.
+	Body []byte
+}
+
+// WebhookReceiver is a connector that messengers call at the connection's
+// entry URL (POST /hook/{hash}).
+type WebhookReceiver interface {
+	// Parse turns one webhook request into events. It must not call the
+	// messenger (it runs on the request path, where messengers time out).
+	// A forged or stale request is an error wrapping ErrUnauthorized, a
+	// payload the messenger would not send one wrapping ErrMalformed; on
+	// any error nothing is enqueued.
+	Parse(ctx context.Context, c Conn, r Request) (Inbound, error)
+}
+
+// Handshaker is a WebhookReceiver whose messenger also calls the entry URL
+// with GET to prove the URL is the connection's (Meta's hub.challenge).
+// Without it a GET to the entry URL is refused with 405.
+type Handshaker interface {
+	// Handshake answers one GET request; an error wrapping ErrUnauthorized
+	// (a wrong verify token) is answered 403, ErrMalformed 400.
+	Handshake(ctx context.Context, c Conn, r Request) (Response, error)
+}
+
+// Sink is how a connector hands received events to the gateway: it
+// returns only after the events are committed to the outbox (nil), or
+// with the error that kept them out (nothing was committed then, and the
+// connector keeps its position and retries). It is safe for concurrent use.
+type Sink func(ctx context.Context, events []Keyed) error
 
 // Editor is a connector that can change the text of a sent message.
 type Editor interface {
@@ -192,7 +232,7 @@ type Typer interface {
 // nil when ctx ended, and an error wrapping PermanentError when it cannot
 // go on (the token was revoked); it rides out transient failures itself.
 type Poller interface {
-	Poll(ctx context.Context, c Conn, sink func(context.Context, []Keyed) error) error
+	Poll(ctx context.Context, c Conn, sink Sink) error
 }
 
 // Sentinel errors. Wrap them with %w to add detail.

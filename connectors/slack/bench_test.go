@@ -20,14 +20,14 @@ func BenchmarkParse(b *testing.B) {
 	body := slacktest.EventCallback("EvBench", slacktest.ThreadReply(channel, "channel", cust,
 		"Hi <@U0BOT0001>, my order <https://shop.example/o/1042|#1042> has *not* arrived :cry: &amp; I need it by Friday", "1700000000.000200", "1700000000.000100"))
 	h := slacktest.Sign(secret, time.Now(), body)
-	if _, err := cn.Parse(b.Context(), c, h, body); err != nil {
+	if _, err := cn.Parse(b.Context(), c, connectors.Request{Method: "POST", Header: h, Body: body}); err != nil {
 		b.Fatal(err)
 	}
 	cn.WaitLookups()
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		in, err := cn.Parse(b.Context(), c, h, body)
+		in, err := cn.Parse(b.Context(), c, connectors.Request{Method: "POST", Header: h, Body: body})
 		if err != nil || len(in.Events) != 1 {
 			b.Fatal(err)
 		}

@@ -36,7 +36,7 @@ func FuzzParse(f *testing.F) {
 	}, Files: &linker{}}
 
 	f.Fuzz(func(t *testing.T, body []byte) {
-		in, err := cn.Parse(t.Context(), c, slacktest.Sign(secret, time.Now(), body), body)
+		in, err := cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: slacktest.Sign(secret, time.Now(), body), Body: body})
 		if err != nil {
 			if !errors.Is(err, connectors.ErrMalformed) {
 				t.Fatalf("error for a signed body is not ErrMalformed: %v", err)

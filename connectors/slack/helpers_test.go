@@ -96,7 +96,7 @@ func refOf(t *testing.T, link string) string {
 // post signs body as Slack would at time at and parses it.
 func post(t *testing.T, cn *slack.Connector, c connectors.Conn, body []byte, at time.Time) (connectors.Inbound, error) {
 	t.Helper()
-	return cn.Parse(context.Background(), c, slacktest.Sign(secret, at, body), body)
+	return cn.Parse(context.Background(), c, connectors.Request{Method: "POST", Header: slacktest.Sign(secret, at, body), Body: body})
 }
 
 // one parses a signed body (signed now) and requires exactly one event.

@@ -38,7 +38,8 @@ const (
 //
 // Slack's retries (X-Slack-Retry-Num) need no special case: they carry the
 // same event, whose dedupe keys are the same.
-func (cn *Connector) Parse(_ context.Context, c connectors.Conn, h http.Header, body []byte) (connectors.Inbound, error) {
+func (cn *Connector) Parse(_ context.Context, c connectors.Conn, r connectors.Request) (connectors.Inbound, error) {
+	h, body := r.Header, r.Body
 	secret := c.Settings[SettingSigningSecret]
 	if secret == "" {
 		return connectors.Inbound{}, fmt.Errorf("slack: no signing secret is configured for this connection: %w", connectors.ErrUnauthorized)

@@ -275,7 +275,7 @@ func TestSignatureChecks(t *testing.T) {
 	now := time.Now()
 	unauthorized := func(name string, h http.Header, b []byte, conn connectors.Conn) {
 		t.Helper()
-		in, err := cn.Parse(t.Context(), conn, h, b)
+		in, err := cn.Parse(t.Context(), conn, connectors.Request{Method: "POST", Header: h, Body: b})
 		if !errors.Is(err, connectors.ErrUnauthorized) {
 			t.Errorf("%s: err = %v, want ErrUnauthorized", name, err)
 		}
@@ -314,7 +314,7 @@ func TestRetriesCarryTheSameKey(t *testing.T) {
 			h.Set("X-Slack-Retry-Num", string(rune('0'+retry)))
 			h.Set("X-Slack-Retry-Reason", "http_timeout")
 		}
-		in, err := cn.Parse(t.Context(), c, h, body)
+		in, err := cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: h, Body: body})
 		if err != nil || len(in.Events) != 1 {
 			t.Fatalf("retry %d: %v, %d events", retry, err, len(in.Events))
 		}
@@ -339,7 +339,7 @@ func TestURLVerification(t *testing.T) {
 	}
 	// An unsigned handshake is refused like anything else.
 	body := slacktest.URLVerification("x")
-	if _, err := cn.Parse(t.Context(), c, http.Header{}, body); !errors.Is(err, connectors.ErrUnauthorized) {
+	if _, err := cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: http.Header{}, Body: body}); !errors.Is(err, connectors.ErrUnauthorized) {
 		t.Fatalf("unsigned url_verification: %v", err)
 	}
 }

@@ -24,7 +24,7 @@ import (
 // Poll returns nil when ctx ends, and an error when Slack refuses the
 // app-level token (a retry will not help until the settings change) or
 // the connection cannot be kept.
-func (cn *Connector) Poll(ctx context.Context, c connectors.Conn, sink func(context.Context, []connectors.Keyed) error) error {
+func (cn *Connector) Poll(ctx context.Context, c connectors.Conn, sink connectors.Sink) error {
 	app := c.Settings[SettingAppToken]
 	if app == "" {
 		return errors.New("slack: socket mode needs an app-level token (app_token)")

@@ -16,7 +16,7 @@ func BenchmarkParseText(b *testing.B) {
 	h := secretHeader(secret)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := cn.Parse(context.Background(), c, h, body); err != nil {
+		if _, err := cn.Parse(context.Background(), c, connectors.Request{Method: "POST", Header: h, Body: body}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -32,7 +32,7 @@ func BenchmarkParsePhoto(b *testing.B) {
 	h := secretHeader(secret)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := cn.Parse(context.Background(), c, h, body); err != nil {
+		if _, err := cn.Parse(context.Background(), c, connectors.Request{Method: "POST", Header: h, Body: body}); err != nil {
 			b.Fatal(err)
 		}
 	}

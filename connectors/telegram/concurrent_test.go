@@ -28,7 +28,7 @@ func TestConcurrentUse(t *testing.T) {
 				if (err == nil) != (w%2 == 0) {
 					t.Errorf("worker %d send %d: err = %v", w, i, err)
 				}
-				in, err := cn.Parse(t.Context(), conn, secretHeader(secret), srv.Update(w*each+i+1, chatIDInt, "hello"))
+				in, err := cn.Parse(t.Context(), conn, connectors.Request{Method: "POST", Header: secretHeader(secret), Body: srv.Update(w*each+i+1, chatIDInt, "hello")})
 				if err != nil || len(in.Events) != 1 {
 					t.Errorf("worker %d parse %d: %+v, %v", w, i, in, err)
 				}

@@ -26,8 +26,8 @@ func TestFetchPhotoFromParsedLink(t *testing.T) {
 	cn, c, srv := setup(t)
 	content := bytes.Repeat([]byte("JPEGDATA"), 5000)
 	id, uid := srv.AddFile(content)
-	in, err := cn.Parse(t.Context(), c, secretHeader(secret), telegramtest.Update(1, chatIDInt, map[string]any{
-		"photo": []map[string]any{{"file_id": id, "file_unique_id": uid, "width": 800, "height": 600, "file_size": len(content)}}}))
+	in, err := cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: secretHeader(secret), Body: telegramtest.Update(1, chatIDInt, map[string]any{
+		"photo": []map[string]any{{"file_id": id, "file_unique_id": uid, "width": 800, "height": 600, "file_size": len(content)}}})})
 	if err != nil || len(in.Events) != 1 {
 		t.Fatalf("Parse = %+v, %v", in, err)
 	}
@@ -50,7 +50,7 @@ func TestFetchAvatar(t *testing.T) {
 	face := []byte("a face")
 	id, _ := srv.AddFile(face)
 	srv.SetProfilePhoto(chatIDInt, id)
-	in, err := cn.Parse(t.Context(), c, secretHeader(secret), srv.Update(1, chatIDInt, "hi"))
+	in, err := cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: secretHeader(secret), Body: srv.Update(1, chatIDInt, "hi")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestFetchAvatar(t *testing.T) {
 	}
 
 	// A user without a visible photo: no such file, not a gateway error.
-	in, _ = cn.Parse(t.Context(), c, secretHeader(secret), srv.Update(2, 999, "hi"))
+	in, _ = cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: secretHeader(secret), Body: srv.Update(2, 999, "hi")})
 	if _, err := fetch(t, cn, c, in.Events[0].Event.User.AvatarURL); !errors.Is(err, connectors.ErrNoFile) {
 		t.Errorf("avatar of a user without photo: %v, want ErrNoFile", err)
 	}

@@ -46,7 +46,7 @@ func FuzzParse(f *testing.F) {
 	h.Set("X-Telegram-Bot-Api-Secret-Token", secret)
 
 	f.Fuzz(func(t *testing.T, body []byte) {
-		in, err := cn.Parse(t.Context(), c, h, body)
+		in, err := cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: h, Body: body})
 		if err != nil {
 			if !errors.Is(err, connectors.ErrMalformed) {
 				t.Fatalf("error with a valid secret is not ErrMalformed: %v", err)

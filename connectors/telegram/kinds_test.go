@@ -14,7 +14,7 @@ import (
 func parseOne(t *testing.T, content map[string]any) connectors.Event {
 	t.Helper()
 	cn, c, _ := setup(t)
-	in, err := cn.Parse(t.Context(), c, secretHeader(secret), telegramtest.Update(41, chatIDInt, content))
+	in, err := cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: secretHeader(secret), Body: telegramtest.Update(41, chatIDInt, content)})
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -156,8 +156,8 @@ func TestParseFileOverDownloadLimit(t *testing.T) {
 func TestParseFilesWithoutLinker(t *testing.T) {
 	cn, c, _ := setup(t)
 	c.Files = nil // a gateway without a public URL
-	in, err := cn.Parse(t.Context(), c, secretHeader(secret), telegramtest.Update(3, chatIDInt, map[string]any{
-		"document": map[string]any{"file_id": "D", "file_unique_id": "uD", "file_name": "a.txt"}}))
+	in, err := cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: secretHeader(secret), Body: telegramtest.Update(3, chatIDInt, map[string]any{
+		"document": map[string]any{"file_id": "D", "file_unique_id": "uD", "file_name": "a.txt"}})})
 	if err != nil || len(in.Events) != 1 {
 		t.Fatalf("Parse = %+v, %v", in, err)
 	}
@@ -252,7 +252,7 @@ func TestParseServiceMessagesAreSkipped(t *testing.T) {
 		"topic created":     {"forum_topic_created": map[string]any{"name": "t", "icon_color": 1}},
 	} {
 		body := telegramtest.Update(9, -100200, content)
-		in, err := cn.Parse(t.Context(), c, secretHeader(secret), body)
+		in, err := cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: secretHeader(secret), Body: body})
 		if err != nil || len(in.Events) != 0 {
 			t.Errorf("%s: Parse = %+v, %v; want skipped", name, in, err)
 		}

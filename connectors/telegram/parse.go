@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 
 	"github.com/connector-gateway/connector/connectors"
 )
@@ -29,7 +28,8 @@ const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 //
 // The dedupe key is "telegram:<connection id>:<update_id>", the same in
 // webhook and polling mode.
-func (*Connector) Parse(_ context.Context, c connectors.Conn, h http.Header, body []byte) (connectors.Inbound, error) {
+func (*Connector) Parse(_ context.Context, c connectors.Conn, r connectors.Request) (connectors.Inbound, error) {
+	h, body := r.Header, r.Body
 	want := c.Settings[SettingWebhookSecret]
 	got := h.Get(SecretHeader)
 	if want == "" || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {

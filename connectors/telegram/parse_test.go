@@ -33,7 +33,7 @@ func secretHeader(v string) http.Header {
 
 func TestParseOfficialUpdate(t *testing.T) {
 	cn, c, _ := setup(t)
-	in, err := cn.Parse(t.Context(), c, secretHeader(secret), []byte(officialUpdate))
+	in, err := cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: secretHeader(secret), Body: []byte(officialUpdate)})
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -94,7 +94,7 @@ func TestParseEditedReplyForwardAndGroups(t *testing.T) {
 		"reply_to_message": {"message_id": 5, "date": 1690000000, "chat": {"id": -1001234, "type": "supergroup"}},
 		"forward_date": 1600000000,
 		"text": "fixed typo"}}`
-	in, err := cn.Parse(t.Context(), c, secretHeader(secret), []byte(body))
+	in, err := cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: secretHeader(secret), Body: []byte(body)})
 	if err != nil || len(in.Events) != 1 {
 		t.Fatalf("Parse = %+v, %v", in, err)
 	}
@@ -120,7 +120,7 @@ func TestParseEditedReplyForwardAndGroups(t *testing.T) {
 		"chat": {"id": 42, "type": "private"}, "from": {"id": 42, "is_bot": false, "first_name": "Bo"},
 		"forward_origin": {"type": "hidden_user", "sender_user_name": "X", "date": 1600000000},
 		"text": "fwd"}}`
-	in, err = cn.Parse(t.Context(), c, secretHeader(secret), []byte(origin))
+	in, err = cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: secretHeader(secret), Body: []byte(origin)})
 	if err != nil || len(in.Events) != 1 {
 		t.Fatalf("Parse = %+v, %v", in, err)
 	}
@@ -136,7 +136,7 @@ func TestParseProfileHashTracksProfile(t *testing.T) {
 	cn, c, srv := setup(t)
 	hash := func(body string) string {
 		t.Helper()
-		in, err := cn.Parse(t.Context(), c, secretHeader(secret), []byte(body))
+		in, err := cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: secretHeader(secret), Body: []byte(body)})
 		if err != nil || len(in.Events) != 1 {
 			t.Fatalf("Parse = %+v, %v", in, err)
 		}
@@ -165,7 +165,7 @@ func TestParseSkipsOtherUpdates(t *testing.T) {
 		"channel post":   `{"update_id": 7, "channel_post": {"message_id": 1, "date": 1, "chat": {"id": -100, "type": "channel"}, "text": "news"}}`,
 		"unknown kind":   `{"update_id": 8, "message_reaction": {}}`,
 	} {
-		in, err := cn.Parse(t.Context(), c, secretHeader(secret), []byte(body))
+		in, err := cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: secretHeader(secret), Body: []byte(body)})
 		if err != nil || len(in.Events) != 0 {
 			t.Errorf("%s: Parse = %+v, %v; want no events, nil error", name, in, err)
 		}
@@ -182,13 +182,13 @@ func TestParseRejectsBadSecret(t *testing.T) {
 		"prefix only": secretHeader(secret[:5]),
 		"longer":      secretHeader(secret + "x"),
 	} {
-		if _, err := cn.Parse(t.Context(), c, h, body); !errors.Is(err, connectors.ErrUnauthorized) {
+		if _, err := cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: h, Body: body}); !errors.Is(err, connectors.ErrUnauthorized) {
 			t.Errorf("%s header: err = %v, want ErrUnauthorized", name, err)
 		}
 	}
 	// A connection without a secret accepts nothing, not everything.
 	noSecret := withSettings(c, "webhook_secret", "")
-	if _, err := cn.Parse(t.Context(), noSecret, secretHeader(""), body); !errors.Is(err, connectors.ErrUnauthorized) {
+	if _, err := cn.Parse(t.Context(), noSecret, connectors.Request{Method: "POST", Header: secretHeader(""), Body: body}); !errors.Is(err, connectors.ErrUnauthorized) {
 		t.Errorf("no configured secret: err = %v, want ErrUnauthorized", err)
 	}
 }
@@ -206,7 +206,7 @@ func TestParseRejectsMalformed(t *testing.T) {
 		"text, no chat":    `{"update_id": 3, "message": {"message_id": 1, "date": 1, "text": "hi"}}`,
 		"wrong field type": `{"update_id": 4, "message": {"message_id": "one", "chat": {"id": 1}, "text": "hi"}}`,
 	} {
-		in, err := cn.Parse(t.Context(), c, secretHeader(secret), []byte(body))
+		in, err := cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: secretHeader(secret), Body: []byte(body)})
 		if !errors.Is(err, connectors.ErrMalformed) {
 			t.Errorf("%s: Parse = %+v, %v; want ErrMalformed", name, in, err)
 		}

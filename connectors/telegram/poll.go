@@ -40,7 +40,7 @@ var pollBackoff = [...]time.Duration{time.Second, 2 * time.Second, 5 * time.Seco
 // ends, an error wrapping connectors.ErrLeaseLost when the cursor says
 // another process polls now, and a *connectors.PermanentError when Telegram
 // no longer accepts the token.
-func (cn *Connector) Poll(ctx context.Context, c connectors.Conn, sink func(context.Context, []connectors.Keyed) error) error {
+func (cn *Connector) Poll(ctx context.Context, c connectors.Conn, sink connectors.Sink) error {
 	token := c.Settings[SettingBotToken]
 	if token == "" {
 		return permanent("poll: no bot token is set")

@@ -97,7 +97,7 @@ func TestPollDeliversInOrderAndSavesOffsetAfterCommit(t *testing.T) {
 		t.Fatalf("texts = %v, want 1..7 in order", got)
 	}
 	// Same events as the webhook path: same dedupe key, same event id.
-	in, err := cn.Parse(t.Context(), c, secretHeader(secret), srv.Update(101, chatIDInt, "1"))
+	in, err := cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: secretHeader(secret), Body: srv.Update(101, chatIDInt, "1")})
 	if err != nil {
 		t.Fatal(err)
 	}

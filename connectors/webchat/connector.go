@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -168,15 +167,6 @@ func (*Connector) Activate(context.Context, connectors.Conn) error { return nil 
 // Deactivate makes the widget stop answering (the gateway marks the
 // connection inactive; open sockets close at their next check).
 func (*Connector) Deactivate(context.Context, connectors.Conn) error { return nil }
-
-// Parse answers the connection's entry URL: nothing posts there, since
-// visitors' messages arrive through the widget's own endpoints.
-func (*Connector) Parse(context.Context, connectors.Conn, http.Header, []byte) (connectors.Inbound, error) {
-	return connectors.Inbound{Response: &connectors.Response{
-		Status: http.StatusNotFound, ContentType: "text/plain; charset=utf-8",
-		Body: []byte("web chat connections receive through the widget, not this URL"),
-	}}, nil
-}
 
 // Snippet is the HTML an admin pastes into the pages of the allowed sites.
 func (*Connector) Snippet(c connectors.Conn, publicURL string) string {
