@@ -81,6 +81,12 @@ type Inbound struct {
 type Keyed struct {
 	DedupeKey string
 	Event     Event
+	// Supersedes are dedupe keys this event makes duplicates of from now
+	// on, recorded in the same transaction: an event arriving later under
+	// one of them adds nothing. It keeps statuses from moving backward
+	// when the messenger reports them out of order: a "read" supersedes
+	// the "delivered" and "sent" of the same message.
+	Supersedes []string
 }
 
 // Response is a literal HTTP answer to a messenger.
@@ -96,6 +102,11 @@ type Outbound struct {
 	Text    string    `json:"text,omitempty"`
 	ReplyTo string    `json:"reply_to,omitempty"`
 	Files   []OutFile `json:"files,omitempty"`
+	// RequestID is the id of the portal's API request this message is sent
+	// for. A connector may pass it to a messenger that echoes it in its
+	// delivery callbacks, so status events name the request. The gateway
+	// sets it, never a portal.
+	RequestID string `json:"-"`
 	// SentParts is how many parts of this message (text parts and files,
 	// in the connector's own order) earlier attempts already delivered; the
 	// connector sends only the rest. The gateway sets it, never a portal.

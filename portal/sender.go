@@ -182,6 +182,7 @@ func (s *Sender) handle(ctx context.Context, r queue.OutboundRequest) {
 		var m connectors.Outbound
 		if err = json.Unmarshal(r.Payload, &m); err == nil {
 			m.SentParts = len(d.MessageIDs)
+			m.RequestID = r.ID
 			var more connectors.Delivery
 			more, err = conn.Send(cctx, view, m)
 			d.MessageIDs = append(d.MessageIDs, more.MessageIDs...)
