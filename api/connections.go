@@ -22,13 +22,11 @@ type connectionView struct {
 
 func (s *Server) view(c portal.Connection) connectionView {
 	v := connectionView{Connection: c, Settings: map[string]string{}, Set: []string{}}
-	if s.cfg.PublicURL != "" {
-		v.EntryURL = c.Conn(s.cfg.PublicURL).EntryURL
-	}
+	v.EntryURL = s.Views.EntryURL(c)
 	secret := map[string]bool{}
 	conn, known := s.Registry.Get(c.Connector)
-	if e, ok := conn.(connectors.Embedder); ok && s.cfg.PublicURL != "" {
-		v.Snippet = e.Snippet(c.Conn(s.cfg.PublicURL), s.cfg.PublicURL)
+	if known {
+		v.Snippet = s.Views.Snippet(conn, c)
 	}
 	if known {
 		for _, f := range conn.Describe().Fields {
@@ -145,7 +143,7 @@ func (s *Server) getConnection(w http.ResponseWriter, r *http.Request, p portal.
 
 // saveSettings merges the given settings into the stored ones (a secret left
 // out or sent empty keeps its stored value, since secrets are never shown to
-// be sent back), validates and saves them (SaveSettings).
+// be sent back), validates and saves them (portal.Lifecycle.SaveSettings).
 func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
 	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
@@ -157,8 +155,8 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, p portal.P
 	if !decode(w, body, &in) {
 		return
 	}
-	c, err := s.SaveSettings(r.Context(), c, in.Settings)
-	var se *SettingsError
+	c, err := s.Lifecycle.SaveSettings(r.Context(), c, in.Settings)
+	var se *portal.SettingsError
 	var fe connectors.FieldErrors
 	switch {
 	case errors.As(err, &fe):
@@ -177,7 +175,7 @@ func (s *Server) testConnection(w http.ResponseWriter, r *http.Request, p portal
 	if !ok {
 		return
 	}
-	rep, err := s.TestConnection(r.Context(), c)
+	rep, err := s.Lifecycle.Test(r.Context(), c)
 	if err != nil {
 		s.internal(w, r, "test connection", err)
 		return
@@ -186,16 +184,16 @@ func (s *Server) testConnection(w http.ResponseWriter, r *http.Request, p portal
 }
 
 // activate starts receiving and binds the connection's bot to it
-// (ActivateConnection).
+// (portal.Lifecycle.Activate).
 func (s *Server) activate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
 	}
-	c, _, err := s.ActivateConnection(r.Context(), c)
-	var ae *ActivationError
+	c, _, err := s.Lifecycle.Activate(r.Context(), c)
+	var ae *portal.ActivationError
 	switch {
-	case errors.Is(err, ErrPollingUnavailable):
+	case errors.Is(err, portal.ErrPollingUnavailable):
 		writeError(w, http.StatusConflict, "polling_unavailable", "this gateway cannot poll for this connection; use webhook mode")
 	case errors.As(err, &ae):
 		writeError(w, http.StatusBadGateway, "activation_failed", ae.Error())
@@ -207,14 +205,14 @@ func (s *Server) activate(w http.ResponseWriter, r *http.Request, p portal.Porta
 }
 
 // deactivate stops receiving and releases the connection's bot
-// (DeactivateConnection).
+// (portal.Lifecycle.Deactivate).
 func (s *Server) deactivate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
 	}
-	c, err := s.DeactivateConnection(r.Context(), c)
-	var ae *ActivationError
+	c, err := s.Lifecycle.Deactivate(r.Context(), c)
+	var ae *portal.ActivationError
 	switch {
 	case errors.As(err, &ae):
 		writeError(w, http.StatusBadGateway, "deactivation_failed", ae.Error())

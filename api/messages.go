@@ -137,7 +137,7 @@ func (s *Server) typing(w http.ResponseWriter, r *http.Request, p portal.Portal,
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	if err := t.Typing(ctx, s.connView(c), in.ChatID); err != nil {
+	if err := t.Typing(ctx, s.Views.Conn(c), in.ChatID); err != nil {
 		writeError(w, http.StatusBadGateway, "messenger_error", err.Error())
 		return
 	}

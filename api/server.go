@@ -21,9 +21,6 @@ import (
 
 // Config tunes the HTTP surface. Zero fields take the documented default.
 type Config struct {
-	// PublicURL is the gateway's public base URL, used to build entry URLs
-	// for messengers ("" when the gateway is not reachable from outside).
-	PublicURL string
 	// BodyLimit caps every request body. Default 1 MiB.
 	BodyLimit int64
 	Logger    *slog.Logger
@@ -38,19 +35,18 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Receivers starts and stops receiving for connections that poll instead of
-// taking webhooks. The app provides it; nil means polling is unavailable.
-type Receivers interface {
-	StartPolling(ctx context.Context, c portal.Connection) error
-	StopPolling(ctx context.Context, connectionID string)
-}
-
 // Deps are the parts the API works with.
 type Deps struct {
-	Records   *portal.Records
-	Outbox    *queue.Outbox
-	Registry  *connectors.Registry
-	Receivers Receivers
+	Records  *portal.Records
+	Outbox   *queue.Outbox
+	Registry *connectors.Registry
+	// Inbox takes the events webhooks carry.
+	Inbox *portal.Inbox
+	// Views makes connectors' views of connections (and knows the public
+	// URL messengers call).
+	Views *portal.Views
+	// Lifecycle tests, activates, deactivates and reconfigures connections.
+	Lifecycle *portal.Lifecycle
 	// Metrics records HTTP and webhook metrics and serves /metrics (nil:
 	// no metrics).
 	Metrics *metrics.Metrics
@@ -85,8 +81,7 @@ func New(cfg Config, deps Deps) *Server {
 }
 
 // MountConsole has the server pass every request under /console/ to h (the
-// admin console, which is built after the server because it activates
-// connections through it). Call it before serving.
+// admin console). Call it before serving.
 func (s *Server) MountConsole(h http.Handler) { s.console = h }
 
 func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request) {

@@ -2,7 +2,6 @@ package portal
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,10 +20,6 @@ type ReceiversConfig struct {
 	// renewing; another process takes the connection over only after it
 	// expired. Renewals happen every Lease/3. Default 30s.
 	Lease time.Duration
-	// PublicURL is the gateway's public base URL, for connectors' views.
-	PublicURL string
-	// Files makes file links for polled events (nil: none).
-	Files  *FileLinks
 	Logger *slog.Logger
 }
 
@@ -54,6 +49,8 @@ type Receivers struct {
 	outbox   *queue.Outbox
 	records  *Records
 	registry *connectors.Registry
+	views    *Views
+	inbox    *Inbox
 	wake     chan struct{}
 
 	mu      sync.Mutex
@@ -70,10 +67,11 @@ type runningPoller struct {
 	expire *time.Timer
 }
 
-// NewReceivers returns the supervisor; Run starts it.
-func NewReceivers(outbox *queue.Outbox, records *Records, registry *connectors.Registry, cfg ReceiversConfig) *Receivers {
+// NewReceivers returns the supervisor; Run starts it. Pollers' events go
+// into inbox; views makes the pollers' views of connections.
+func NewReceivers(outbox *queue.Outbox, inbox *Inbox, records *Records, registry *connectors.Registry, views *Views, cfg ReceiversConfig) *Receivers {
 	cfg.setDefaults()
-	return &Receivers{cfg: cfg, outbox: outbox, records: records, registry: registry,
+	return &Receivers{cfg: cfg, outbox: outbox, inbox: inbox, records: records, registry: registry, views: views,
 		wake: make(chan struct{}, 1), running: map[string]*runningPoller{}}
 }
 
@@ -257,8 +255,7 @@ func (rs *Receivers) start(c Connection, p connectors.Poller) {
 		cancel()
 	})
 	rs.running[c.ID] = rp
-	view := c.Conn(rs.cfg.PublicURL)
-	view.Files = rs.cfg.Files.For(c.ID)
+	view := rs.views.Conn(c)
 	view.Cursor = pollCursor{outbox: rs.outbox, conn: c.ID, owner: rs.cfg.Owner}
 	log := rs.cfg.Logger.With(slog.String("connection", c.ID), slog.String("connector", c.Connector))
 	log.Info("receivers: polling started")
@@ -266,7 +263,7 @@ func (rs *Receivers) start(c Connection, p connectors.Poller) {
 	go func() {
 		defer rs.wg.Done()
 		defer close(rp.done)
-		err := p.Poll(ctx, view, rs.sink(c))
+		err := p.Poll(ctx, view, rs.inbox.Sink(c))
 		rp.expire.Stop()
 		cancel()
 		// While this poller still counts as running, a scan does not start
@@ -281,7 +278,7 @@ func (rs *Receivers) start(c Connection, p connectors.Poller) {
 		case errors.As(err, &perm):
 			log.Error("receivers: connection stopped receiving", slog.Any("err", err))
 			sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			if serr := rs.records.Stopped(sctx, rs.outbox, c.ID, err.Error()); serr != nil {
+			if serr := rs.records.Stopped(sctx, c.ID, err.Error()); serr != nil {
 				log.Error("receivers: record stopped connection", slog.Any("err", serr))
 			}
 			scancel()
@@ -317,35 +314,6 @@ func (rs *Receivers) stopLocal(id string) {
 	case <-time.After(30 * time.Second):
 		rs.cfg.Logger.Error("receivers: poller did not stop within 30s", slog.String("connection", id))
 	}
-}
-
-// sink commits a poller's events to the outbox; it returns only after the
-// commit, so the poller may then save its position.
-func (rs *Receivers) sink(c Connection) func(context.Context, []connectors.Keyed) error {
-	return func(ctx context.Context, ks []connectors.Keyed) error {
-		evs, err := QueueEvents(c, ks)
-		if err != nil {
-			return err
-		}
-		if _, err := rs.outbox.Enqueue(ctx, evs); err != nil {
-			return fmt.Errorf("receivers: %w", err)
-		}
-		return nil
-	}
-}
-
-// QueueEvents turns a connector's events into outbox entries for the
-// connection's portal and line.
-func QueueEvents(c Connection, ks []connectors.Keyed) ([]queue.NewEvent, error) {
-	out := make([]queue.NewEvent, 0, len(ks))
-	for _, k := range ks {
-		payload, err := json.Marshal(k.Event)
-		if err != nil {
-			return nil, fmt.Errorf("encode event: %w", err)
-		}
-		out = append(out, queue.NewEvent{DedupeKey: k.DedupeKey, PortalID: c.PortalID, LineID: c.LineID, EventID: k.Event.ID, Payload: payload})
-	}
-	return out, nil
 }
 
 // pollCursor keeps a poller's position in poll_state, writable only while

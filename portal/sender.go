@@ -37,8 +37,6 @@ type SenderConfig struct {
 	// Poll is how often due requests are looked for when nothing wakes
 	// the sender. Default 1s.
 	Poll time.Duration
-	// PublicURL is the gateway's public base URL, for connectors' views.
-	PublicURL string
 	Now       func() time.Time
 	Logger    *slog.Logger
 	// Observer hears every attempt's outcome (metrics). Default: none.
@@ -89,13 +87,15 @@ type Sender struct {
 	outbox   *queue.Outbox
 	conns    ConnectionSource
 	registry *connectors.Registry
+	views    *Views
 	wake     chan struct{}
 }
 
-// NewSender returns a sender; Run starts it.
-func NewSender(outbox *queue.Outbox, conns ConnectionSource, registry *connectors.Registry, cfg SenderConfig) *Sender {
+// NewSender returns a sender; Run starts it. views makes the connectors'
+// views of connections.
+func NewSender(outbox *queue.Outbox, conns ConnectionSource, registry *connectors.Registry, views *Views, cfg SenderConfig) *Sender {
 	cfg.setDefaults()
-	return &Sender{cfg: cfg, outbox: outbox, conns: conns, registry: registry, wake: make(chan struct{}, 1)}
+	return &Sender{cfg: cfg, outbox: outbox, conns: conns, registry: registry, views: views, wake: make(chan struct{}, 1)}
 }
 
 // Wake makes the sender look for work now. It never blocks.
@@ -176,7 +176,7 @@ func (s *Sender) handle(ctx context.Context, r queue.OutboundRequest) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	view := c.Conn(s.cfg.PublicURL)
+	view := s.views.Conn(c)
 	switch r.Op {
 	case OpSend:
 		var m connectors.Outbound
@@ -283,14 +283,13 @@ func (s *Sender) finish(ctx context.Context, r queue.OutboundRequest, connector 
 		Connector: connector, Channel: connector, Connection: r.ConnectionID, Line: r.LineID,
 		Chat: &connectors.Chat{ID: r.ChatID}, Status: st,
 	}
-	payload, err := json.Marshal(ev)
+	rows, err := Rows(r.PortalID, r.LineID, []connectors.Keyed{{Event: ev}})
 	if err != nil {
 		log.Error("sender: encode status", slog.Any("err", err))
 		return
 	}
 	result, _ := json.Marshal(d.MessageIDs)
-	if err := s.outbox.FinishOutbound(ctx, r, state, string(result),
-		queue.NewEvent{PortalID: r.PortalID, LineID: r.LineID, EventID: ev.ID, Payload: payload}); err != nil {
+	if err := s.outbox.FinishOutbound(ctx, r, state, string(result), rows[0]); err != nil {
 		log.Error("sender: record outcome", slog.Any("err", err))
 	}
 }

@@ -94,6 +94,9 @@ type NewEvent struct {
 	EventID   string
 	// Payload is the event's JSON as delivered to the portal.
 	Payload []byte
+	// Supersedes are dedupe keys that, once this event is stored, make a
+	// later event under them a duplicate (connectors.Keyed.Supersedes).
+	Supersedes []string
 }
 
 // Outbox is the durable queue of events bound for portals. All methods are
@@ -268,6 +271,9 @@ func (o *Outbox) commit(ctx context.Context, group []*enqueueReq) ([]LineRef, er
 		}
 		fresh, err := o.freshKeys(ctx, tx, group)
 		if err != nil {
+			return err
+		}
+		if err := o.supersede(ctx, tx, group, fresh); err != nil {
 			return err
 		}
 		for i, r := range group {

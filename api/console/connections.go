@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
 )
@@ -58,10 +57,8 @@ func (c *Console) connectionOf(w http.ResponseWriter, r *http.Request, s *sessio
 		c.internal(w, r, s, "read the connection", err)
 		return v, nil, false
 	}
-	v.EntryURL = cn.Conn(c.cfg.PublicURL).EntryURL
-	if e, ok := impl.(connectors.Embedder); ok && c.cfg.PublicURL != "" {
-		v.Snippet = e.Snippet(cn.Conn(c.cfg.PublicURL), c.cfg.PublicURL)
-	}
+	v.EntryURL = c.deps.Views.EntryURL(cn)
+	v.Snippet = c.deps.Views.Snippet(impl, cn)
 	v.Shown, v.Secrets = publicSettings(v.Connector, cn.Settings)
 	return v, impl, true
 }
@@ -104,7 +101,7 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, s *sessio
 	next := safeNext(r.PostForm.Get("next"))
 	changes := readSettings(r, v.Connector)
 	saved, err := c.deps.Lifecycle.SaveSettings(r.Context(), v.Conn, changes)
-	var se *api.SettingsError
+	var se *portal.SettingsError
 	if errors.As(err, &se) {
 		fe, ok := se.Err.(connectors.FieldErrors)
 		if !ok {
@@ -150,8 +147,8 @@ func (c *Console) deactivate(w http.ResponseWriter, r *http.Request, s *session)
 	if !ok {
 		return
 	}
-	_, err := c.deps.Lifecycle.DeactivateConnection(r.Context(), v.Conn)
-	var ae *api.ActivationError
+	_, err := c.deps.Lifecycle.Deactivate(r.Context(), v.Conn)
+	var ae *portal.ActivationError
 	if errors.As(err, &ae) {
 		c.message(w, r, s, http.StatusBadGateway, "Not deactivated",
 			"The messenger refused to stop delivering to the gateway: "+ae.Error()+". Try again in a moment.")

@@ -36,9 +36,6 @@ const (
 
 // Config tunes the console. Zero fields take the documented default.
 type Config struct {
-	// PublicURL is the gateway's public base URL; the wizard shows entry
-	// URLs built from it. "" when the gateway has none.
-	PublicURL string
 	// AdminUser names the first admin, created at the first start when
 	// there is no admin yet. Default "admin".
 	AdminUser string
@@ -111,17 +108,19 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// Lifecycle tests, activates, deactivates and reconfigures connections. The
-// gateway's API server implements it (api.Server); the console goes through
-// it so a bot set up in the browser behaves exactly like one set up through
-// the portal API (the same bot binding, polling, cache and metrics).
-// Methods are called concurrently; errors are as api.Server documents them.
+// Lifecycle tests, activates, deactivates and reconfigures connections:
+// portal.Lifecycle, the service the portal API uses too, so a bot set up in
+// the browser behaves exactly like one set up through the API (the same bot
+// binding, polling and cache). Methods are called concurrently; errors are
+// as portal.Lifecycle documents them.
 type Lifecycle interface {
-	TestConnection(ctx context.Context, c portal.Connection) (connectors.TestReport, error)
+	Test(ctx context.Context, c portal.Connection) (connectors.TestReport, error)
 	SaveSettings(ctx context.Context, c portal.Connection, changes connectors.Settings) (portal.Connection, error)
-	ActivateConnection(ctx context.Context, c portal.Connection) (activated, lost portal.Connection, err error)
-	DeactivateConnection(ctx context.Context, c portal.Connection) (portal.Connection, error)
+	Activate(ctx context.Context, c portal.Connection) (activated, lost portal.Connection, err error)
+	Deactivate(ctx context.Context, c portal.Connection) (portal.Connection, error)
 }
+
+var _ Lifecycle = (*portal.Lifecycle)(nil)
 
 // Deps are the parts the console works with.
 type Deps struct {
@@ -131,6 +130,8 @@ type Deps struct {
 	Outbox    *queue.Outbox
 	Registry  *connectors.Registry
 	Lifecycle Lifecycle
+	// Views gives the entry URLs and snippets the wizard shows.
+	Views *portal.Views
 }
 
 // Console serves the admin console under Prefix. It is safe for concurrent
@@ -156,8 +157,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Console, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if deps.DB == nil || deps.Records == nil || deps.Outbox == nil || deps.Registry == nil || deps.Lifecycle == nil {
-		return nil, errors.New("console: DB, Records, Outbox, Registry and Lifecycle are required")
+	if deps.DB == nil || deps.Records == nil || deps.Outbox == nil || deps.Registry == nil || deps.Lifecycle == nil || deps.Views == nil {
+		return nil, errors.New("console: DB, Records, Outbox, Registry, Lifecycle and Views are required")
 	}
 	c := &Console{cfg: cfg, deps: deps, store: &store{db: deps.DB, now: cfg.Now}, mux: http.NewServeMux(), hashing: make(chan struct{}, 2)}
 	var err error

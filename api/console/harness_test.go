@@ -70,7 +70,7 @@ func newGateway(t testing.TB, b queuetest.Backend, cfg console.Config, cs ...con
 	if err != nil {
 		t.Fatal(err)
 	}
-	records := portal.NewRecords(db, sealer)
+	records := portal.NewRecords(db, sealer, outbox)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	t.Cleanup(func() {
@@ -78,15 +78,17 @@ func newGateway(t testing.TB, b queuetest.Backend, cfg console.Config, cs ...con
 			t.Logf("gateway log:\n%s", logs.String())
 		}
 	})
-	srv := api.New(api.Config{PublicURL: "https://gateway.example", Logger: log}, api.Deps{Records: records, Outbox: outbox, Registry: reg})
+	views := portal.NewViews("https://gateway.example", nil)
+	lc := portal.NewLifecycle(portal.LifecycleDeps{Records: records, Registry: reg, Views: views, Logger: log})
+	srv := api.New(api.Config{Logger: log}, api.Deps{Records: records, Outbox: outbox, Inbox: portal.NewInbox(outbox), Registry: reg, Views: views, Lifecycle: lc})
 	switch cfg.AdminPassword {
 	case "":
 		cfg.AdminPassword = adminPassword
 	case "-":
 		cfg.AdminPassword = ""
 	}
-	cfg.Logger, cfg.PublicURL = log, "https://gateway.example"
-	cons, err := console.New(context.Background(), cfg, console.Deps{DB: db, Records: records, Outbox: outbox, Registry: reg, Lifecycle: srv})
+	cfg.Logger = log
+	cons, err := console.New(context.Background(), cfg, console.Deps{DB: db, Records: records, Outbox: outbox, Registry: reg, Lifecycle: lc, Views: views})
 	if err != nil {
 		t.Fatalf("console: %v", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
@@ -48,9 +47,10 @@ func testDeps(t *testing.T) Deps {
 	if err != nil {
 		t.Fatal(err)
 	}
-	records := portal.NewRecords(db, sealer)
-	srv := api.New(api.Config{}, api.Deps{Records: records, Outbox: outbox, Registry: reg})
-	return Deps{DB: db, Records: records, Outbox: outbox, Registry: reg, Lifecycle: srv}
+	records := portal.NewRecords(db, sealer, outbox)
+	views := portal.NewViews("", nil)
+	lc := portal.NewLifecycle(portal.LifecycleDeps{Records: records, Registry: reg, Views: views})
+	return Deps{DB: db, Records: records, Outbox: outbox, Registry: reg, Lifecycle: lc, Views: views}
 }
 
 // The gateway refuses to start when a page template or static file is

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
 )
@@ -48,7 +47,7 @@ func (c *Console) wizardRunTest(w http.ResponseWriter, r *http.Request, s *sessi
 	if !ok {
 		return
 	}
-	rep, err := c.deps.Lifecycle.TestConnection(r.Context(), v.Conn)
+	rep, err := c.deps.Lifecycle.Test(r.Context(), v.Conn)
 	if err != nil {
 		c.internal(w, r, s, "run the test", err)
 		return
@@ -93,7 +92,7 @@ func (c *Console) wizardActivate(w http.ResponseWriter, r *http.Request, s *sess
 		return
 	}
 	since := c.cfg.Now().UnixMilli()
-	cn, lost, err := c.deps.Lifecycle.ActivateConnection(r.Context(), v.Conn)
+	cn, lost, err := c.deps.Lifecycle.Activate(r.Context(), v.Conn)
 	av := activateStepView{Steps: c.connectionSteps(5, v), connView: v, SinceMS: since}
 	av.Conn = cn
 	if lost.ID != "" {
@@ -101,9 +100,9 @@ func (c *Console) wizardActivate(w http.ResponseWriter, r *http.Request, s *sess
 		// the admin should know which one.
 		av.Took = c.describeConnection(r.Context(), lost)
 	}
-	var ae *api.ActivationError
+	var ae *portal.ActivationError
 	switch {
-	case errors.Is(err, api.ErrPollingUnavailable):
+	case errors.Is(err, portal.ErrPollingUnavailable):
 		av.Error = "This connection is set to receive by polling, which this gateway cannot do. Change its receive mode to webhook."
 	case errors.As(err, &ae):
 		av.Error = "The messenger refused: " + ae.Error()

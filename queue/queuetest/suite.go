@@ -79,6 +79,32 @@ func Run(t *testing.T, b Backend) {
 		}
 	})
 
+	t.Run("SupersededKeysAreDuplicates", func(t *testing.T) {
+		o := newOutbox(t, Open(t, b), queue.Config{})
+		read := ev("l1", "m1:status:read", 1)
+		read.Supersedes = []string{"m1:status:delivered", "m1:status:sent"}
+		if n, err := o.Enqueue(ctx, []queue.NewEvent{read}); err != nil || n != 1 {
+			t.Fatalf("read = %d, %v; want 1, nil", n, err)
+		}
+		// The late delivered of the same message adds nothing.
+		late := ev("l1", "m1:status:delivered", 2)
+		late.Supersedes = []string{"m1:status:sent"}
+		if n, err := o.Enqueue(ctx, []queue.NewEvent{late}); err != nil || n != 0 {
+			t.Fatalf("late delivered = %d, %v; want 0, nil", n, err)
+		}
+		// Delivered and read of another message in one group: only read.
+		d2 := ev("l1", "m2:status:delivered", 3)
+		r2 := ev("l1", "m2:status:read", 4)
+		r2.Supersedes = []string{"m2:status:delivered"}
+		if n, err := o.Enqueue(ctx, []queue.NewEvent{d2, r2}); err != nil || n != 1 {
+			t.Fatalf("delivered+read together = %d, %v; want 1, nil", n, err)
+		}
+		st, _ := o.Status(ctx, "l1")
+		if st.Pending != 2 {
+			t.Fatalf("pending = %d, want 2 (the two reads)", st.Pending)
+		}
+	})
+
 	t.Run("ConcurrentDuplicatesGroupCommit", func(t *testing.T) {
 		o := newOutbox(t, Open(t, b), queue.Config{})
 		var wg sync.WaitGroup

@@ -46,6 +46,8 @@ type Store struct {
 	DB         *queue.DB
 	Records    *portal.Records
 	Outbox     *queue.Outbox
+	// Inbox is the one way events enter Outbox.
+	Inbox *portal.Inbox
 }
 
 // Close stops the outbox's committer and closes the database.
@@ -91,7 +93,7 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger, onEnqueue func
 		db.Close()
 		return nil, err
 	}
-	return &Store{SecretsKey: key, DB: db, Records: portal.NewRecords(db, sealer), Outbox: outbox}, nil
+	return &Store{SecretsKey: key, DB: db, Records: portal.NewRecords(db, sealer, outbox), Outbox: outbox, Inbox: portal.NewInbox(outbox)}, nil
 }
 
 func loadKey(cfg Config, log *slog.Logger) (string, error) {
@@ -169,32 +171,36 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.woken.Store(a.dispatcher)
-	a.sender = portal.NewSender(store.Outbox, store.Records, reg, portal.SenderConfig{
-		Concurrency: cfg.Send.Concurrency, Timeout: cfg.Send.Timeout, GiveUpAfter: cfg.Send.GiveUpAfter,
-		PublicURL: cfg.PublicURL, Logger: log, Observer: m,
-	})
 	files, err := portal.NewFileLinks(store.SecretsKey, cfg.PublicURL, cfg.Files.LinkTTL)
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("config: secrets.key: %w", err)
 	}
-	a.widget, err = serveWidget(reg, store, files, cfg, log)
+	views := portal.NewViews(cfg.PublicURL, files)
+	a.sender = portal.NewSender(store.Outbox, store.Records, reg, views, portal.SenderConfig{
+		Concurrency: cfg.Send.Concurrency, Timeout: cfg.Send.Timeout, GiveUpAfter: cfg.Send.GiveUpAfter,
+		Logger: log, Observer: m,
+	})
+	a.widget, err = serveWidget(reg, store, views, log)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	a.receivers = portal.NewReceivers(store.Outbox, store.Records, reg, portal.ReceiversConfig{
-		Lease: cfg.Poll.Lease, PublicURL: cfg.PublicURL, Files: files, Logger: log,
+	a.receivers = portal.NewReceivers(store.Outbox, store.Inbox, store.Records, reg, views, portal.ReceiversConfig{
+		Lease: cfg.Poll.Lease, Logger: log,
 	})
-	handler := api.New(api.Config{PublicURL: cfg.PublicURL, BodyLimit: cfg.HTTP.BodyLimit, Logger: log}, api.Deps{
-		Records: store.Records, Outbox: store.Outbox, Registry: reg, Receivers: a.receivers, WakeSender: a.sender.Wake, Ready: a.ready,
-		Files: files, Cache: cache, Metrics: m, Widget: widgetSurface(a.widget),
+	lifecycle := portal.NewLifecycle(portal.LifecycleDeps{
+		Records: store.Records, Registry: reg, Views: views, Receivers: a.receivers, Cache: cache, Logger: log,
+	})
+	handler := api.New(api.Config{BodyLimit: cfg.HTTP.BodyLimit, Logger: log}, api.Deps{
+		Records: store.Records, Outbox: store.Outbox, Inbox: store.Inbox, Registry: reg, Views: views, Lifecycle: lifecycle,
+		WakeSender: a.sender.Wake, Ready: a.ready, Files: files, Cache: cache, Metrics: m, Widget: widgetSurface(a.widget),
 	})
 	if cfg.Console.Enabled {
 		cons, err := console.New(ctx, console.Config{
-			PublicURL: cfg.PublicURL, AdminUser: cfg.Console.AdminUser, AdminPassword: cfg.Console.AdminPassword,
+			AdminUser: cfg.Console.AdminUser, AdminPassword: cfg.Console.AdminPassword,
 			CookieSecure: cfg.Console.CookieSecure, SessionTTL: cfg.Console.SessionTTL, Refresh: cfg.Console.Refresh, Logger: log,
-		}, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Registry: reg, Lifecycle: handler})
+		}, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Registry: reg, Lifecycle: lifecycle, Views: views})
 		if err != nil {
 			store.Close()
 			return nil, err

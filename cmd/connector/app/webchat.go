@@ -13,7 +13,7 @@ import (
 
 // serveWidget binds the web chat connector, when the registry has it, to
 // the store and returns its HTTP surface (nil without the connector).
-func serveWidget(reg *connectors.Registry, store *Store, files *portal.FileLinks, cfg Config, log *slog.Logger) (*webchat.Handler, error) {
+func serveWidget(reg *connectors.Registry, store *Store, views *portal.Views, log *slog.Logger) (*webchat.Handler, error) {
 	c, ok := reg.Get(webchat.Type)
 	wc, isWebchat := c.(*webchat.Connector)
 	if !ok || !isWebchat {
@@ -32,9 +32,7 @@ func serveWidget(reg *connectors.Registry, store *Store, files *portal.FileLinks
 			if conn.Connector != webchat.Type || !conn.Active {
 				return connectors.Conn{}, false, nil
 			}
-			v := conn.Conn(cfg.PublicURL)
-			v.Files = files.For(conn.ID)
-			return v, true, nil
+			return views.Conn(conn), true, nil
 		},
 	})
 }
