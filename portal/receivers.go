@@ -19,7 +19,7 @@ type ReceiversConfig struct {
 	// Lease is how long this process owns a polled connection without
 	// renewing; another process takes the connection over only after it
 	// expired. Renewals happen every Lease/3. Default 30s.
-	Lease time.Duration
+	Lease  time.Duration
 	Logger *slog.Logger
 }
 

@@ -36,9 +36,9 @@ type SenderConfig struct {
 	GiveUpAfter time.Duration
 	// Poll is how often due requests are looked for when nothing wakes
 	// the sender. Default 1s.
-	Poll time.Duration
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Poll   time.Duration
+	Now    func() time.Time
+	Logger *slog.Logger
 	// Observer hears every attempt's outcome (metrics). Default: none.
 	Observer Observer
 }
