@@ -20,10 +20,31 @@ import (
 )
 
 // Config tunes the HTTP surface. Zero fields take the documented default.
+// The tagged fields are the gateway's http.* config keys.
 type Config struct {
-	// BodyLimit caps every request body. Default 1 MiB.
-	BodyLimit int64
-	Logger    *slog.Logger
+	// BodyLimit caps every request body, in bytes. Default 1048576 (1 MiB).
+	BodyLimit int64 `mapstructure:"body_limit"`
+	// ShutdownTimeout bounds the drain of in-flight requests when the
+	// gateway stops (the program that serves the handler applies it).
+	// Default 15s.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+
+	Logger *slog.Logger `mapstructure:"-"`
+}
+
+// DefaultConfig is the http.* configuration used when nothing is set.
+func DefaultConfig() Config { return Config{BodyLimit: 1 << 20, ShutdownTimeout: 15 * time.Second} }
+
+// Validate checks the configured fields and names the first bad one by its
+// config key.
+func (c Config) Validate() error {
+	if c.BodyLimit < 1024 {
+		return errors.New("body_limit: must be at least 1024 bytes")
+	}
+	if c.ShutdownTimeout < 0 {
+		return errors.New("shutdown_timeout: must not be negative")
+	}
+	return nil
 }
 
 func (c *Config) setDefaults() {

@@ -13,14 +13,29 @@ import (
 )
 
 // ReceiversConfig tunes the poll supervisor. Zero fields take the default.
+// The tagged field is the gateway's poll.* config key.
 type ReceiversConfig struct {
-	// Owner names this process in poll leases. Default: a random id.
-	Owner string
 	// Lease is how long this process owns a polled connection without
 	// renewing; another process takes the connection over only after it
 	// expired. Renewals happen every Lease/3. Default 30s.
-	Lease  time.Duration
-	Logger *slog.Logger
+	Lease time.Duration `mapstructure:"lease"`
+
+	// Owner names this process in poll leases. Default: a random id.
+	Owner  string       `mapstructure:"-"`
+	Logger *slog.Logger `mapstructure:"-"`
+}
+
+// DefaultReceiversConfig is the poll.* configuration used when nothing is
+// set.
+func DefaultReceiversConfig() ReceiversConfig { return ReceiversConfig{Lease: 30 * time.Second} }
+
+// Validate checks the configured fields and names the first bad one by its
+// config key.
+func (c ReceiversConfig) Validate() error {
+	if c.Lease < time.Second {
+		return fmt.Errorf("lease: must be at least 1s, got %s", c.Lease)
+	}
+	return nil
 }
 
 func (c *ReceiversConfig) setDefaults() {

@@ -21,26 +21,48 @@ const (
 )
 
 // SenderConfig tunes the outbound sender. Zero fields take the default.
+// The tagged fields are the gateway's send.* config keys; the others are
+// set by the program.
 type SenderConfig struct {
-	// Owner names this process in request leases. Default: a random id.
-	Owner string
 	// Concurrency is the most requests in flight. Default 16.
-	Concurrency int
+	Concurrency int `mapstructure:"concurrency"`
 	// Timeout bounds one messenger call. Default 30s.
-	Timeout time.Duration
-	// Backoff is the wait after the 1st, 2nd... transient failure; the last
-	// entry repeats. Default 1s 2s 5s 10s 30s 1m 2m 5m.
-	Backoff []time.Duration
+	Timeout time.Duration `mapstructure:"timeout"`
 	// GiveUpAfter is how long transient failures are retried before the
 	// request is reported failed. Default 24h. Rate limits never give up.
-	GiveUpAfter time.Duration
+	GiveUpAfter time.Duration `mapstructure:"give_up_after"`
+
+	// Owner names this process in request leases. Default: a random id.
+	Owner string `mapstructure:"-"`
+	// Backoff is the wait after the 1st, 2nd... transient failure; the last
+	// entry repeats. Default 1s 2s 5s 10s 30s 1m 2m 5m.
+	Backoff []time.Duration `mapstructure:"-"`
 	// Poll is how often due requests are looked for when nothing wakes
 	// the sender. Default 1s.
-	Poll   time.Duration
-	Now    func() time.Time
-	Logger *slog.Logger
+	Poll   time.Duration    `mapstructure:"-"`
+	Now    func() time.Time `mapstructure:"-"`
+	Logger *slog.Logger     `mapstructure:"-"`
 	// Observer hears every attempt's outcome (metrics). Default: none.
-	Observer Observer
+	Observer Observer `mapstructure:"-"`
+}
+
+// DefaultSenderConfig is the send.* configuration used when nothing is set.
+func DefaultSenderConfig() SenderConfig {
+	return SenderConfig{Concurrency: 16, Timeout: 30 * time.Second, GiveUpAfter: 24 * time.Hour}
+}
+
+// Validate checks the configured fields and names the first bad one by its
+// config key.
+func (c SenderConfig) Validate() error {
+	switch {
+	case c.Concurrency < 1:
+		return errors.New("concurrency: must be at least 1")
+	case c.Timeout <= 0:
+		return errors.New("timeout: must be positive")
+	case c.GiveUpAfter <= 0:
+		return errors.New("give_up_after: must be positive")
+	}
+	return nil
 }
 
 func (c *SenderConfig) setDefaults() {

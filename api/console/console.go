@@ -34,31 +34,42 @@ const (
 	CookieSecureNever  = "never"
 )
 
-// Config tunes the console. Zero fields take the documented default.
+// Config tunes the console. Zero fields take the documented default. The
+// tagged fields are the gateway's console.* config keys; the others are
+// set by the program.
 type Config struct {
+	// Enabled serves the console (the gateway mounts it only then).
+	// Default true.
+	Enabled bool `mapstructure:"enabled"`
 	// AdminUser names the first admin, created at the first start when
 	// there is no admin yet. Default "admin".
-	AdminUser string
-	// AdminPassword is the first admin's password. Empty: a one-time
-	// password is generated and written to the log, and must be changed at
-	// the first sign-in.
-	AdminPassword string
+	AdminUser string `mapstructure:"admin_user"`
+	// AdminPassword is the first admin's password (at least 12
+	// characters). Empty: a one-time password is generated and written to
+	// the log, and must be changed at the first sign-in.
+	AdminPassword string `mapstructure:"admin_password"`
 	// CookieSecure is "auto" (default: the Secure flag is set when the
 	// request came over HTTPS, directly or as X-Forwarded-Proto says),
 	// "always" or "never".
-	CookieSecure string
+	CookieSecure string `mapstructure:"cookie_secure"`
 	// SessionTTL ends a session after this long without a request.
 	// Default 12h.
-	SessionTTL time.Duration
+	SessionTTL time.Duration `mapstructure:"session_ttl"`
 	// Refresh is how often the status page refreshes itself. Default 5s.
-	Refresh time.Duration
+	Refresh time.Duration `mapstructure:"refresh"`
+
 	// Logger defaults to slog.Default().
-	Logger *slog.Logger
+	Logger *slog.Logger `mapstructure:"-"`
 	// Templates replaces the embedded page templates and static files (a
 	// directory with templates/ and static/). Default: the embedded ones.
-	Templates fs.FS
+	Templates fs.FS `mapstructure:"-"`
 	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	Now func() time.Time `mapstructure:"-"`
+}
+
+// DefaultConfig is the console.* configuration used when nothing is set.
+func DefaultConfig() Config {
+	return Config{Enabled: true, AdminUser: "admin", CookieSecure: CookieSecureAuto, SessionTTL: 12 * time.Hour, Refresh: 5 * time.Second}
 }
 
 func (c *Config) setDefaults() {
@@ -85,24 +96,26 @@ func (c *Config) setDefaults() {
 	}
 }
 
-func (c *Config) validate() error {
+// Validate checks the configured fields (defaults applied) and names the
+// first bad one by its config key.
+func (c Config) Validate() error {
 	switch c.CookieSecure {
 	case CookieSecureAuto, CookieSecureAlways, CookieSecureNever:
 	default:
-		return fmt.Errorf("console: cookie_secure must be %q, %q or %q, got %q", CookieSecureAuto, CookieSecureAlways, CookieSecureNever, c.CookieSecure)
+		return fmt.Errorf("cookie_secure: want auto, always or never, got %q", c.CookieSecure)
 	}
 	if c.SessionTTL < time.Minute {
-		return fmt.Errorf("console: session_ttl must be at least 1m, got %s", c.SessionTTL)
+		return fmt.Errorf("session_ttl: must be at least 1m, got %s", c.SessionTTL)
 	}
 	if c.Refresh < 100*time.Millisecond {
-		return fmt.Errorf("console: refresh must be at least 100ms, got %s", c.Refresh)
+		return fmt.Errorf("refresh: must be at least 100ms, got %s", c.Refresh)
 	}
-	if normalizeUsername(c.AdminUser) == "" || len(c.AdminUser) > 100 {
-		return fmt.Errorf("console: admin_user must be 1 to 100 characters")
+	if u := normalizeUsername(c.AdminUser); u == "" || len(c.AdminUser) > 100 {
+		return fmt.Errorf("admin_user: want 1 to 100 characters, got %q", c.AdminUser)
 	}
 	if c.AdminPassword != "" {
 		if msg := validateNewPassword(c.AdminPassword, c.AdminUser); msg != "" {
-			return fmt.Errorf("console: admin_password %s", msg)
+			return fmt.Errorf("admin_password: %s (or empty for a one-time password)", msg)
 		}
 	}
 	return nil
@@ -154,8 +167,8 @@ type Console struct {
 // logs.
 func New(ctx context.Context, cfg Config, deps Deps) (*Console, error) {
 	cfg.setDefaults()
-	if err := cfg.validate(); err != nil {
-		return nil, err
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("console: %w", err)
 	}
 	if deps.DB == nil || deps.Records == nil || deps.Outbox == nil || deps.Registry == nil || deps.Lifecycle == nil || deps.Views == nil {
 		return nil, errors.New("console: DB, Records, Outbox, Registry, Lifecycle and Views are required")

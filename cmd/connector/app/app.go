@@ -31,9 +31,11 @@ var Version = "dev"
 // Registry builds the connector registry from the configuration. It is the
 // one place where channels are registered.
 func Registry(cfg Config, log *slog.Logger) (*connectors.Registry, error) {
+	tg := cfg.Telegram
+	tg.Logger = log
 	return connectors.NewRegistry(
-		telegram.New(telegram.Options{APIEndpoint: cfg.Telegram.APIEndpoint, PollTimeout: cfg.Telegram.PollTimeout, Logger: log}),
-		slack.New(slack.Options{APIURL: cfg.Slack.APIURL}),
+		telegram.New(tg),
+		slack.New(cfg.Slack),
 		webchat.New(webchat.Options{MessageLimit: cfg.Webchat.MessageLimit, UploadLimit: cfg.Webchat.UploadLimit, RatePerMinute: cfg.Webchat.RatePerMinute, Poll: cfg.Webchat.Poll}),
 	)
 }
@@ -161,46 +163,44 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	cache := portal.NewCache(store.Records, 2*time.Second)
 	m := metrics.New(store.DB.SQL)
 	m.Register(metrics.NewQueueCollector(store.DB.SQL, log))
-	a.dispatcher, err = portal.NewDispatcher(store.Outbox, cache, portal.DispatcherConfig{
-		BatchSize: cfg.Dispatch.BatchSize, Concurrency: cfg.Dispatch.Concurrency, PerPortal: cfg.Dispatch.PerPortal,
-		Timeout: cfg.Dispatch.Timeout, Lease: cfg.Dispatch.Lease, Poll: cfg.Dispatch.Poll,
-		UserAgent: "connector-gateway/" + Version, Logger: log, Observer: m,
-	})
+	dcfg := cfg.Dispatch
+	dcfg.UserAgent, dcfg.Logger, dcfg.Observer = "connector-gateway/"+Version, log, m
+	a.dispatcher, err = portal.NewDispatcher(store.Outbox, cache, dcfg)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
 	a.woken.Store(a.dispatcher)
-	files, err := portal.NewFileLinks(store.SecretsKey, cfg.PublicURL, cfg.Files.LinkTTL)
+	files, err := portal.NewFileLinks(store.SecretsKey, cfg.PublicURL, cfg.Files)
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("config: secrets.key: %w", err)
 	}
 	views := portal.NewViews(cfg.PublicURL, files)
-	a.sender = portal.NewSender(store.Outbox, store.Records, reg, views, portal.SenderConfig{
-		Concurrency: cfg.Send.Concurrency, Timeout: cfg.Send.Timeout, GiveUpAfter: cfg.Send.GiveUpAfter,
-		Logger: log, Observer: m,
-	})
+	scfg := cfg.Send
+	scfg.Logger, scfg.Observer = log, m
+	a.sender = portal.NewSender(store.Outbox, store.Records, reg, views, scfg)
 	a.widget, err = serveWidget(reg, store, views, log)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	a.receivers = portal.NewReceivers(store.Outbox, store.Inbox, store.Records, reg, views, portal.ReceiversConfig{
-		Lease: cfg.Poll.Lease, Logger: log,
-	})
+	rcfg := cfg.Poll
+	rcfg.Logger = log
+	a.receivers = portal.NewReceivers(store.Outbox, store.Inbox, store.Records, reg, views, rcfg)
 	lifecycle := portal.NewLifecycle(portal.LifecycleDeps{
 		Records: store.Records, Registry: reg, Views: views, Receivers: a.receivers, Cache: cache, Logger: log,
 	})
-	handler := api.New(api.Config{BodyLimit: cfg.HTTP.BodyLimit, Logger: log}, api.Deps{
+	hcfg := cfg.HTTP
+	hcfg.Logger = log
+	handler := api.New(hcfg, api.Deps{
 		Records: store.Records, Outbox: store.Outbox, Inbox: store.Inbox, Registry: reg, Views: views, Lifecycle: lifecycle,
 		WakeSender: a.sender.Wake, Ready: a.ready, Files: files, Cache: cache, Metrics: m, Widget: widgetSurface(a.widget),
 	})
 	if cfg.Console.Enabled {
-		cons, err := console.New(ctx, console.Config{
-			AdminUser: cfg.Console.AdminUser, AdminPassword: cfg.Console.AdminPassword,
-			CookieSecure: cfg.Console.CookieSecure, SessionTTL: cfg.Console.SessionTTL, Refresh: cfg.Console.Refresh, Logger: log,
-		}, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Registry: reg, Lifecycle: lifecycle, Views: views})
+		ccfg := cfg.Console
+		ccfg.Logger = log
+		cons, err := console.New(ctx, ccfg, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Registry: reg, Lifecycle: lifecycle, Views: views})
 		if err != nil {
 			store.Close()
 			return nil, err

@@ -10,6 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/connector-gateway/connector/api"
+	"github.com/connector-gateway/connector/api/console"
+	"github.com/connector-gateway/connector/connectors/slack"
+	"github.com/connector-gateway/connector/connectors/telegram"
+	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
 )
 
@@ -23,20 +28,24 @@ type Config struct {
 	// production). Needed for webhook mode; default "" (polling only).
 	PublicURL string `mapstructure:"public_url"`
 
+	// The gateway's own settings.
 	Database DatabaseConfig `mapstructure:"database"`
 	Secrets  SecretsConfig  `mapstructure:"secrets"`
 	Log      LogConfig      `mapstructure:"log"`
-	Queue    QueueConfig    `mapstructure:"queue"`
-	Dispatch DispatchConfig `mapstructure:"dispatch"`
-	Send     SendConfig     `mapstructure:"send"`
-	HTTP     HTTPConfig     `mapstructure:"http"`
-	Files    FilesConfig    `mapstructure:"files"`
 	Debug    DebugConfig    `mapstructure:"debug"`
-	Poll     PollConfig     `mapstructure:"poll"`
-	Telegram TelegramConfig `mapstructure:"telegram"`
-	Webchat  WebchatConfig  `mapstructure:"webchat"`
-	Slack    SlackConfig    `mapstructure:"slack"`
-	Console  ConsoleConfig  `mapstructure:"console"`
+
+	// Each package's own configuration, documented (with its defaults and
+	// checks) where it is used.
+	Queue    QueueConfig            `mapstructure:"queue"`
+	Dispatch portal.DispatcherConfig `mapstructure:"dispatch"`
+	Send     portal.SenderConfig     `mapstructure:"send"`
+	Poll     portal.ReceiversConfig  `mapstructure:"poll"`
+	Files    portal.FileLinksConfig  `mapstructure:"files"`
+	HTTP     api.Config              `mapstructure:"http"`
+	Console  console.Config          `mapstructure:"console"`
+	Telegram telegram.Options        `mapstructure:"telegram"`
+	Slack    slack.Options           `mapstructure:"slack"`
+	Webchat  WebchatConfig           `mapstructure:"webchat"`
 }
 
 // DebugConfig holds diagnostics, off by default.
@@ -46,42 +55,8 @@ type DebugConfig struct {
 	PprofAddr string `mapstructure:"pprof_addr"`
 }
 
-// PollConfig sets how connections in polling mode are shared between
-// gateway processes.
-type PollConfig struct {
-	// Lease is how long a process owns a polled connection without renewing
-	// it (renewals come every third of it); when a process dies, another
-	// takes its connections over after this. Default 30s.
-	Lease time.Duration `mapstructure:"lease"`
-}
 
-// ConsoleConfig sets the admin console in the browser (/console/).
-type ConsoleConfig struct {
-	// Enabled serves the console. Default true.
-	Enabled bool `mapstructure:"enabled"`
-	// AdminUser names the first admin, created at the first start when
-	// there is none. Default "admin".
-	AdminUser string `mapstructure:"admin_user"`
-	// AdminPassword is the first admin's password (at least 12
-	// characters). Default "": a one-time password is printed to the log at
-	// the first start, to be changed at the first sign-in.
-	AdminPassword string `mapstructure:"admin_password"`
-	// CookieSecure sets the session cookie's Secure flag: "auto" (default:
-	// when the request came over HTTPS, directly or per
-	// X-Forwarded-Proto), "always" or "never".
-	CookieSecure string `mapstructure:"cookie_secure"`
-	// SessionTTL signs an admin out after this long without a request.
-	// Default 12h.
-	SessionTTL time.Duration `mapstructure:"session_ttl"`
-	// Refresh is how often the status page refreshes itself. Default 5s.
-	Refresh time.Duration `mapstructure:"refresh"`
-}
 
-// FilesConfig sets the gateway's file links.
-type FilesConfig struct {
-	// LinkTTL is how long a file link in an event stays valid. Default 72h.
-	LinkTTL time.Duration `mapstructure:"link_ttl"`
-}
 
 // DatabaseConfig selects the store.
 type DatabaseConfig struct {
@@ -125,57 +100,10 @@ type QueueConfig struct {
 	DedupeTTL time.Duration `mapstructure:"dedupe_ttl"`
 }
 
-// DispatchConfig tunes delivery to portals.
-type DispatchConfig struct {
-	// BatchSize is the most events per batch. Default 100.
-	BatchSize int `mapstructure:"batch_size"`
-	// Concurrency is the most lines in flight. Default 64.
-	Concurrency int `mapstructure:"concurrency"`
-	// PerPortal is the most lines of one portal in flight. Default 32.
-	PerPortal int `mapstructure:"per_portal"`
-	// Timeout bounds one batch POST. Default 10s.
-	Timeout time.Duration `mapstructure:"timeout"`
-	// Lease is how long a line stays claimed without renewal. Default 3×timeout.
-	Lease time.Duration `mapstructure:"lease"`
-	// Poll is the idle scan interval. Default 1s.
-	Poll time.Duration `mapstructure:"poll"`
-}
 
-// SendConfig tunes delivery of portals' replies to messengers.
-type SendConfig struct {
-	// Concurrency is the most requests in flight. Default 16.
-	Concurrency int `mapstructure:"concurrency"`
-	// Timeout bounds one messenger call. Default 30s.
-	Timeout time.Duration `mapstructure:"timeout"`
-	// GiveUpAfter is how long transient failures are retried. Default 24h.
-	GiveUpAfter time.Duration `mapstructure:"give_up_after"`
-}
 
-// HTTPConfig tunes the HTTP server.
-type HTTPConfig struct {
-	// BodyLimit caps request bodies, in bytes. Default 1048576 (1 MiB).
-	BodyLimit int64 `mapstructure:"body_limit"`
-	// ShutdownTimeout bounds the drain of in-flight requests. Default 15s.
-	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
-}
 
-// TelegramConfig configures the Telegram connector.
-type TelegramConfig struct {
-	// APIEndpoint is the Bot API URL pattern (token, method). Default
-	// "https://api.telegram.org/bot%s/%s"; a local Bot API server or a
-	// test server may be named here.
-	APIEndpoint string `mapstructure:"api_endpoint"`
-	// PollTimeout is how long one getUpdates call waits for updates in
-	// polling mode. Default 25s.
-	PollTimeout time.Duration `mapstructure:"poll_timeout"`
-}
 
-// SlackConfig configures the Slack connector.
-type SlackConfig struct {
-	// APIURL is the Slack Web API base URL, method names are appended to
-	// it. Default "https://slack.com/api/"; a test server may be named here.
-	APIURL string `mapstructure:"api_url"`
-}
 
 // WebchatConfig tunes the web chat widget (connector webchat).
 type WebchatConfig struct {
@@ -201,16 +129,15 @@ func Defaults() Config {
 		Database: DatabaseConfig{Driver: queue.DriverSQLite, DSN: "connector.db"},
 		Log:      LogConfig{Level: "info", Format: "text"},
 		Queue:    QueueConfig{Schedule: queue.DefaultSchedule(), Window: 24 * time.Hour, DedupeTTL: 72 * time.Hour},
-		Dispatch: DispatchConfig{BatchSize: 100, Concurrency: 64, PerPortal: 32, Timeout: 10 * time.Second, Poll: time.Second},
-		Send:     SendConfig{Concurrency: 16, Timeout: 30 * time.Second, GiveUpAfter: 24 * time.Hour},
-		HTTP:     HTTPConfig{BodyLimit: 1 << 20, ShutdownTimeout: 15 * time.Second},
-		Files:    FilesConfig{LinkTTL: 72 * time.Hour},
-		Poll:     PollConfig{Lease: 30 * time.Second},
-		Telegram: TelegramConfig{APIEndpoint: "https://api.telegram.org/bot%s/%s", PollTimeout: 25 * time.Second},
-		Slack:    SlackConfig{APIURL: "https://slack.com/api/"},
+		Dispatch: portal.DefaultDispatcherConfig(),
+		Send:     portal.DefaultSenderConfig(),
+		Poll:     portal.DefaultReceiversConfig(),
+		Files:    portal.DefaultFileLinksConfig(),
+		HTTP:     api.DefaultConfig(),
+		Console:  console.DefaultConfig(),
+		Telegram: telegram.DefaultOptions(),
+		Slack:    slack.DefaultOptions(),
 		Webchat:  WebchatConfig{MessageLimit: 4000, UploadLimit: 10 << 20, RatePerMinute: 30, Poll: 2 * time.Second},
-		Console: ConsoleConfig{Enabled: true, AdminUser: "admin", CookieSecure: "auto",
-			SessionTTL: 12 * time.Hour, Refresh: 5 * time.Second},
 	}
 }
 
@@ -263,55 +190,22 @@ func (c *Config) Validate() error {
 	if c.Queue.DedupeTTL <= 0 {
 		return bad("queue.dedupe_ttl", "must be positive")
 	}
-	if c.Dispatch.BatchSize < 1 || c.Dispatch.BatchSize > 10000 {
-		return bad("dispatch.batch_size", "want 1..10000, got %d", c.Dispatch.BatchSize)
+	sections := []struct {
+		key string
+		v   interface{ Validate() error }
+	}{
+		{"dispatch", c.Dispatch}, {"send", c.Send}, {"poll", c.Poll}, {"files", c.Files}, {"http", c.HTTP},
+		{"console", c.Console}, {"telegram", c.Telegram}, {"slack", c.Slack},
 	}
-	if c.Dispatch.Concurrency < 1 {
-		return bad("dispatch.concurrency", "must be at least 1")
-	}
-	if c.Dispatch.PerPortal < 1 {
-		return bad("dispatch.per_portal", "must be at least 1")
-	}
-	if c.Dispatch.Timeout <= 0 {
-		return bad("dispatch.timeout", "must be positive")
-	}
-	if c.Dispatch.Lease != 0 && c.Dispatch.Lease <= c.Dispatch.Timeout {
-		return bad("dispatch.lease", "must be longer than dispatch.timeout (%s)", c.Dispatch.Timeout)
-	}
-	if c.Dispatch.Poll <= 0 {
-		return bad("dispatch.poll", "must be positive")
-	}
-	if c.Send.Concurrency < 1 {
-		return bad("send.concurrency", "must be at least 1")
-	}
-	if c.Send.Timeout <= 0 {
-		return bad("send.timeout", "must be positive")
-	}
-	if c.Send.GiveUpAfter <= 0 {
-		return bad("send.give_up_after", "must be positive")
-	}
-	if c.HTTP.BodyLimit < 1024 {
-		return bad("http.body_limit", "must be at least 1024 bytes")
+	for _, sec := range sections {
+		if err := sec.v.Validate(); err != nil {
+			return fmt.Errorf("config: %s.%w", sec.key, err)
+		}
 	}
 	if c.Debug.PprofAddr != "" {
 		if _, _, err := net.SplitHostPort(c.Debug.PprofAddr); err != nil {
 			return bad("debug.pprof_addr", "want HOST:PORT, got %q", c.Debug.PprofAddr)
 		}
-	}
-	if c.Files.LinkTTL <= 0 {
-		return bad("files.link_ttl", "must be positive")
-	}
-	if c.Poll.Lease < time.Second {
-		return bad("poll.lease", "must be at least 1s, got %s", c.Poll.Lease)
-	}
-	if c.Telegram.PollTimeout < time.Second || c.Telegram.PollTimeout > 50*time.Second {
-		return bad("telegram.poll_timeout", "want 1s..50s, got %s", c.Telegram.PollTimeout)
-	}
-	if strings.Count(c.Telegram.APIEndpoint, "%s") != 2 {
-		return bad("telegram.api_endpoint", "must contain two %%s (token, method), got %q", c.Telegram.APIEndpoint)
-	}
-	if u, err := url.Parse(c.Slack.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return bad("slack.api_url", "want an absolute http(s) URL, got %q", c.Slack.APIURL)
 	}
 	if c.Webchat.MessageLimit < 1 || c.Webchat.MessageLimit > 100000 {
 		return bad("webchat.message_limit", "want 1..100000 characters, got %d", c.Webchat.MessageLimit)
@@ -324,23 +218,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Webchat.Poll <= 0 {
 		return bad("webchat.poll", "must be positive")
-	}
-	if u := strings.TrimSpace(c.Console.AdminUser); u == "" || len(u) > 100 {
-		return bad("console.admin_user", "want 1 to 100 characters, got %q", c.Console.AdminUser)
-	}
-	if p := c.Console.AdminPassword; p != "" && len([]rune(p)) < 12 {
-		return bad("console.admin_password", "must be at least 12 characters (or empty for a one-time password)")
-	}
-	switch c.Console.CookieSecure {
-	case "auto", "always", "never":
-	default:
-		return bad("console.cookie_secure", "want auto, always or never, got %q", c.Console.CookieSecure)
-	}
-	if c.Console.SessionTTL < time.Minute {
-		return bad("console.session_ttl", "must be at least 1m, got %s", c.Console.SessionTTL)
-	}
-	if c.Console.Refresh < 100*time.Millisecond {
-		return bad("console.refresh", "must be at least 100ms, got %s", c.Console.Refresh)
 	}
 	return nil
 }
