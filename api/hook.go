@@ -162,7 +162,6 @@ func (s *Server) connectionByHash(ctx context.Context, hash string) (portal.Conn
 	return s.Records.ConnectionByHash(ctx, hash)
 }
 
-
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, errTooLarge

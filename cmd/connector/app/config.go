@@ -36,7 +36,7 @@ type Config struct {
 
 	// Each package's own configuration, documented (with its defaults and
 	// checks) where it is used.
-	Queue    QueueConfig            `mapstructure:"queue"`
+	Queue    QueueConfig             `mapstructure:"queue"`
 	Dispatch portal.DispatcherConfig `mapstructure:"dispatch"`
 	Send     portal.SenderConfig     `mapstructure:"send"`
 	Poll     portal.ReceiversConfig  `mapstructure:"poll"`
@@ -54,9 +54,6 @@ type DebugConfig struct {
 	// on loopback or a private network). Default "" (off).
 	PprofAddr string `mapstructure:"pprof_addr"`
 }
-
-
-
 
 // DatabaseConfig selects the store.
 type DatabaseConfig struct {
@@ -99,11 +96,6 @@ type QueueConfig struct {
 	// DedupeTTL is how long a messenger update id is remembered. Default 72h.
 	DedupeTTL time.Duration `mapstructure:"dedupe_ttl"`
 }
-
-
-
-
-
 
 // WebchatConfig tunes the web chat widget (connector webchat).
 type WebchatConfig struct {
