@@ -20,7 +20,7 @@ type connectionView struct {
 	Set      []string          `json:"secrets_set"`
 }
 
-func (s *Server) view(c portal.Connection) connectionView {
+func (s *base) view(c portal.Connection) connectionView {
 	v := connectionView{Connection: c, Settings: map[string]string{}, Set: []string{}}
 	v.EntryURL = s.Views.EntryURL(c)
 	secret := map[string]bool{}
@@ -50,7 +50,7 @@ func (s *Server) view(c portal.Connection) connectionView {
 	return v
 }
 
-func (s *Server) listConnections(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
+func (s *connectionAPI) listConnections(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	l, ok := s.ownLine(w, r, p)
 	if !ok {
 		return
@@ -67,7 +67,7 @@ func (s *Server) listConnections(w http.ResponseWriter, r *http.Request, p porta
 	writeJSON(w, http.StatusOK, map[string]any{"connections": out})
 }
 
-func (s *Server) validate(w http.ResponseWriter, typ string, in connectors.Settings) (connectors.Settings, bool) {
+func (s *connectionAPI) validate(w http.ResponseWriter, typ string, in connectors.Settings) (connectors.Settings, bool) {
 	c, ok := s.Registry.Get(typ)
 	if !ok {
 		writeErrorFields(w, http.StatusUnprocessableEntity, "invalid", "unknown connector", map[string]string{"connector": "unknown connector " + typ})
@@ -86,7 +86,7 @@ func (s *Server) validate(w http.ResponseWriter, typ string, in connectors.Setti
 	return out, true
 }
 
-func (s *Server) createConnection(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
+func (s *connectionAPI) createConnection(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
 	l, ok := s.ownLine(w, r, p)
 	if !ok {
 		return
@@ -112,7 +112,7 @@ func (s *Server) createConnection(w http.ResponseWriter, r *http.Request, p port
 
 // ownConnection loads the connection named in the path if it belongs to the
 // portal; another portal's connection is reported as not found.
-func (s *Server) ownConnection(w http.ResponseWriter, r *http.Request, p portal.Portal) (portal.Connection, connectors.Connector, bool) {
+func (s *base) ownConnection(w http.ResponseWriter, r *http.Request, p portal.Portal) (portal.Connection, connectors.Connector, bool) {
 	c, err := s.Records.GetConnection(r.Context(), r.PathValue("connection"))
 	if err == nil && c.PortalID != p.ID {
 		err = portal.ErrNotFound
@@ -133,7 +133,7 @@ func (s *Server) ownConnection(w http.ResponseWriter, r *http.Request, p portal.
 	return c, conn, true
 }
 
-func (s *Server) getConnection(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
+func (s *connectionAPI) getConnection(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
@@ -144,7 +144,7 @@ func (s *Server) getConnection(w http.ResponseWriter, r *http.Request, p portal.
 // saveSettings merges the given settings into the stored ones (a secret left
 // out or sent empty keeps its stored value, since secrets are never shown to
 // be sent back), validates and saves them (portal.Lifecycle.SaveSettings).
-func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
+func (s *connectionAPI) saveSettings(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
 	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
@@ -170,7 +170,7 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, p portal.P
 	}
 }
 
-func (s *Server) testConnection(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
+func (s *connectionAPI) testConnection(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
@@ -185,7 +185,7 @@ func (s *Server) testConnection(w http.ResponseWriter, r *http.Request, p portal
 
 // activate starts receiving and binds the connection's bot to it
 // (portal.Lifecycle.Activate).
-func (s *Server) activate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
+func (s *connectionAPI) activate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
@@ -206,7 +206,7 @@ func (s *Server) activate(w http.ResponseWriter, r *http.Request, p portal.Porta
 
 // deactivate stops receiving and releases the connection's bot
 // (portal.Lifecycle.Deactivate).
-func (s *Server) deactivate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
+func (s *connectionAPI) deactivate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return

@@ -14,7 +14,7 @@ import (
 
 // file streams a messenger file behind a signed, expiring gateway link, so
 // no messenger secret ever reaches a portal.
-func (s *Server) file(w http.ResponseWriter, r *http.Request) {
+func (s *hooks) file(w http.ResponseWriter, r *http.Request) {
 	if s.Files == nil {
 		http.NotFound(w, r)
 		return

@@ -13,7 +13,7 @@ import (
 
 // hook receives a messenger's webhook for one connection. It answers 200 only
 // after the events are committed; any error enqueues nothing.
-func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
+func (s *hooks) hook(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	conn, err := s.connectionByHash(ctx, r.PathValue("hash"))
 	if errors.Is(err, portal.ErrNotFound) {
@@ -94,7 +94,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 // handshake answers a GET to a connection's entry URL for messengers that
 // prove the URL that way (connectors.Handshaker); others get 405, as before
 // the route existed.
-func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
+func (s *hooks) handshake(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	conn, err := s.connectionByHash(ctx, r.PathValue("hash"))
 	if errors.Is(err, portal.ErrNotFound) {
@@ -144,18 +144,18 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
 
 // webhookRequest is r as the connector sees it: URL is the one the
 // messenger called, i.e. the public URL with r's path and raw query.
-func (s *Server) webhookRequest(r *http.Request, body []byte) connectors.Request {
+func (s *hooks) webhookRequest(r *http.Request, body []byte) connectors.Request {
 	u := s.Views.PublicURL() + r.URL.RequestURI()
 	return connectors.Request{Method: r.Method, URL: u, Query: r.URL.Query(), Header: r.Header, Body: body}
 }
 
-func (s *Server) refused(connector, reason string) {
+func (s *base) refused(connector, reason string) {
 	if s.Metrics != nil {
 		s.Metrics.Refused(connector, reason)
 	}
 }
 
-func (s *Server) connectionByHash(ctx context.Context, hash string) (portal.Connection, error) {
+func (s *hooks) connectionByHash(ctx context.Context, hash string) (portal.Connection, error) {
 	if s.Cache != nil {
 		return s.Cache.ConnectionByHash(ctx, hash)
 	}

@@ -21,7 +21,7 @@ type accepted struct {
 
 // submit stores an outbound request durably and answers 202 with its id. An
 // Idempotency-Key header makes a repeated call return the first id.
-func (s *Server) submit(w http.ResponseWriter, r *http.Request, c portal.Connection, op, chatID string, payload any) {
+func (s *messageAPI) submit(w http.ResponseWriter, r *http.Request, c portal.Connection, op, chatID string, payload any) {
 	raw, err := json.Marshal(payload)
 	if err != nil {
 		s.internal(w, r, "encode request", err)
@@ -52,7 +52,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, c portal.Connect
 	writeJSON(w, http.StatusAccepted, accepted{ID: id, Status: state})
 }
 
-func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
+func (s *messageAPI) sendMessage(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
 	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
@@ -75,7 +75,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, p portal.Po
 	s.submit(w, r, c, portal.OpSend, m.ChatID, m)
 }
 
-func (s *Server) editMessage(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
+func (s *messageAPI) editMessage(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
 	c, conn, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
@@ -96,7 +96,7 @@ func (s *Server) editMessage(w http.ResponseWriter, r *http.Request, p portal.Po
 	s.submit(w, r, c, portal.OpEdit, e.ChatID, e)
 }
 
-func (s *Server) deleteMessage(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
+func (s *messageAPI) deleteMessage(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	c, conn, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
@@ -115,7 +115,7 @@ func (s *Server) deleteMessage(w http.ResponseWriter, r *http.Request, p portal.
 
 // typing shows a typing indicator now. It is not queued: a late typing
 // indicator is worse than none.
-func (s *Server) typing(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
+func (s *messageAPI) typing(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
 	c, conn, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
@@ -144,7 +144,7 @@ func (s *Server) typing(w http.ResponseWriter, r *http.Request, p portal.Portal,
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) getRequest(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
+func (s *messageAPI) getRequest(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	req, err := s.Outbox.GetOutbound(r.Context(), p.ID, r.PathValue("request"))
 	if errors.Is(err, queue.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "no such request")

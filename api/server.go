@@ -84,19 +84,35 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 }
 
-// Server serves the gateway's HTTP API.
+// Server serves the gateway's HTTP API. It routes; the handlers live in
+// groups by concept (hooks: what messengers call; lineAPI, connectionAPI,
+// messageAPI: the signed portal API), each over the same base.
 type Server struct {
-	cfg Config
-	Deps
+	*base
 	mux *http.ServeMux
 	// console serves /console/ (nil: not found); see MountConsole.
 	console http.Handler
 }
 
+// base is what every handler group works with: the configuration, the
+// deps, and the helpers that find a portal's own lines and connections.
+type base struct {
+	cfg Config
+	Deps
+}
+
+// The handler groups.
+type (
+	hooks         struct{ *base }
+	lineAPI       struct{ *base }
+	connectionAPI struct{ *base }
+	messageAPI    struct{ *base }
+)
+
 // New builds the server and its routes.
 func New(cfg Config, deps Deps) *Server {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, Deps: deps, mux: http.NewServeMux()}
+	s := &Server{base: &base{cfg: cfg, Deps: deps}, mux: http.NewServeMux()}
 	s.routes()
 	return s
 }
@@ -140,7 +156,7 @@ func saneID(id string) bool {
 }
 
 // logger is the server's logger with the request's id.
-func (s *Server) logger(r *http.Request) *slog.Logger {
+func (s *base) logger(r *http.Request) *slog.Logger {
 	if id, ok := r.Context().Value(requestIDKey).(string); ok {
 		return s.cfg.Logger.With(slog.String("request_id", id))
 	}
@@ -177,9 +193,10 @@ func PortalRoutes() []Route {
 func (s *Server) routes() {
 	s.handle("GET /healthz", http.HandlerFunc(s.healthz))
 	s.handle("GET /readyz", http.HandlerFunc(s.readyz))
-	s.handle("POST /hook/{hash}", http.HandlerFunc(s.hook))
-	s.handle("GET /hook/{hash}", http.HandlerFunc(s.handshake))
-	s.handle("GET /files/{token}", http.HandlerFunc(s.file))
+	hk, lines, conns, msgs := hooks{s.base}, lineAPI{s.base}, connectionAPI{s.base}, messageAPI{s.base}
+	s.handle("POST /hook/{hash}", http.HandlerFunc(hk.hook))
+	s.handle("GET /hook/{hash}", http.HandlerFunc(hk.handshake))
+	s.handle("GET /files/{token}", http.HandlerFunc(hk.file))
 	s.handle("GET /console/", http.HandlerFunc(s.serveConsole))
 	s.handle("POST /console/", http.HandlerFunc(s.serveConsole))
 	metricsHandler := http.NotFoundHandler()
@@ -190,24 +207,24 @@ func (s *Server) routes() {
 	s.widgetRoutes()
 
 	handlers := map[string]portalHandler{
-		"GET /v1/connectors":                                     s.listConnectors,
-		"GET /v1/lines":                                          s.listLines,
-		"POST /v1/lines":                                         s.createLine,
-		"GET /v1/lines/{line}":                                   s.getLine,
-		"GET /v1/lines/{line}/connections":                       s.listConnections,
-		"POST /v1/lines/{line}/connections":                      s.createConnection,
-		"GET /v1/lines/{line}/dead-letters":                      s.listDeadLetters,
-		"POST /v1/lines/{line}/dead-letters/replay":              s.replayDeadLetters,
-		"GET /v1/connections/{connection}":                       s.getConnection,
-		"PUT /v1/connections/{connection}/settings":              s.saveSettings,
-		"POST /v1/connections/{connection}/test":                 s.testConnection,
-		"POST /v1/connections/{connection}/activate":             s.activate,
-		"POST /v1/connections/{connection}/deactivate":           s.deactivate,
-		"POST /v1/connections/{connection}/messages":             s.sendMessage,
-		"PATCH /v1/connections/{connection}/messages/{message}":  s.editMessage,
-		"DELETE /v1/connections/{connection}/messages/{message}": s.deleteMessage,
-		"POST /v1/connections/{connection}/typing":               s.typing,
-		"GET /v1/requests/{request}":                             s.getRequest,
+		"GET /v1/connectors":                                     lines.listConnectors,
+		"GET /v1/lines":                                          lines.listLines,
+		"POST /v1/lines":                                         lines.createLine,
+		"GET /v1/lines/{line}":                                   lines.getLine,
+		"GET /v1/lines/{line}/connections":                       conns.listConnections,
+		"POST /v1/lines/{line}/connections":                      conns.createConnection,
+		"GET /v1/lines/{line}/dead-letters":                      lines.listDeadLetters,
+		"POST /v1/lines/{line}/dead-letters/replay":              lines.replayDeadLetters,
+		"GET /v1/connections/{connection}":                       conns.getConnection,
+		"PUT /v1/connections/{connection}/settings":              conns.saveSettings,
+		"POST /v1/connections/{connection}/test":                 conns.testConnection,
+		"POST /v1/connections/{connection}/activate":             conns.activate,
+		"POST /v1/connections/{connection}/deactivate":           conns.deactivate,
+		"POST /v1/connections/{connection}/messages":             msgs.sendMessage,
+		"PATCH /v1/connections/{connection}/messages/{message}":  msgs.editMessage,
+		"DELETE /v1/connections/{connection}/messages/{message}": msgs.deleteMessage,
+		"POST /v1/connections/{connection}/typing":               msgs.typing,
+		"GET /v1/requests/{request}":                             msgs.getRequest,
 	}
 	for _, rt := range PortalRoutes() {
 		h, ok := handlers[rt.Method+" "+rt.Pattern]
@@ -239,11 +256,11 @@ func writeErrorFields(w http.ResponseWriter, status int, code, msg string, field
 
 func writeJSON(w http.ResponseWriter, status int, v any) { httpjson.Write(w, status, v) }
 
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+func (s *base) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+func (s *base) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.Ready != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
