@@ -126,7 +126,7 @@ func (s *Server) ActivateConnection(ctx context.Context, c portal.Connection) (a
 	if err != nil {
 		return fail(&ActivationError{Err: err})
 	}
-	lost, err = s.Records.Activate(ctx, s.Outbox, c.ID, botKey)
+	lost, err = s.Records.Activate(ctx, s.Outbox, s.Polls, c.ID, botKey)
 	if err != nil {
 		return c, portal.Connection{}, err
 	}

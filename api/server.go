@@ -47,8 +47,14 @@ type Receivers interface {
 
 // Deps are the parts the API works with.
 type Deps struct {
-	Records   *portal.Records
-	Outbox    *queue.Outbox
+	Records *portal.Records
+	Outbox  *queue.Outbox
+	// Outbound stores portals' send/edit/delete requests.
+	Outbound *queue.Outbound
+	// Polls switches polling off when a bot is bound elsewhere.
+	Polls *queue.Polls
+	// Keys refuses replayed signed requests.
+	Keys      *queue.Keys
 	Registry  *connectors.Registry
 	Receivers Receivers
 	// Metrics records HTTP and webhook metrics and serves /metrics (nil:

@@ -30,6 +30,7 @@ func TestActivateSameBotConcurrently(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer outbox.Close()
+			polls := queue.NewPolls(db, nil)
 			p, _, err := recs.CreatePortal(ctx, "Acme", "https://acme.example/hook")
 			if err != nil {
 				t.Fatal(err)
@@ -53,7 +54,7 @@ func TestActivateSameBotConcurrently(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					lost, err := recs.Activate(ctx, outbox, c.ID, "telegram:1")
+					lost, err := recs.Activate(ctx, outbox, polls, c.ID, "telegram:1")
 					if err != nil {
 						t.Errorf("activate %s: %v", c.ID, err)
 					}
@@ -114,7 +115,7 @@ func TestActivateSameBotConcurrently(t *testing.T) {
 			}
 			l, _ := recs.CreateLine(ctx, p.ID, "Fresh")
 			fresh, _ := recs.CreateConnection(ctx, l.ID, "telegram", connectors.Settings{"bot_token": "1:secret"})
-			if lost, err := recs.Activate(ctx, outbox, fresh.ID, "telegram:1"); err != nil || lost.ID != "" {
+			if lost, err := recs.Activate(ctx, outbox, polls, fresh.ID, "telegram:1"); err != nil || lost.ID != "" {
 				t.Errorf("binding a released bot: lost %q, %v", lost.ID, err)
 			}
 		})

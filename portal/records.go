@@ -19,6 +19,7 @@ import (
 
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Portal is a helpdesk site the gateway delivers to.
@@ -77,13 +78,13 @@ var ErrNotFound = errors.New("portal: not found")
 // Records stores portals, lines and connections. Secrets (signing secrets,
 // connector settings) are sealed before they reach the database.
 type Records struct {
-	db     *queue.DB
+	db     *sqldb.DB
 	sealer *Sealer
 	now    func() time.Time
 }
 
 // NewRecords returns the record store.
-func NewRecords(db *queue.DB, sealer *Sealer) *Records {
+func NewRecords(db *sqldb.DB, sealer *Sealer) *Records {
 	return &Records{db: db, sealer: sealer, now: time.Now}
 }
 
@@ -473,7 +474,7 @@ const (
 // queued for its portal. Activate returns that connection as it was before
 // (zero value when the bot was free). Activating a connection clears an
 // emergency mark on its own line.
-func (r *Records) Activate(ctx context.Context, outbox *queue.Outbox, id, botKey string) (Connection, error) {
+func (r *Records) Activate(ctx context.Context, outbox *queue.Outbox, polls *queue.Polls, id, botKey string) (Connection, error) {
 	var lost Connection
 	var lines []queue.LineRef
 	var err error
@@ -482,7 +483,7 @@ func (r *Records) Activate(ctx context.Context, outbox *queue.Outbox, id, botKey
 	// take the bot in turn. Each refusal means another activation finished,
 	// so a few rounds settle any realistic number of concurrent ones.
 	for attempt := 0; attempt < 10; attempt++ {
-		lost, lines, err = r.activateTx(ctx, outbox, id, botKey)
+		lost, lines, err = r.activateTx(ctx, outbox, polls, id, botKey)
 		if err == nil || !r.db.Dialect.IsDuplicate(err) {
 			break
 		}
@@ -497,7 +498,7 @@ func (r *Records) Activate(ctx context.Context, outbox *queue.Outbox, id, botKey
 	return lost, nil
 }
 
-func (r *Records) activateTx(ctx context.Context, outbox *queue.Outbox, id, botKey string) (Connection, []queue.LineRef, error) {
+func (r *Records) activateTx(ctx context.Context, outbox *queue.Outbox, polls *queue.Polls, id, botKey string) (Connection, []queue.LineRef, error) {
 	var lost Connection
 	var lines []queue.LineRef
 	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -517,7 +518,7 @@ func (r *Records) activateTx(ctx context.Context, outbox *queue.Outbox, id, botK
 			case err != nil:
 				return err
 			default:
-				lines, err = r.evict(ctx, tx, outbox, old, self, now)
+				lines, err = r.evict(ctx, tx, outbox, polls, old, self, now)
 				if err != nil {
 					return err
 				}
@@ -535,7 +536,7 @@ func (r *Records) activateTx(ctx context.Context, outbox *queue.Outbox, id, botK
 }
 
 // evict takes the bot away from old because taker bound it, in tx.
-func (r *Records) evict(ctx context.Context, tx *sql.Tx, outbox *queue.Outbox, old, taker Connection, now time.Time) ([]queue.LineRef, error) {
+func (r *Records) evict(ctx context.Context, tx *sql.Tx, outbox *queue.Outbox, polls *queue.Polls, old, taker Connection, now time.Time) ([]queue.LineRef, error) {
 	takerLine := taker.LineID
 	var name string
 	if err := tx.QueryRowContext(ctx, "SELECT name FROM portal_lines WHERE id = ?", taker.LineID).Scan(&name); err == nil {
@@ -553,7 +554,7 @@ func (r *Records) evict(ctx context.Context, tx *sql.Tx, outbox *queue.Outbox, o
 	if _, err := tx.ExecContext(ctx, "UPDATE portal_lines SET status = ?, status_detail = ? WHERE id = ?", LineEmergency, "connection "+old.ID+": "+detail, old.LineID); err != nil {
 		return nil, err
 	}
-	if err := outbox.DisablePollingTx(ctx, tx, old.ID); err != nil {
+	if err := polls.DisableTx(ctx, tx, old.ID); err != nil {
 		return nil, err
 	}
 	ev := connectors.Event{
@@ -591,7 +592,7 @@ func (r *Records) Deactivate(ctx context.Context, id string) error {
 // poller found the token revoked): it becomes inactive with status error
 // and reason as last error, and a connection.error event is queued for its
 // portal, in one transaction.
-func (r *Records) Stopped(ctx context.Context, outbox *queue.Outbox, id, reason string) error {
+func (r *Records) Stopped(ctx context.Context, outbox *queue.Outbox, polls *queue.Polls, id, reason string) error {
 	var lines []queue.LineRef
 	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
 		c, err := r.scanConn(tx.QueryRowContext(ctx, "SELECT "+connCols+" FROM connections WHERE id = ?", id))
@@ -606,7 +607,7 @@ func (r *Records) Stopped(ctx context.Context, outbox *queue.Outbox, id, reason 
 			ConnError, reason, now.UnixMilli(), id); err != nil {
 			return err
 		}
-		if err := outbox.DisablePollingTx(ctx, tx, id); err != nil {
+		if err := polls.DisableTx(ctx, tx, id); err != nil {
 			return err
 		}
 		ev := connectors.Event{

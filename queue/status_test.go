@@ -38,7 +38,7 @@ func TestStatusesMatchStatus(t *testing.T) {
 			}
 			fail := func(line string) {
 				t.Helper()
-				l, err := o.Claim(ctx, queue.LineRef{LineID: line, PortalID: "p1"}, "me", time.Minute)
+				l, err := queuetest.ClaimLine(ctx, o, queue.LineRef{LineID: line, PortalID: "p1"}, "me", time.Minute)
 				if err != nil || l == nil {
 					t.Fatalf("claim %s: %v %v", line, l, err)
 				}
@@ -100,6 +100,7 @@ func TestKeysTellWhenAConnectionReceived(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(o.Close)
+			keys := queue.NewKeys(o)
 			update := func(key string) {
 				t.Helper()
 				if _, err := o.Enqueue(ctx, []queue.NewEvent{{DedupeKey: key, PortalID: "p", LineID: "l", EventID: key, Payload: []byte(`{}`)}}); err != nil {
@@ -110,27 +111,27 @@ func TestKeysTellWhenAConnectionReceived(t *testing.T) {
 			update("telegram:con_ab:7") // another connection, its id extends con_a
 			clock.Advance(time.Minute)
 			since := clock.Now()
-			if _, ok, err := o.FirstKeySince(ctx, "telegram:con_a:", since); err != nil || ok {
+			if _, ok, err := keys.FirstSince(ctx, "telegram:con_a:", since); err != nil || ok {
 				t.Fatalf("before a new update: ok=%v, %v", ok, err)
 			}
 			clock.Advance(time.Second)
 			update("telegram:con_ab:8")
-			if _, ok, _ := o.FirstKeySince(ctx, "telegram:con_a:", since); ok {
+			if _, ok, _ := keys.FirstSince(ctx, "telegram:con_a:", since); ok {
 				t.Fatal("another connection's update counted")
 			}
 			clock.Advance(time.Second)
 			update("telegram:con_a:2")
 			clock.Advance(time.Second)
 			update("telegram:con_a:3")
-			at, ok, err := o.FirstKeySince(ctx, "telegram:con_a:", since)
+			at, ok, err := keys.FirstSince(ctx, "telegram:con_a:", since)
 			if err != nil || !ok || !at.Equal(since.Add(2*time.Second).UTC()) {
 				t.Fatalf("first since = %v, %v, %v; want %v", at, ok, err, since.Add(2*time.Second))
 			}
-			last, ok, err := o.LastKey(ctx, "telegram:con_a:")
+			last, ok, err := keys.Last(ctx, "telegram:con_a:")
 			if err != nil || !ok || !last.Equal(since.Add(3*time.Second).UTC()) {
 				t.Fatalf("last = %v, %v, %v", last, ok, err)
 			}
-			if _, ok, _ := o.LastKey(ctx, "slack:con_a:"); ok {
+			if _, ok, _ := keys.Last(ctx, "slack:con_a:"); ok {
 				t.Fatal("a connector type with no updates has a last key")
 			}
 		})

@@ -22,6 +22,7 @@ import (
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Prefix is the path the console is served under.
@@ -126,9 +127,12 @@ type Lifecycle interface {
 // Deps are the parts the console works with.
 type Deps struct {
 	// DB holds the console's own tables (admins, sessions, audit trail).
-	DB        *queue.DB
-	Records   *portal.Records
-	Outbox    *queue.Outbox
+	DB      *sqldb.DB
+	Records *portal.Records
+	Outbox  *queue.Outbox
+	// Keys tells when a connection last received, and refuses a form
+	// sent twice.
+	Keys      *queue.Keys
 	Registry  *connectors.Registry
 	Lifecycle Lifecycle
 }
@@ -156,8 +160,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Console, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if deps.DB == nil || deps.Records == nil || deps.Outbox == nil || deps.Registry == nil || deps.Lifecycle == nil {
-		return nil, errors.New("console: DB, Records, Outbox, Registry and Lifecycle are required")
+	if deps.DB == nil || deps.Records == nil || deps.Outbox == nil || deps.Keys == nil || deps.Registry == nil || deps.Lifecycle == nil {
+		return nil, errors.New("console: DB, Records, Outbox, Keys, Registry and Lifecycle are required")
 	}
 	c := &Console{cfg: cfg, deps: deps, store: &store{db: deps.DB, now: cfg.Now}, mux: http.NewServeMux(), hashing: make(chan struct{}, 2)}
 	var err error

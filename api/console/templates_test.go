@@ -12,6 +12,7 @@ import (
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/queuetest"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // copyWithout copies the embedded files except the one named.
@@ -34,7 +35,7 @@ func copyWithout(t *testing.T, skip string) fstest.MapFS {
 
 func testDeps(t *testing.T) Deps {
 	t.Helper()
-	db := queuetest.Open(t, queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN})
+	db := queuetest.Open(t, queuetest.Backend{Driver: sqldb.DriverSQLite, DSN: queuetest.SQLiteDSN})
 	sealer, err := portal.NewSealer(portal.NewKey())
 	if err != nil {
 		t.Fatal(err)
@@ -49,8 +50,8 @@ func testDeps(t *testing.T) Deps {
 		t.Fatal(err)
 	}
 	records := portal.NewRecords(db, sealer)
-	srv := api.New(api.Config{}, api.Deps{Records: records, Outbox: outbox, Registry: reg})
-	return Deps{DB: db, Records: records, Outbox: outbox, Registry: reg, Lifecycle: srv}
+	srv := api.New(api.Config{}, api.Deps{Records: records, Outbox: outbox, Outbound: queue.NewOutbound(outbox), Polls: queue.NewPolls(db, nil), Keys: queue.NewKeys(outbox), Registry: reg})
+	return Deps{DB: db, Records: records, Outbox: outbox, Keys: queue.NewKeys(outbox), Registry: reg, Lifecycle: srv}
 }
 
 // The gateway refuses to start when a page template or static file is

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Clock is a settable clock for tests of time-based rules.
@@ -36,7 +37,7 @@ func ev(line, key string, n int) queue.NewEvent {
 func Run(t *testing.T, b Backend) {
 	ctx := context.Background()
 	l1 := queue.LineRef{LineID: "l1", PortalID: "p1"}
-	newOutbox := func(t *testing.T, db *queue.DB, cfg queue.Config) *queue.Outbox {
+	newOutbox := func(t *testing.T, db *sqldb.DB, cfg queue.Config) *queue.Outbox {
 		o, err := queue.NewOutbox(db, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -46,13 +47,13 @@ func Run(t *testing.T, b Backend) {
 	}
 
 	t.Run("SchemaBehindIsRefused", func(t *testing.T) {
-		db, err := queue.Open(ctx, b.Driver, b.DSN(t))
+		db, err := sqldb.Open(ctx, b.Driver, b.DSN(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
 		err = db.CheckSchema(ctx)
-		if !errors.Is(err, queue.ErrSchemaBehind) {
+		if !errors.Is(err, sqldb.ErrSchemaBehind) {
 			t.Fatalf("fresh database: CheckSchema = %v, want ErrSchemaBehind", err)
 		}
 		if _, err := db.Migrate(ctx); err != nil {
@@ -120,11 +121,11 @@ func Run(t *testing.T, b Backend) {
 				t.Fatal(err)
 			}
 		}
-		l, err := o.Claim(ctx, l1, "a", time.Minute)
+		l, err := ClaimLine(ctx, o, l1, "a", time.Minute)
 		if err != nil || l == nil {
 			t.Fatalf("claim a = %v, %v", l, err)
 		}
-		if l2, err := o.Claim(ctx, l1, "b", time.Minute); err != nil || l2 != nil {
+		if l2, err := ClaimLine(ctx, o, l1, "b", time.Minute); err != nil || l2 != nil {
 			t.Fatalf("claim b while a holds = %v, %v; want nil", l2, err)
 		}
 		if ready, _ := o.ReadyLines(ctx, 10); len(ready) != 0 {
@@ -157,7 +158,7 @@ func Run(t *testing.T, b Backend) {
 		if ready, _ := o.ReadyLines(ctx, 10); len(ready) != 0 {
 			t.Fatalf("drained line listed as ready: %v", ready)
 		}
-		l3, err := o.Claim(ctx, l1, "b", time.Minute)
+		l3, err := ClaimLine(ctx, o, l1, "b", time.Minute)
 		if err != nil || l3 == nil {
 			t.Fatalf("released line not claimable by another owner: %v, %v", l3, err)
 		}
@@ -176,10 +177,10 @@ func Run(t *testing.T, b Backend) {
 			}
 			refs = append(refs, queue.LineRef{LineID: l, PortalID: "p1"})
 		}
-		if l, _ := o.Claim(ctx, refs[1], "other", time.Minute); l == nil {
+		if l, _ := ClaimLine(ctx, o, refs[1], "other", time.Minute); l == nil {
 			t.Fatal("setup: claim")
 		}
-		lk, _ := o.Claim(ctx, refs[2], "w", time.Minute)
+		lk, _ := ClaimLine(ctx, o, refs[2], "w", time.Minute)
 		bl, _ := o.Next(ctx, lk, 10)
 		if _, err := o.Fail(ctx, bl, "503"); err != nil {
 			t.Fatal(err)
@@ -215,12 +216,12 @@ func Run(t *testing.T, b Backend) {
 		if _, err := o.Enqueue(ctx, []queue.NewEvent{ev("l1", "k", 1)}); err != nil {
 			t.Fatal(err)
 		}
-		la, _ := o.Claim(ctx, l1, "a", 30*time.Second)
+		la, _ := ClaimLine(ctx, o, l1, "a", 30*time.Second)
 		if la == nil {
 			t.Fatal("no lease")
 		}
 		clk.Advance(31 * time.Second)
-		lb, err := o.Claim(ctx, l1, "b", 30*time.Second)
+		lb, err := ClaimLine(ctx, o, l1, "b", 30*time.Second)
 		if err != nil || lb == nil {
 			t.Fatalf("take-over after expiry = %v, %v", lb, err)
 		}
@@ -246,7 +247,7 @@ func Run(t *testing.T, b Backend) {
 		start := clk.Now()
 		var periods []time.Duration
 		for attempt := 0; attempt < 10; attempt++ {
-			l, err := o.Claim(ctx, l1, "a", time.Minute)
+			l, err := ClaimLine(ctx, o, l1, "a", time.Minute)
 			if err != nil || l == nil {
 				t.Fatalf("attempt %d: claim = %v, %v", attempt, l, err)
 			}
@@ -264,7 +265,7 @@ func Run(t *testing.T, b Backend) {
 				}
 				break
 			}
-			if l2, _ := o.Claim(ctx, l1, "a", time.Minute); l2 != nil {
+			if l2, _ := ClaimLine(ctx, o, l1, "a", time.Minute); l2 != nil {
 				t.Fatal("locked line claimed")
 			}
 			st, _ := o.Status(ctx, "l1")
@@ -291,7 +292,7 @@ func Run(t *testing.T, b Backend) {
 		if err != nil || n != 5 {
 			t.Fatalf("replay = %d, %v", n, err)
 		}
-		l, _ := o.Claim(ctx, l1, "a", time.Minute)
+		l, _ := ClaimLine(ctx, o, l1, "a", time.Minute)
 		batch, _ := o.Next(ctx, l, 100)
 		for i, it := range batch.Items {
 			if it.EventID != fmt.Sprintf("evt-l1-%d", i) {
@@ -306,7 +307,7 @@ func Run(t *testing.T, b Backend) {
 	t.Run("TwoProcessesNeverShareALine", func(t *testing.T) {
 		dsn := b.DSN(t)
 		open := func() *queue.Outbox {
-			db, err := queue.Open(ctx, b.Driver, dsn)
+			db, err := sqldb.Open(ctx, b.Driver, dsn)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -345,7 +346,7 @@ func Run(t *testing.T, b Backend) {
 						return
 					}
 					for _, r := range ready {
-						l, err := o.Claim(ctx, r, owner, time.Minute)
+						l, err := ClaimLine(ctx, o, r, owner, time.Minute)
 						if err != nil {
 							t.Error(err)
 							return
@@ -387,8 +388,9 @@ func Run(t *testing.T, b Backend) {
 	t.Run("OutboundPerChatOrderAndIdempotency", func(t *testing.T) {
 		clk := NewClock(time.Unix(1_700_000_000, 0))
 		o := newOutbox(t, Open(t, b), queue.Config{Now: clk.Now})
+		out := queue.NewOutbound(o)
 		sub := func(id, chat, idem string) string {
-			got, _, err := o.Submit(ctx, queue.OutboundRequest{ID: id, PortalID: "p1", LineID: "l1", ConnectionID: "c1", ChatID: chat, Op: "send", Payload: []byte("{}"), IdemKey: idem})
+			got, _, err := out.Submit(ctx, queue.OutboundRequest{ID: id, PortalID: "p1", LineID: "l1", ConnectionID: "c1", ChatID: chat, Op: "send", Payload: []byte("{}"), IdemKey: idem})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -400,7 +402,7 @@ func Run(t *testing.T, b Backend) {
 		if got := sub("r4", "chatA", "x1"); got != "r1" {
 			t.Fatalf("repeat idempotency key gave %s, want r1", got)
 		}
-		reqs, err := o.ClaimOutbound(ctx, "w", 10, time.Hour)
+		reqs, err := out.Claim(ctx, "w", 10, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -408,30 +410,30 @@ func Run(t *testing.T, b Backend) {
 			t.Fatalf("claimed %v, want heads r1 and r3", ids(reqs))
 		}
 		// r1 fails transiently: r2 must wait behind it.
-		if err := o.RetryOutbound(ctx, reqs[0], clk.Now().Add(time.Minute), "timeout"); err != nil {
+		if err := out.Retry(ctx, reqs[0], clk.Now().Add(time.Minute), "timeout"); err != nil {
 			t.Fatal(err)
 		}
-		if more, _ := o.ClaimOutbound(ctx, "w", 10, time.Minute); len(more) != 0 {
+		if more, _ := out.Claim(ctx, "w", 10, time.Minute); len(more) != 0 {
 			t.Fatalf("claimed %v while r1 waits for retry", ids(more))
 		}
 		clk.Advance(time.Minute)
-		reqs2, _ := o.ClaimOutbound(ctx, "w", 10, time.Minute)
+		reqs2, _ := out.Claim(ctx, "w", 10, time.Minute)
 		if len(reqs2) != 1 || reqs2[0].ID != "r1" {
 			t.Fatalf("after backoff claimed %v, want r1", ids(reqs2))
 		}
 		status := queue.NewEvent{PortalID: "p1", LineID: "l1", EventID: "st-r1", Payload: []byte(`{}`)}
-		if err := o.FinishOutbound(ctx, reqs2[0], queue.OutboundDone, `["42"]`, status); err != nil {
+		if err := out.Finish(ctx, reqs2[0], queue.OutboundDone, `["42"]`, status); err != nil {
 			t.Fatal(err)
 		}
-		reqs3, _ := o.ClaimOutbound(ctx, "w", 10, time.Minute)
+		reqs3, _ := out.Claim(ctx, "w", 10, time.Minute)
 		if len(reqs3) != 1 || reqs3[0].ID != "r2" {
 			t.Fatalf("after r1 done claimed %v, want r2", ids(reqs3))
 		}
-		got, err := o.GetOutbound(ctx, "p1", "r1")
+		got, err := out.Get(ctx, "p1", "r1")
 		if err != nil || got.State != queue.OutboundDone || got.Attempts != 2 {
 			t.Fatalf("r1 = %+v, %v", got, err)
 		}
-		if _, err := o.GetOutbound(ctx, "p2", "r1"); !errors.Is(err, queue.ErrNotFound) {
+		if _, err := out.Get(ctx, "p2", "r1"); !errors.Is(err, queue.ErrNotFound) {
 			t.Fatalf("other portal reads r1: %v", err)
 		}
 		st, _ := o.Status(ctx, "l1")
@@ -439,6 +441,16 @@ func Run(t *testing.T, b Backend) {
 			t.Fatalf("status event not enqueued: pending %d", st.Pending)
 		}
 	})
+}
+
+// ClaimLine takes the lease of one line for owner through ClaimLines, as
+// the dispatcher does; nil, nil when the line is not claimable.
+func ClaimLine(ctx context.Context, o *queue.Outbox, line queue.LineRef, owner string, d time.Duration) (*queue.Lease, error) {
+	leases, err := o.ClaimLines(ctx, []queue.LineRef{line}, owner, d)
+	if err != nil || len(leases) == 0 {
+		return nil, err
+	}
+	return leases[0], nil
 }
 
 func ids(rs []queue.OutboundRequest) []string {

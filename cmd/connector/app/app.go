@@ -23,6 +23,7 @@ import (
 	"github.com/connector-gateway/connector/connectors/webchat"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Version is set at build time (-ldflags "-X ...app.Version=v1.2.3").
@@ -38,14 +39,17 @@ func Registry(cfg Config, log *slog.Logger) (*connectors.Registry, error) {
 	)
 }
 
-// Store is an open database with the records and outbox on it.
+// Store is an open database with the records and the queue's stores on it.
 type Store struct {
 	// SecretsKey is the key records are sealed with (file links derive
 	// their key from it).
 	SecretsKey string
-	DB         *queue.DB
+	DB         *sqldb.DB
 	Records    *portal.Records
 	Outbox     *queue.Outbox
+	Outbound   *queue.Outbound
+	Polls      *queue.Polls
+	Keys       *queue.Keys
 }
 
 // Close stops the outbox's committer and closes the database.
@@ -57,7 +61,7 @@ func (s *Store) Close() {
 // OpenStore opens the database, migrates it or refuses a schema that is
 // behind, and opens the records with the secrets key.
 func OpenStore(ctx context.Context, cfg Config, log *slog.Logger, onEnqueue func([]queue.LineRef)) (*Store, error) {
-	db, err := queue.Open(ctx, cfg.Database.Driver, cfg.Database.DSN)
+	db, err := sqldb.Open(ctx, cfg.Database.Driver, cfg.Database.DSN)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +95,8 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger, onEnqueue func
 		db.Close()
 		return nil, err
 	}
-	return &Store{SecretsKey: key, DB: db, Records: portal.NewRecords(db, sealer), Outbox: outbox}, nil
+	return &Store{SecretsKey: key, DB: db, Records: portal.NewRecords(db, sealer), Outbox: outbox,
+		Outbound: queue.NewOutbound(outbox), Polls: queue.NewPolls(db, nil), Keys: queue.NewKeys(outbox)}, nil
 }
 
 func loadKey(cfg Config, log *slog.Logger) (string, error) {
@@ -106,7 +111,7 @@ func loadKey(cfg Config, log *slog.Logger) (string, error) {
 	if err == nil {
 		return strings.TrimSpace(string(raw)), nil
 	}
-	if !errors.Is(err, os.ErrNotExist) || cfg.Secrets.KeyFile != "" || cfg.Database.Driver != queue.DriverSQLite {
+	if !errors.Is(err, os.ErrNotExist) || cfg.Secrets.KeyFile != "" || cfg.Database.Driver != sqldb.DriverSQLite {
 		return "", fmt.Errorf("config: secrets.key_file: %w", err)
 	}
 	key := portal.NewKey()
@@ -158,7 +163,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.store = store
 	cache := portal.NewCache(store.Records, 2*time.Second)
 	m := metrics.New(store.DB.SQL)
-	m.Register(metrics.NewQueueCollector(store.DB.SQL, log))
+	m.Register(metrics.NewQueueCollector(store.Outbox, store.Outbound, log))
 	a.dispatcher, err = portal.NewDispatcher(store.Outbox, cache, portal.DispatcherConfig{
 		BatchSize: cfg.Dispatch.BatchSize, Concurrency: cfg.Dispatch.Concurrency, PerPortal: cfg.Dispatch.PerPortal,
 		Timeout: cfg.Dispatch.Timeout, Lease: cfg.Dispatch.Lease, Poll: cfg.Dispatch.Poll,
@@ -169,7 +174,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.woken.Store(a.dispatcher)
-	a.sender = portal.NewSender(store.Outbox, store.Records, reg, portal.SenderConfig{
+	a.sender = portal.NewSender(store.Outbound, store.Records, reg, portal.SenderConfig{
 		Concurrency: cfg.Send.Concurrency, Timeout: cfg.Send.Timeout, GiveUpAfter: cfg.Send.GiveUpAfter,
 		PublicURL: cfg.PublicURL, Logger: log, Observer: m,
 	})
@@ -183,18 +188,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		store.Close()
 		return nil, err
 	}
-	a.receivers = portal.NewReceivers(store.Outbox, store.Records, reg, portal.ReceiversConfig{
+	a.receivers = portal.NewReceivers(store.Outbox, store.Polls, store.Records, reg, portal.ReceiversConfig{
 		Lease: cfg.Poll.Lease, PublicURL: cfg.PublicURL, Files: files, Logger: log,
 	})
 	handler := api.New(api.Config{PublicURL: cfg.PublicURL, BodyLimit: cfg.HTTP.BodyLimit, Logger: log}, api.Deps{
-		Records: store.Records, Outbox: store.Outbox, Registry: reg, Receivers: a.receivers, WakeSender: a.sender.Wake, Ready: a.ready,
+		Records: store.Records, Outbox: store.Outbox, Outbound: store.Outbound, Polls: store.Polls, Keys: store.Keys, Registry: reg, Receivers: a.receivers, WakeSender: a.sender.Wake, Ready: a.ready,
 		Files: files, Cache: cache, Metrics: m, Widget: widgetSurface(a.widget),
 	})
 	if cfg.Console.Enabled {
 		cons, err := console.New(ctx, console.Config{
 			PublicURL: cfg.PublicURL, AdminUser: cfg.Console.AdminUser, AdminPassword: cfg.Console.AdminPassword,
 			CookieSecure: cfg.Console.CookieSecure, SessionTTL: cfg.Console.SessionTTL, Refresh: cfg.Console.Refresh, Logger: log,
-		}, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Registry: reg, Lifecycle: handler})
+		}, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Keys: store.Keys, Registry: reg, Lifecycle: handler})
 		if err != nil {
 			store.Close()
 			return nil, err
@@ -319,12 +324,12 @@ func (a *App) janitor(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := a.store.Outbox.PurgeDedupeKeys(ctx); err != nil && ctx.Err() == nil {
+		if n, err := a.store.Keys.Purge(ctx); err != nil && ctx.Err() == nil {
 			a.log.Warn("purge dedupe keys", slog.Any("err", err))
 		} else if n > 0 {
 			a.log.Debug("purged dedupe keys", slog.Int64("count", n))
 		}
-		if _, err := a.store.Outbox.PurgeOutbound(ctx, 7*24*time.Hour); err != nil && ctx.Err() == nil {
+		if _, err := a.store.Outbound.Purge(ctx, 7*24*time.Hour); err != nil && ctx.Err() == nil {
 			a.log.Warn("purge outbound requests", slog.Any("err", err))
 		}
 		select {

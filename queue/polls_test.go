@@ -28,7 +28,7 @@ func TestPollLease(t *testing.T) {
 		t.Run(b.Driver, func(t *testing.T) {
 			ctx := context.Background()
 			clock := queuetest.NewClock(time.Unix(1_700_000_000, 0))
-			o := newOutbox(t, b, clock)
+			p := queue.NewPolls(queuetest.Open(t, b), clock.Now)
 			const conn, lease = "con_1", 30 * time.Second
 			must := func(ok bool, err error) bool {
 				t.Helper()
@@ -38,74 +38,74 @@ func TestPollLease(t *testing.T) {
 				return ok
 			}
 
-			if must(o.TakePollLease(ctx, conn, "A", lease)) {
+			if must(p.TakeLease(ctx, conn, "A", lease)) {
 				t.Fatal("took the lease of a connection that does not poll")
 			}
 			for range 2 {
-				if err := o.EnablePolling(ctx, conn); err != nil {
+				if err := p.Enable(ctx, conn); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if st, err := o.PollStates(ctx); err != nil || len(st) != 1 || st[0].ConnectionID != conn || st[0].Position != "" {
+			if st, err := p.States(ctx); err != nil || len(st) != 1 || st[0].ConnectionID != conn || st[0].Position != "" {
 				t.Fatalf("PollStates = %+v, %v", st, err)
 			}
-			if !must(o.TakePollLease(ctx, conn, "A", lease)) {
+			if !must(p.TakeLease(ctx, conn, "A", lease)) {
 				t.Fatal("A could not take a free lease")
 			}
-			if must(o.TakePollLease(ctx, conn, "B", lease)) {
+			if must(p.TakeLease(ctx, conn, "B", lease)) {
 				t.Fatal("B took a lease A holds")
 			}
-			if !must(o.TakePollLease(ctx, conn, "A", lease)) || !must(o.RenewPollLease(ctx, conn, "A", lease)) {
+			if !must(p.TakeLease(ctx, conn, "A", lease)) || !must(p.RenewLease(ctx, conn, "A", lease)) {
 				t.Fatal("A lost its own lease")
 			}
-			if err := o.SavePollPosition(ctx, conn, "A", "101"); err != nil {
+			if err := p.SavePosition(ctx, conn, "A", "101"); err != nil {
 				t.Fatal(err)
 			}
-			if err := o.SavePollPosition(ctx, conn, "A", "101"); err != nil {
+			if err := p.SavePosition(ctx, conn, "A", "101"); err != nil {
 				t.Fatalf("saving the same position again: %v", err)
 			}
 
 			// A stops renewing (it died); once the lease expired B takes over.
 			clock.Advance(lease - time.Second)
-			if must(o.TakePollLease(ctx, conn, "B", lease)) {
+			if must(p.TakeLease(ctx, conn, "B", lease)) {
 				t.Fatal("B took the lease before it expired")
 			}
 			clock.Advance(2 * time.Second)
-			if !must(o.TakePollLease(ctx, conn, "B", lease)) {
+			if !must(p.TakeLease(ctx, conn, "B", lease)) {
 				t.Fatal("B could not take an expired lease")
 			}
-			if must(o.RenewPollLease(ctx, conn, "A", lease)) {
+			if must(p.RenewLease(ctx, conn, "A", lease)) {
 				t.Fatal("A renewed a lease B holds")
 			}
-			if err := o.SavePollPosition(ctx, conn, "A", "150"); !errors.Is(err, queue.ErrLeaseLost) {
+			if err := p.SavePosition(ctx, conn, "A", "150"); !errors.Is(err, queue.ErrLeaseLost) {
 				t.Fatalf("A saving after losing the lease: %v, want ErrLeaseLost", err)
 			}
-			if pos, err := o.PollPosition(ctx, conn); err != nil || pos != "101" {
+			if pos, err := p.Position(ctx, conn); err != nil || pos != "101" {
 				t.Fatalf("position = %q, %v; want A's last save 101 kept", pos, err)
 			}
 
 			// Released on shutdown: A may take it at once.
-			if err := o.ReleasePollLease(ctx, conn, "B"); err != nil {
+			if err := p.ReleaseLease(ctx, conn, "B"); err != nil {
 				t.Fatal(err)
 			}
-			if !must(o.TakePollLease(ctx, conn, "A", lease)) {
+			if !must(p.TakeLease(ctx, conn, "A", lease)) {
 				t.Fatal("A could not take a released lease")
 			}
 
 			// Disabled: no one holds or takes it, the position is kept for later.
-			if err := o.DisablePolling(ctx, conn); err != nil {
+			if err := p.Disable(ctx, conn); err != nil {
 				t.Fatal(err)
 			}
-			if must(o.RenewPollLease(ctx, conn, "A", lease)) || must(o.TakePollLease(ctx, conn, "B", lease)) {
+			if must(p.RenewLease(ctx, conn, "A", lease)) || must(p.TakeLease(ctx, conn, "B", lease)) {
 				t.Fatal("a lease of a disabled connection was held")
 			}
-			if st, _ := o.PollStates(ctx); len(st) != 0 {
+			if st, _ := p.States(ctx); len(st) != 0 {
 				t.Fatalf("disabled connection listed: %+v", st)
 			}
-			if err := o.EnablePolling(ctx, conn); err != nil {
+			if err := p.Enable(ctx, conn); err != nil {
 				t.Fatal(err)
 			}
-			if pos, _ := o.PollPosition(ctx, conn); pos != "101" {
+			if pos, _ := p.Position(ctx, conn); pos != "101" {
 				t.Fatalf("position after re-enabling = %q, want 101", pos)
 			}
 		})
@@ -118,20 +118,20 @@ func TestOutboundProgressSurvivesRetry(t *testing.T) {
 		t.Run(b.Driver, func(t *testing.T) {
 			ctx := context.Background()
 			clock := queuetest.NewClock(time.Unix(1_700_000_000, 0))
-			o := newOutbox(t, b, clock)
-			if _, _, err := o.Submit(ctx, queue.OutboundRequest{ID: "req_1", PortalID: "p", LineID: "l", ConnectionID: "c", ChatID: "42", Op: "send", Payload: []byte(`{}`)}); err != nil {
+			out := queue.NewOutbound(newOutbox(t, b, clock))
+			if _, _, err := out.Submit(ctx, queue.OutboundRequest{ID: "req_1", PortalID: "p", LineID: "l", ConnectionID: "c", ChatID: "42", Op: "send", Payload: []byte(`{}`)}); err != nil {
 				t.Fatal(err)
 			}
-			reqs, err := o.ClaimOutbound(ctx, "s1", 10, time.Minute)
+			reqs, err := out.Claim(ctx, "s1", 10, time.Minute)
 			if err != nil || len(reqs) != 1 || reqs[0].Result != "" {
 				t.Fatalf("claim = %+v, %v", reqs, err)
 			}
 			r := reqs[0]
 			r.Result = `["7","8"]`
-			if err := o.RetryOutbound(ctx, r, clock.Now(), "part 3 failed"); err != nil {
+			if err := out.Retry(ctx, r, clock.Now(), "part 3 failed"); err != nil {
 				t.Fatal(err)
 			}
-			reqs, err = o.ClaimOutbound(ctx, "s1", 10, time.Minute)
+			reqs, err = out.Claim(ctx, "s1", 10, time.Minute)
 			if err != nil || len(reqs) != 1 || reqs[0].Result != `["7","8"]` || reqs[0].Attempts != 1 {
 				t.Fatalf("second claim = %+v, %v; want the progress back", reqs, err)
 			}
