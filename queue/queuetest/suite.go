@@ -33,19 +33,30 @@ func ev(line, key string, n int) queue.NewEvent {
 	return queue.NewEvent{DedupeKey: key, PortalID: "p1", LineID: line, EventID: fmt.Sprintf("evt-%s-%d", line, n), Payload: []byte(fmt.Sprintf(`{"n":%d}`, n))}
 }
 
-// Run is the conformance suite every backend must pass.
+// Run is the conformance suite every backend must pass, one section per
+// store of package queue.
 func Run(t *testing.T, b Backend) {
-	ctx := context.Background()
-	l1 := queue.LineRef{LineID: "l1", PortalID: "p1"}
-	newOutbox := func(t *testing.T, db *sqldb.DB, cfg queue.Config) *queue.Outbox {
-		o, err := queue.NewOutbox(db, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(o.Close)
-		return o
-	}
+	t.Run("Database", func(t *testing.T) { runDatabase(t, b) })
+	t.Run("Outbox", func(t *testing.T) { runOutbox(t, b) })
+	t.Run("Outbound", func(t *testing.T) { runOutbound(t, b) })
+	t.Run("Polls", func(t *testing.T) { runPolls(t, b) })
+	t.Run("Keys", func(t *testing.T) { runKeys(t, b) })
+}
 
+// newOutbox starts an outbox on db, closed when the test ends.
+func newOutbox(t *testing.T, db *sqldb.DB, cfg queue.Config) *queue.Outbox {
+	t.Helper()
+	o, err := queue.NewOutbox(db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(o.Close)
+	return o
+}
+
+// runDatabase: the schema the binary carries (package sqldb).
+func runDatabase(t *testing.T, b Backend) {
+	ctx := context.Background()
 	t.Run("SchemaBehindIsRefused", func(t *testing.T) {
 		db, err := sqldb.Open(ctx, b.Driver, b.DSN(t))
 		if err != nil {
@@ -63,6 +74,13 @@ func Run(t *testing.T, b Backend) {
 			t.Fatalf("after migrate: %v", err)
 		}
 	})
+}
+
+// runOutbox: enqueue with dedupe, claim, ack, lock-out, dead letters,
+// several processes on one database.
+func runOutbox(t *testing.T, b Backend) {
+	ctx := context.Background()
+	l1 := queue.LineRef{LineID: "l1", PortalID: "p1"}
 
 	t.Run("DedupeKeepsOne", func(t *testing.T) {
 		o := newOutbox(t, Open(t, b), queue.Config{})
@@ -304,6 +322,50 @@ func Run(t *testing.T, b Backend) {
 		}
 	})
 
+	t.Run("DepthsCountWhatWaits", func(t *testing.T) {
+		clk := NewClock(time.Unix(1_700_000_000, 0))
+		o := newOutbox(t, Open(t, b), queue.Config{Now: clk.Now, Schedule: []time.Duration{time.Hour}, Window: 2 * time.Hour})
+		if ds, err := o.Depths(ctx); err != nil || len(ds) != 0 {
+			t.Fatalf("empty outbox: depths %+v, %v", ds, err)
+		}
+		start := clk.Now()
+		if _, err := o.Enqueue(ctx, []queue.NewEvent{ev("l1", "", 1), ev("l1", "", 2), ev("l2", "", 1), ev("l3", "", 1)}); err != nil {
+			t.Fatal(err)
+		}
+		fail := func(line string) {
+			t.Helper()
+			l, err := ClaimLine(ctx, o, queue.LineRef{LineID: line, PortalID: "p1"}, "w", time.Minute)
+			if err != nil || l == nil {
+				t.Fatalf("claim %s: %v, %v", line, l, err)
+			}
+			batch, err := o.Next(ctx, l, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := o.Fail(ctx, batch, "portal down"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// l3 fails until its window is over: its event becomes a dead
+		// letter. l2 fails once after that: it is locked out now.
+		fail("l3")
+		clk.Advance(2 * time.Hour)
+		fail("l3")
+		fail("l2")
+		got, err := o.Depths(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []queue.LineDepth{
+			{PortalID: "p1", LineID: "l1", Pending: 2, OldestAt: start.UTC()},
+			{PortalID: "p1", LineID: "l2", Pending: 1, OldestAt: start.UTC(), LockedOut: true},
+			{PortalID: "p1", LineID: "l3", DeadLetters: 1},
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("depths\n got %+v\nwant %+v", got, want)
+		}
+	})
+
 	t.Run("TwoProcessesNeverShareALine", func(t *testing.T) {
 		dsn := b.DSN(t)
 		open := func() *queue.Outbox {
@@ -384,63 +446,6 @@ func Run(t *testing.T, b Backend) {
 			}
 		}
 	})
-
-	t.Run("OutboundPerChatOrderAndIdempotency", func(t *testing.T) {
-		clk := NewClock(time.Unix(1_700_000_000, 0))
-		o := newOutbox(t, Open(t, b), queue.Config{Now: clk.Now})
-		out := queue.NewOutbound(o)
-		sub := func(id, chat, idem string) string {
-			got, _, err := out.Submit(ctx, queue.OutboundRequest{ID: id, PortalID: "p1", LineID: "l1", ConnectionID: "c1", ChatID: chat, Op: "send", Payload: []byte("{}"), IdemKey: idem})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return got
-		}
-		sub("r1", "chatA", "x1")
-		sub("r2", "chatA", "")
-		sub("r3", "chatB", "")
-		if got := sub("r4", "chatA", "x1"); got != "r1" {
-			t.Fatalf("repeat idempotency key gave %s, want r1", got)
-		}
-		reqs, err := out.Claim(ctx, "w", 10, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(reqs) != 2 || reqs[0].ID != "r1" || reqs[1].ID != "r3" {
-			t.Fatalf("claimed %v, want heads r1 and r3", ids(reqs))
-		}
-		// r1 fails transiently: r2 must wait behind it.
-		if err := out.Retry(ctx, reqs[0], clk.Now().Add(time.Minute), "timeout"); err != nil {
-			t.Fatal(err)
-		}
-		if more, _ := out.Claim(ctx, "w", 10, time.Minute); len(more) != 0 {
-			t.Fatalf("claimed %v while r1 waits for retry", ids(more))
-		}
-		clk.Advance(time.Minute)
-		reqs2, _ := out.Claim(ctx, "w", 10, time.Minute)
-		if len(reqs2) != 1 || reqs2[0].ID != "r1" {
-			t.Fatalf("after backoff claimed %v, want r1", ids(reqs2))
-		}
-		status := queue.NewEvent{PortalID: "p1", LineID: "l1", EventID: "st-r1", Payload: []byte(`{}`)}
-		if err := out.Finish(ctx, reqs2[0], queue.OutboundDone, `["42"]`, status); err != nil {
-			t.Fatal(err)
-		}
-		reqs3, _ := out.Claim(ctx, "w", 10, time.Minute)
-		if len(reqs3) != 1 || reqs3[0].ID != "r2" {
-			t.Fatalf("after r1 done claimed %v, want r2", ids(reqs3))
-		}
-		got, err := out.Get(ctx, "p1", "r1")
-		if err != nil || got.State != queue.OutboundDone || got.Attempts != 2 {
-			t.Fatalf("r1 = %+v, %v", got, err)
-		}
-		if _, err := out.Get(ctx, "p2", "r1"); !errors.Is(err, queue.ErrNotFound) {
-			t.Fatalf("other portal reads r1: %v", err)
-		}
-		st, _ := o.Status(ctx, "l1")
-		if st.Pending != 1 {
-			t.Fatalf("status event not enqueued: pending %d", st.Pending)
-		}
-	})
 }
 
 // ClaimLine takes the lease of one line for owner through ClaimLines, as
@@ -451,12 +456,4 @@ func ClaimLine(ctx context.Context, o *queue.Outbox, line queue.LineRef, owner s
 		return nil, err
 	}
 	return leases[0], nil
-}
-
-func ids(rs []queue.OutboundRequest) []string {
-	var out []string
-	for _, r := range rs {
-		out = append(out, r.ID)
-	}
-	return out
 }
