@@ -127,11 +127,9 @@ type Lifecycle interface {
 // Deps are the parts the console works with.
 type Deps struct {
 	// DB holds the console's own tables (admins, sessions, audit trail).
-	DB      *sqldb.DB
-	Records *portal.Records
-	Outbox  *queue.Outbox
-	// Keys tells when a connection last received, and refuses a form
-	// sent twice.
+	DB        *sqldb.DB
+	Records   *portal.Records
+	Outbox    *queue.Outbox
 	Keys      *queue.Keys
 	Registry  *connectors.Registry
 	Lifecycle Lifecycle
