@@ -53,7 +53,7 @@ func (s *base) authenticated(h portalHandler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "unauthorized", "unknown portal or bad signature")
 			return
 		}
-		first, err := s.Outbox.FirstSeen(r.Context(), "api:"+p.ID+":"+r.Header.Get(portal.HeaderID))
+		first, err := s.Keys.FirstSeen(r.Context(), "api:"+p.ID+":"+r.Header.Get(portal.HeaderID))
 		if err != nil {
 			s.logger(r).Error("api: replay check", slog.Any("err", err))
 			writeError(w, http.StatusServiceUnavailable, "unavailable", "temporarily unavailable")

@@ -32,7 +32,7 @@ func (s *messageAPI) submit(w http.ResponseWriter, r *http.Request, c portal.Con
 		writeErrorFields(w, http.StatusUnprocessableEntity, "invalid", "Idempotency-Key is longer than 190 characters", map[string]string{"Idempotency-Key": "at most 190 characters"})
 		return
 	}
-	id, existing, err := s.Outbox.Submit(r.Context(), queue.OutboundRequest{
+	id, existing, err := s.Outbound.Submit(r.Context(), queue.OutboundRequest{
 		ID: portal.NewID("req"), PortalID: c.PortalID, LineID: c.LineID, ConnectionID: c.ID,
 		ChatID: chatID, Op: op, Payload: raw, IdemKey: key,
 	})
@@ -43,7 +43,7 @@ func (s *messageAPI) submit(w http.ResponseWriter, r *http.Request, c portal.Con
 	state := queue.OutboundPending
 	if existing {
 		// A repeat answers with the first request's id and current state.
-		if prev, err := s.Outbox.GetOutbound(r.Context(), c.PortalID, id); err == nil {
+		if prev, err := s.Outbound.Get(r.Context(), c.PortalID, id); err == nil {
 			state = prev.State
 		}
 	} else if s.WakeSender != nil {
@@ -145,7 +145,7 @@ func (s *messageAPI) typing(w http.ResponseWriter, r *http.Request, p portal.Por
 }
 
 func (s *messageAPI) getRequest(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
-	req, err := s.Outbox.GetOutbound(r.Context(), p.ID, r.PathValue("request"))
+	req, err := s.Outbound.Get(r.Context(), p.ID, r.PathValue("request"))
 	if errors.Is(err, queue.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "no such request")
 		return

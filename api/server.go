@@ -58,8 +58,12 @@ func (c *Config) setDefaults() {
 
 // Deps are the parts the API works with.
 type Deps struct {
-	Records  *portal.Records
-	Outbox   *queue.Outbox
+	Records *portal.Records
+	Outbox  *queue.Outbox
+	// Outbound stores portals' send/edit/delete requests.
+	Outbound *queue.Outbound
+	// Keys refuses replayed signed requests.
+	Keys     *queue.Keys
 	Registry *connectors.Registry
 	// Inbox takes the events webhooks carry.
 	Inbox *portal.Inbox

@@ -29,7 +29,7 @@ func TestActivateSameBotConcurrently(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer outbox.Close()
-			recs := portal.NewRecords(db, sealer, outbox)
+			recs := portal.NewRecords(db, sealer, outbox, queue.NewPolls(db, nil))
 			p, _, err := recs.CreatePortal(ctx, "Acme", "https://acme.example/hook")
 			if err != nil {
 				t.Fatal(err)

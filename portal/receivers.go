@@ -61,7 +61,7 @@ func (c *ReceiversConfig) setDefaults() {
 // safe for concurrent use.
 type Receivers struct {
 	cfg      ReceiversConfig
-	outbox   *queue.Outbox
+	polls    *queue.Polls
 	records  *Records
 	registry *connectors.Registry
 	views    *Views
@@ -84,9 +84,9 @@ type runningPoller struct {
 
 // NewReceivers returns the supervisor; Run starts it. Pollers' events go
 // into inbox; views makes the pollers' views of connections.
-func NewReceivers(outbox *queue.Outbox, inbox *Inbox, records *Records, registry *connectors.Registry, views *Views, cfg ReceiversConfig) *Receivers {
+func NewReceivers(polls *queue.Polls, inbox *Inbox, records *Records, registry *connectors.Registry, views *Views, cfg ReceiversConfig) *Receivers {
 	cfg.setDefaults()
-	return &Receivers{cfg: cfg, outbox: outbox, inbox: inbox, records: records, registry: registry, views: views,
+	return &Receivers{cfg: cfg, polls: polls, inbox: inbox, records: records, registry: registry, views: views,
 		wake: make(chan struct{}, 1), running: map[string]*runningPoller{}}
 }
 
@@ -101,7 +101,7 @@ func (rs *Receivers) StartPolling(ctx context.Context, c Connection) error {
 	if _, can := conn.(connectors.Poller); !can {
 		return fmt.Errorf("receivers: %s cannot poll: %w", c.Connector, connectors.ErrUnsupported)
 	}
-	if err := rs.outbox.EnablePolling(ctx, c.ID); err != nil {
+	if err := rs.polls.Enable(ctx, c.ID); err != nil {
 		return fmt.Errorf("receivers: %w", err)
 	}
 	rs.stopLocal(c.ID)
@@ -112,7 +112,7 @@ func (rs *Receivers) StartPolling(ctx context.Context, c Connection) error {
 // StopPolling stops polling a connection, here and (at their next renewal)
 // in other processes. Errors are logged: the caller has nothing to undo.
 func (rs *Receivers) StopPolling(ctx context.Context, connectionID string) {
-	if err := rs.outbox.DisablePolling(ctx, connectionID); err != nil {
+	if err := rs.polls.Disable(ctx, connectionID); err != nil {
 		rs.cfg.Logger.Error("receivers: disable polling", slog.String("connection", connectionID), slog.Any("err", err))
 	}
 	rs.stopLocal(connectionID)
@@ -157,7 +157,7 @@ func (rs *Receivers) Run(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	for _, id := range ids {
-		if err := rs.outbox.ReleasePollLease(rctx, id, rs.cfg.Owner); err != nil {
+		if err := rs.polls.ReleaseLease(rctx, id, rs.cfg.Owner); err != nil {
 			rs.cfg.Logger.Warn("receivers: release poll lease", slog.String("connection", id), slog.Any("err", err))
 		}
 	}
@@ -179,7 +179,7 @@ func (rs *Receivers) Polling() []string {
 // connections to poll, and stops pollers that must not run any more.
 func (rs *Receivers) scan(ctx context.Context) {
 	log := rs.cfg.Logger
-	states, err := rs.outbox.PollStates(ctx)
+	states, err := rs.polls.States(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			log.Error("receivers: list poll states", slog.Any("err", err))
@@ -190,7 +190,7 @@ func (rs *Receivers) scan(ctx context.Context) {
 	for _, st := range states {
 		c, err := rs.records.GetConnection(ctx, st.ConnectionID)
 		if errors.Is(err, ErrNotFound) {
-			_ = rs.outbox.DisablePolling(ctx, st.ConnectionID)
+			_ = rs.polls.Disable(ctx, st.ConnectionID)
 			continue
 		}
 		if err != nil {
@@ -207,7 +207,7 @@ func (rs *Receivers) scan(ctx context.Context) {
 		}
 		wanted[c.ID] = true
 		if rs.isRunning(c.ID) {
-			held, err := rs.outbox.RenewPollLease(ctx, c.ID, rs.cfg.Owner, rs.cfg.Lease)
+			held, err := rs.polls.RenewLease(ctx, c.ID, rs.cfg.Owner, rs.cfg.Lease)
 			switch {
 			case err != nil:
 				log.Warn("receivers: renew poll lease", slog.String("connection", c.ID), slog.Any("err", err))
@@ -219,7 +219,7 @@ func (rs *Receivers) scan(ctx context.Context) {
 			}
 			continue
 		}
-		held, err := rs.outbox.TakePollLease(ctx, c.ID, rs.cfg.Owner, rs.cfg.Lease)
+		held, err := rs.polls.TakeLease(ctx, c.ID, rs.cfg.Owner, rs.cfg.Lease)
 		if err != nil {
 			log.Warn("receivers: take poll lease", slog.String("connection", c.ID), slog.Any("err", err))
 			continue
@@ -231,7 +231,7 @@ func (rs *Receivers) scan(ctx context.Context) {
 	for _, id := range rs.Polling() {
 		if !wanted[id] {
 			rs.stopLocal(id)
-			if err := rs.outbox.ReleasePollLease(ctx, id, rs.cfg.Owner); err != nil {
+			if err := rs.polls.ReleaseLease(ctx, id, rs.cfg.Owner); err != nil {
 				log.Warn("receivers: release poll lease", slog.String("connection", id), slog.Any("err", err))
 			}
 		}
@@ -271,7 +271,7 @@ func (rs *Receivers) start(c Connection, p connectors.Poller) {
 	})
 	rs.running[c.ID] = rp
 	view := rs.views.Conn(c)
-	view.Cursor = pollCursor{outbox: rs.outbox, conn: c.ID, owner: rs.cfg.Owner}
+	view.Cursor = pollCursor{polls: rs.polls, conn: c.ID, owner: rs.cfg.Owner}
 	log := rs.cfg.Logger.With(slog.String("connection", c.ID), slog.String("connector", c.Connector))
 	log.Info("receivers: polling started")
 	rs.wg.Add(1)
@@ -334,17 +334,17 @@ func (rs *Receivers) stopLocal(id string) {
 // pollCursor keeps a poller's position in poll_state, writable only while
 // this process holds the connection's lease.
 type pollCursor struct {
-	outbox *queue.Outbox
-	conn   string
-	owner  string
+	polls *queue.Polls
+	conn  string
+	owner string
 }
 
 func (pc pollCursor) Load(ctx context.Context) (string, error) {
-	return pc.outbox.PollPosition(ctx, pc.conn)
+	return pc.polls.Position(ctx, pc.conn)
 }
 
 func (pc pollCursor) Save(ctx context.Context, pos string) error {
-	err := pc.outbox.SavePollPosition(ctx, pc.conn, pc.owner, pos)
+	err := pc.polls.SavePosition(ctx, pc.conn, pc.owner, pos)
 	if errors.Is(err, queue.ErrLeaseLost) {
 		return fmt.Errorf("receivers: %s: %w", pc.conn, connectors.ErrLeaseLost)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Portal is a helpdesk site the gateway delivers to.
@@ -77,8 +78,8 @@ var ErrNotFound = errors.New("portal: not found")
 // Records stores portals, lines and connections. Secrets (signing secrets,
 // connector settings) are sealed before they reach the database.
 type Records struct {
-	db     *queue.DB
-	outbox *queue.Outbox
+	db     *sqldb.DB
+	polls  *queue.Polls
 	inbox  *Inbox
 	sealer *Sealer
 	now    func() time.Time
@@ -86,9 +87,11 @@ type Records struct {
 
 // NewRecords returns the record store. Connection events it makes itself
 // (connection.emergency, connection.error) go into outbox in the same
-// transaction as the change that causes them.
-func NewRecords(db *queue.DB, sealer *Sealer, outbox *queue.Outbox) *Records {
-	return &Records{db: db, outbox: outbox, inbox: NewInbox(outbox), sealer: sealer, now: time.Now}
+// transaction as the change that causes them, and polling of a connection
+// that loses its bot or stops is switched off in polls, also in that
+// transaction.
+func NewRecords(db *sqldb.DB, sealer *Sealer, outbox *queue.Outbox, polls *queue.Polls) *Records {
+	return &Records{db: db, polls: polls, inbox: NewInbox(outbox), sealer: sealer, now: time.Now}
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
@@ -547,7 +550,7 @@ func (r *Records) evict(ctx context.Context, tx *sql.Tx, old, taker Connection, 
 	if _, err := tx.ExecContext(ctx, "UPDATE portal_lines SET status = ?, status_detail = ? WHERE id = ?", LineEmergency, "connection "+old.ID+": "+detail, old.LineID); err != nil {
 		return nil, err
 	}
-	if err := r.outbox.DisablePollingTx(ctx, tx, old.ID); err != nil {
+	if err := r.polls.DisableTx(ctx, tx, old.ID); err != nil {
 		return nil, err
 	}
 	ev := connectors.Event{
@@ -596,7 +599,7 @@ func (r *Records) Stopped(ctx context.Context, id, reason string) error {
 			ConnError, reason, now.UnixMilli(), id); err != nil {
 			return err
 		}
-		if err := r.outbox.DisablePollingTx(ctx, tx, id); err != nil {
+		if err := r.polls.DisableTx(ctx, tx, id); err != nil {
 			return err
 		}
 		ev := connectors.Event{

@@ -103,10 +103,10 @@ type ConnectionSource interface {
 
 // Sender carries portals' outbound requests to the messengers, in order per
 // chat, retrying transient failures, and reports each outcome to the portal
-// as a status event through the outbox.
+// as a status event (queue.Outbound writes it into the outbox).
 type Sender struct {
 	cfg      SenderConfig
-	outbox   *queue.Outbox
+	outbound *queue.Outbound
 	conns    ConnectionSource
 	registry *connectors.Registry
 	views    *Views
@@ -115,9 +115,9 @@ type Sender struct {
 
 // NewSender returns a sender; Run starts it. views makes the connectors'
 // views of connections.
-func NewSender(outbox *queue.Outbox, conns ConnectionSource, registry *connectors.Registry, views *Views, cfg SenderConfig) *Sender {
+func NewSender(outbound *queue.Outbound, conns ConnectionSource, registry *connectors.Registry, views *Views, cfg SenderConfig) *Sender {
 	cfg.setDefaults()
-	return &Sender{cfg: cfg, outbox: outbox, conns: conns, registry: registry, views: views, wake: make(chan struct{}, 1)}
+	return &Sender{cfg: cfg, outbound: outbound, conns: conns, registry: registry, views: views, wake: make(chan struct{}, 1)}
 }
 
 // Wake makes the sender look for work now. It never blocks.
@@ -137,7 +137,7 @@ func (s *Sender) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		free := s.cfg.Concurrency - len(sem)
 		if free > 0 {
-			reqs, err := s.outbox.ClaimOutbound(ctx, s.cfg.Owner, free, lease)
+			reqs, err := s.outbound.Claim(ctx, s.cfg.Owner, free, lease)
 			if err != nil && ctx.Err() == nil {
 				s.cfg.Logger.Error("sender: claim", slog.Any("err", err))
 			}
@@ -156,7 +156,7 @@ func (s *Sender) Run(ctx context.Context) error {
 			}
 		}
 		next := s.cfg.Poll
-		if at, err := s.outbox.NextOutboundWake(ctx); err == nil && !at.IsZero() {
+		if at, err := s.outbound.NextWake(ctx); err == nil && !at.IsZero() {
 			if d := at.Sub(s.cfg.Now()); d < next {
 				next = max(d, 5*time.Millisecond)
 			}
@@ -243,7 +243,7 @@ func (s *Sender) handle(ctx context.Context, r queue.OutboundRequest) {
 		wait := max(rl.RetryAfter, time.Second)
 		log.Info("sender: rate limited, will resend", slog.Duration("in", wait))
 		keepProgress(&r, d)
-		if rerr := s.outbox.RetryOutbound(ctx, r, s.cfg.Now().Add(wait), err.Error()); rerr != nil {
+		if rerr := s.outbound.Retry(ctx, r, s.cfg.Now().Add(wait), err.Error()); rerr != nil {
 			log.Error("sender: reschedule", slog.Any("err", rerr))
 		}
 		s.Wake()
@@ -285,7 +285,7 @@ func (s *Sender) retry(ctx context.Context, r queue.OutboundRequest, d connector
 	keepProgress(&r, d)
 	wait := s.cfg.Backoff[min(r.Attempts, len(s.cfg.Backoff)-1)]
 	log.Warn("sender: transient failure, will retry", slog.Duration("in", wait), slog.String("reason", err.Error()))
-	if rerr := s.outbox.RetryOutbound(ctx, r, s.cfg.Now().Add(wait), err.Error()); rerr != nil {
+	if rerr := s.outbound.Retry(ctx, r, s.cfg.Now().Add(wait), err.Error()); rerr != nil {
 		log.Error("sender: reschedule", slog.Any("err", rerr))
 	}
 }
@@ -311,7 +311,7 @@ func (s *Sender) finish(ctx context.Context, r queue.OutboundRequest, connector 
 		return
 	}
 	result, _ := json.Marshal(d.MessageIDs)
-	if err := s.outbox.FinishOutbound(ctx, r, state, string(result), rows[0]); err != nil {
+	if err := s.outbound.Finish(ctx, r, state, string(result), rows[0]); err != nil {
 		log.Error("sender: record outcome", slog.Any("err", err))
 	}
 }

@@ -83,25 +83,6 @@ func (o *Outbox) NextWake(ctx context.Context) (time.Time, error) {
 	return fromMS(v.Int64), nil
 }
 
-// Claim takes the lease of a line for owner if it is not locked out and
-// nobody else holds it. It returns nil, nil when it is not claimable. The
-// line may turn out to have no events (Next is empty): release it then. The
-// lease must be renewed (Ack does) or released.
-func (o *Outbox) Claim(ctx context.Context, line LineRef, owner string, d time.Duration) (*Lease, error) {
-	now := o.cfg.Now()
-	until := now.Add(d)
-	res, err := o.db.SQL.ExecContext(ctx, `UPDATE line_queue SET lease_owner = ?, lease_until = ?
-		WHERE line_id = ? AND locked_until <= ? AND (lease_owner IS NULL OR lease_until <= ? OR lease_owner = ?)`,
-		owner, ms(until), line.LineID, ms(now), ms(now), owner)
-	if err != nil {
-		return nil, fmt.Errorf("queue: claim line: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, nil
-	}
-	return &Lease{LineID: line.LineID, PortalID: line.PortalID, Owner: owner, Until: until}, nil
-}
-
 // Next reads up to max of the oldest events of a leased line. An empty batch
 // means the line is drained; release the lease then.
 func (o *Outbox) Next(ctx context.Context, l *Lease, max int) (*Batch, error) {

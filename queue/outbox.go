@@ -1,3 +1,9 @@
+// Package queue is the gateway's durable queue state, one type per concept:
+// Outbox, the events bound for portals (enqueue with dedupe, per-line claim,
+// ack, lock-out, expiry into dead letters, replay, status and depths);
+// Outbound, portals' requests bound for messengers; Polls, the leases and
+// positions of polling connections; Keys, the dedupe-key table. All of them
+// live in one database (package sqldb) and run on MySQL/MariaDB and SQLite.
 package queue
 
 import (
@@ -8,6 +14,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Config sets the outbox's policy. Zero fields take the documented default.
@@ -102,7 +110,7 @@ type NewEvent struct {
 // Outbox is the durable queue of events bound for portals. All methods are
 // safe for concurrent use, also from several processes sharing one MySQL.
 type Outbox struct {
-	db  *DB
+	db  *sqldb.DB
 	cfg Config
 
 	reqs chan *enqueueReq
@@ -118,8 +126,8 @@ type Outbox struct {
 }
 
 // NewOutbox starts the outbox's group committer. Call Close to stop it.
-func NewOutbox(db *DB, cfg Config) (*Outbox, error) {
-	if cfg.Committers == 0 && db.Dialect.Name() == DriverSQLite {
+func NewOutbox(db *sqldb.DB, cfg Config) (*Outbox, error) {
+	if cfg.Committers == 0 && db.Dialect.Name() == sqldb.DriverSQLite {
 		cfg.Committers = 1
 	}
 	cfg.setDefaults()
@@ -154,9 +162,6 @@ func NewOutbox(db *DB, cfg Config) (*Outbox, error) {
 	}()
 	return o, nil
 }
-
-// DB returns the database the outbox lives in.
-func (o *Outbox) DB() *DB { return o.db }
 
 // Close stops the group committer after it finishes the requests it holds.
 // Enqueue calls made after Close fail with ErrClosed.
@@ -507,27 +512,4 @@ func (o *Outbox) Notify(lines []LineRef) {
 	if o.cfg.OnEnqueue != nil {
 		o.cfg.OnEnqueue(lines)
 	}
-}
-
-// PurgeDedupeKeys forgets dedupe keys older than the TTL and returns how many.
-func (o *Outbox) PurgeDedupeKeys(ctx context.Context) (int64, error) {
-	cut := ms(o.cfg.Now().Add(-o.cfg.DedupeTTL))
-	res, err := o.db.SQL.ExecContext(ctx, "DELETE FROM inbox_keys WHERE created_at < ?", cut)
-	if err != nil {
-		return 0, fmt.Errorf("queue: purge dedupe keys: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return n, nil
-}
-
-// FirstSeen records key and reports whether it was new. It shares the dedupe
-// table (and its TTL) with inbound updates; the API uses it to refuse a
-// replayed signed request.
-func (o *Outbox) FirstSeen(ctx context.Context, key string) (bool, error) {
-	res, err := o.db.SQL.ExecContext(ctx, o.db.Dialect.InsertIgnore()+" inbox_keys (dedupe_key, created_at) VALUES (?,?)", key, ms(o.cfg.Now()))
-	if err != nil {
-		return false, fmt.Errorf("queue: first seen: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
 }

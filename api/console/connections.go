@@ -51,7 +51,7 @@ func (c *Console) connectionOf(w http.ResponseWriter, r *http.Request, s *sessio
 		v.Portal, err = c.deps.Records.GetPortal(ctx, cn.PortalID)
 	}
 	if err == nil {
-		v.LastReceived, _, err = c.deps.Outbox.LastKey(ctx, receivedPrefix(cn))
+		v.LastReceived, _, err = c.deps.Keys.Last(ctx, receivedPrefix(cn))
 	}
 	if err != nil {
 		c.internal(w, r, s, "read the connection", err)

@@ -22,6 +22,7 @@ import (
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Prefix is the path the console is served under.
@@ -138,9 +139,10 @@ var _ Lifecycle = (*portal.Lifecycle)(nil)
 // Deps are the parts the console works with.
 type Deps struct {
 	// DB holds the console's own tables (admins, sessions, audit trail).
-	DB        *queue.DB
+	DB        *sqldb.DB
 	Records   *portal.Records
 	Outbox    *queue.Outbox
+	Keys      *queue.Keys
 	Registry  *connectors.Registry
 	Lifecycle Lifecycle
 	// Views gives the entry URLs and snippets the wizard shows.
@@ -170,8 +172,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Console, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
-	if deps.DB == nil || deps.Records == nil || deps.Outbox == nil || deps.Registry == nil || deps.Lifecycle == nil || deps.Views == nil {
-		return nil, errors.New("console: DB, Records, Outbox, Registry, Lifecycle and Views are required")
+	if deps.DB == nil || deps.Records == nil || deps.Outbox == nil || deps.Keys == nil || deps.Registry == nil || deps.Lifecycle == nil || deps.Views == nil {
+		return nil, errors.New("console: DB, Records, Outbox, Keys, Registry, Lifecycle and Views are required")
 	}
 	c := &Console{cfg: cfg, deps: deps, store: &store{db: deps.DB, now: cfg.Now}, mux: http.NewServeMux(), hashing: make(chan struct{}, 2)}
 	var err error

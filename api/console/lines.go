@@ -203,7 +203,7 @@ func (c *Console) received(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	since, _ := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
-	first, got, err := c.deps.Outbox.FirstKeySince(ctx, receivedPrefix(cn), time.UnixMilli(since))
+	first, got, err := c.deps.Keys.FirstSince(ctx, receivedPrefix(cn), time.UnixMilli(since))
 	if err == nil {
 		var st queue.LineStatus
 		if st, err = c.deps.Outbox.Status(ctx, cn.LineID); err == nil {

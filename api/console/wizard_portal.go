@@ -41,7 +41,7 @@ func (c *Console) consumeNonce(w http.ResponseWriter, r *http.Request, s *sessio
 		c.message(w, r, s, http.StatusBadRequest, "Form not accepted", "The form is incomplete; reload the page and send it again.")
 		return false
 	}
-	first, err := c.deps.Outbox.FirstSeen(r.Context(), "console:form:"+nonce)
+	first, err := c.deps.Keys.FirstSeen(r.Context(), "console:form:"+nonce)
 	if err != nil {
 		c.internal(w, r, s, "check the form", err)
 		return false

@@ -10,12 +10,13 @@ import (
 	"github.com/connector-gateway/connector/api/httpjson"
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Gateway is what the widget needs from the rest of the gateway.
 type Gateway struct {
 	// DB holds the webchat_* tables (migration 00004).
-	DB *queue.DB
+	DB *sqldb.DB
 	// Outbox receives visitors' messages as events.
 	Outbox *queue.Outbox
 	// Connection returns the connection behind a widget id (the
@@ -75,7 +76,7 @@ func (cn *Connector) Serve(g Gateway) (*Handler, error) {
 	h := &Handler{
 		cn: cn, gw: g, store: &store{db: g.DB, now: cn.opts.Now}, hub: newHub(cn.opts.MaxTabs),
 		limit: newLimiter(cn.opts.RatePerMinute, cn.opts.Burst), sign: sign, log: g.Logger.With(slog.String("connector", Type)),
-		js: js, poll: g.DB.Dialect.Name() != queue.DriverSQLite, ctx: ctx, cancel: cancel,
+		js: js, poll: g.DB.Dialect.Name() != sqldb.DriverSQLite, ctx: ctx, cancel: cancel,
 	}
 	if !cn.srv.CompareAndSwap(nil, h) {
 		cancel()

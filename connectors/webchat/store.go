@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Authors of history messages.
@@ -26,7 +26,7 @@ var errNotFound = errors.New("webchat: not found")
 // database. Every query names the connection as well as the conversation,
 // so one connection's visitor ids never reach another's data.
 type store struct {
-	db  *queue.DB
+	db  *sqldb.DB
 	now func() time.Time
 }
 

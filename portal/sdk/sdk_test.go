@@ -63,7 +63,7 @@ func TestReadBatchOfARealDispatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ob.Close()
-	recs := portal.NewRecords(db, sealer, ob)
+	recs := portal.NewRecords(db, sealer, ob, queue.NewPolls(db, nil))
 	p, secret0, err := recs.CreatePortal(ctx, "Acme", srv.URL)
 	if err != nil {
 		t.Fatal(err)

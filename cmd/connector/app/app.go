@@ -23,6 +23,7 @@ import (
 	"github.com/connector-gateway/connector/connectors/webchat"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Version is set at build time (-ldflags "-X ...app.Version=v1.2.3").
@@ -40,14 +41,17 @@ func Registry(cfg Config, log *slog.Logger) (*connectors.Registry, error) {
 	)
 }
 
-// Store is an open database with the records and outbox on it.
+// Store is an open database with the records and the queue's stores on it.
 type Store struct {
 	// SecretsKey is the key records are sealed with (file links derive
 	// their key from it).
 	SecretsKey string
-	DB         *queue.DB
+	DB         *sqldb.DB
 	Records    *portal.Records
 	Outbox     *queue.Outbox
+	Outbound   *queue.Outbound
+	Polls      *queue.Polls
+	Keys       *queue.Keys
 	// Inbox is the one way events enter Outbox.
 	Inbox *portal.Inbox
 }
@@ -61,7 +65,7 @@ func (s *Store) Close() {
 // OpenStore opens the database, migrates it or refuses a schema that is
 // behind, and opens the records with the secrets key.
 func OpenStore(ctx context.Context, cfg Config, log *slog.Logger, onEnqueue func([]queue.LineRef)) (*Store, error) {
-	db, err := queue.Open(ctx, cfg.Database.Driver, cfg.Database.DSN)
+	db, err := sqldb.Open(ctx, cfg.Database.Driver, cfg.Database.DSN)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +99,9 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger, onEnqueue func
 		db.Close()
 		return nil, err
 	}
-	return &Store{SecretsKey: key, DB: db, Records: portal.NewRecords(db, sealer, outbox), Outbox: outbox, Inbox: portal.NewInbox(outbox)}, nil
+	polls := queue.NewPolls(db, nil)
+	return &Store{SecretsKey: key, DB: db, Records: portal.NewRecords(db, sealer, outbox, polls), Outbox: outbox,
+		Outbound: queue.NewOutbound(outbox), Polls: polls, Keys: queue.NewKeys(outbox), Inbox: portal.NewInbox(outbox)}, nil
 }
 
 func loadKey(cfg Config, log *slog.Logger) (string, error) {
@@ -110,7 +116,7 @@ func loadKey(cfg Config, log *slog.Logger) (string, error) {
 	if err == nil {
 		return strings.TrimSpace(string(raw)), nil
 	}
-	if !errors.Is(err, os.ErrNotExist) || cfg.Secrets.KeyFile != "" || cfg.Database.Driver != queue.DriverSQLite {
+	if !errors.Is(err, os.ErrNotExist) || cfg.Secrets.KeyFile != "" || cfg.Database.Driver != sqldb.DriverSQLite {
 		return "", fmt.Errorf("config: secrets.key_file: %w", err)
 	}
 	key := portal.NewKey()
@@ -162,7 +168,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.store = store
 	cache := portal.NewCache(store.Records, 2*time.Second)
 	m := metrics.New(store.DB.SQL)
-	m.Register(metrics.NewQueueCollector(store.DB.SQL, log))
+	m.Register(metrics.NewQueueCollector(store.Outbox, store.Outbound, log))
 	dcfg := cfg.Dispatch
 	dcfg.UserAgent, dcfg.Logger, dcfg.Observer = "connector-gateway/"+Version, log, m
 	a.dispatcher, err = portal.NewDispatcher(store.Outbox, cache, dcfg)
@@ -179,7 +185,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	views := portal.NewViews(cfg.PublicURL, files)
 	scfg := cfg.Send
 	scfg.Logger, scfg.Observer = log, m
-	a.sender = portal.NewSender(store.Outbox, store.Records, reg, views, scfg)
+	a.sender = portal.NewSender(store.Outbound, store.Records, reg, views, scfg)
 	a.widget, err = serveWidget(reg, store, views, log)
 	if err != nil {
 		store.Close()
@@ -187,20 +193,22 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	rcfg := cfg.Poll
 	rcfg.Logger = log
-	a.receivers = portal.NewReceivers(store.Outbox, store.Inbox, store.Records, reg, views, rcfg)
+	a.receivers = portal.NewReceivers(store.Polls, store.Inbox, store.Records, reg, views, rcfg)
 	lifecycle := portal.NewLifecycle(portal.LifecycleDeps{
 		Records: store.Records, Registry: reg, Views: views, Receivers: a.receivers, Cache: cache, Logger: log,
 	})
 	hcfg := cfg.HTTP
 	hcfg.Logger = log
 	handler := api.New(hcfg, api.Deps{
-		Records: store.Records, Outbox: store.Outbox, Inbox: store.Inbox, Registry: reg, Views: views, Lifecycle: lifecycle,
+		Records: store.Records, Outbox: store.Outbox, Outbound: store.Outbound, Keys: store.Keys, Inbox: store.Inbox,
+		Registry: reg, Views: views, Lifecycle: lifecycle,
 		WakeSender: a.sender.Wake, Ready: a.ready, Files: files, Cache: cache, Metrics: m, Widget: widgetSurface(a.widget),
 	})
 	if cfg.Console.Enabled {
 		ccfg := cfg.Console
 		ccfg.Logger = log
-		cons, err := console.New(ctx, ccfg, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Registry: reg, Lifecycle: lifecycle, Views: views})
+		cons, err := console.New(ctx, ccfg, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Keys: store.Keys,
+			Registry: reg, Lifecycle: lifecycle, Views: views})
 		if err != nil {
 			store.Close()
 			return nil, err
@@ -325,12 +333,12 @@ func (a *App) janitor(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := a.store.Outbox.PurgeDedupeKeys(ctx); err != nil && ctx.Err() == nil {
+		if n, err := a.store.Keys.Purge(ctx); err != nil && ctx.Err() == nil {
 			a.log.Warn("purge dedupe keys", slog.Any("err", err))
 		} else if n > 0 {
 			a.log.Debug("purged dedupe keys", slog.Int64("count", n))
 		}
-		if _, err := a.store.Outbox.PurgeOutbound(ctx, 7*24*time.Hour); err != nil && ctx.Err() == nil {
+		if _, err := a.store.Outbound.Purge(ctx, 7*24*time.Hour); err != nil && ctx.Err() == nil {
 			a.log.Warn("purge outbound requests", slog.Any("err", err))
 		}
 		select {

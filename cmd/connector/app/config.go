@@ -16,6 +16,7 @@ import (
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Config is the whole gateway configuration. Every field has a key in the
@@ -118,7 +119,7 @@ type WebchatConfig struct {
 func Defaults() Config {
 	return Config{
 		Addr:     "127.0.0.1:8080",
-		Database: DatabaseConfig{Driver: queue.DriverSQLite, DSN: "connector.db"},
+		Database: DatabaseConfig{Driver: sqldb.DriverSQLite, DSN: "connector.db"},
 		Log:      LogConfig{Level: "info", Format: "text"},
 		Queue:    QueueConfig{Schedule: queue.DefaultSchedule(), Window: 24 * time.Hour, DedupeTTL: 72 * time.Hour},
 		Dispatch: portal.DefaultDispatcherConfig(),
@@ -148,14 +149,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch c.Database.Driver {
-	case queue.DriverSQLite, queue.DriverMySQL:
+	case sqldb.DriverSQLite, sqldb.DriverMySQL:
 	default:
-		return bad("database.driver", "want %q or %q, got %q", queue.DriverSQLite, queue.DriverMySQL, c.Database.Driver)
+		return bad("database.driver", "want %q or %q, got %q", sqldb.DriverSQLite, sqldb.DriverMySQL, c.Database.Driver)
 	}
 	if c.Database.DSN == "" {
 		return bad("database.dsn", "must not be empty")
 	}
-	if c.Database.Driver == queue.DriverMySQL && c.Secrets.Key == "" && c.Secrets.KeyFile == "" {
+	if c.Database.Driver == sqldb.DriverMySQL && c.Secrets.Key == "" && c.Secrets.KeyFile == "" {
 		return bad("secrets.key", "required with mysql (every replica must use the same key); generate one with `connector keygen`")
 	}
 	switch c.Log.Level {
@@ -219,7 +220,7 @@ func (c *Config) autoMigrate() bool {
 	if c.Database.AutoMigrate != nil {
 		return *c.Database.AutoMigrate
 	}
-	return c.Database.Driver == queue.DriverSQLite
+	return c.Database.Driver == sqldb.DriverSQLite
 }
 
 // keyFile is where the secrets key is read from (and, for sqlite, created).
@@ -227,7 +228,7 @@ func (c *Config) keyFile() string {
 	if c.Secrets.KeyFile != "" {
 		return c.Secrets.KeyFile
 	}
-	if c.Database.Driver == queue.DriverSQLite {
+	if c.Database.Driver == sqldb.DriverSQLite {
 		dsn := strings.TrimPrefix(c.Database.DSN, "file:")
 		if i := strings.IndexByte(dsn, '?'); i >= 0 {
 			dsn = dsn[:i]
