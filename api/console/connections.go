@@ -28,7 +28,7 @@ type connView struct {
 
 // connectionOf loads the connection named by id with its line, portal and
 // connector, answering errors itself.
-func (c *Console) connectionOf(w http.ResponseWriter, r *http.Request, s *session, id string) (connView, connectors.Connector, bool) {
+func (c *base) connectionOf(w http.ResponseWriter, r *http.Request, s *session, id string) (connView, connectors.Connector, bool) {
 	ctx := r.Context()
 	var v connView
 	cn, err := c.deps.Records.GetConnection(ctx, id)
@@ -63,7 +63,7 @@ func (c *Console) connectionOf(w http.ResponseWriter, r *http.Request, s *sessio
 	return v, impl, true
 }
 
-func (c *Console) connectionPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *adminPages) connectionPage(w http.ResponseWriter, r *http.Request, s *session) {
 	v, _, ok := c.connectionOf(w, r, s, r.PathValue("connection"))
 	if !ok {
 		return
@@ -78,7 +78,7 @@ type settingsView struct {
 	Next string
 }
 
-func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *adminPages) settingsPage(w http.ResponseWriter, r *http.Request, s *session) {
 	v, _, ok := c.connectionOf(w, r, s, r.PathValue("connection"))
 	if !ok {
 		return
@@ -93,7 +93,7 @@ func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, s *sessio
 
 // saveSettings merges the form into the stored settings (a secret left empty
 // keeps its value), validates and saves them.
-func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *adminPages) saveSettings(w http.ResponseWriter, r *http.Request, s *session) {
 	v, _, ok := c.connectionOf(w, r, s, r.PathValue("connection"))
 	if !ok {
 		return
@@ -142,7 +142,7 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, s *sessio
 
 // deactivate stops a connection from receiving, through the same code the
 // portal API uses.
-func (c *Console) deactivate(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *adminPages) deactivate(w http.ResponseWriter, r *http.Request, s *session) {
 	v, _, ok := c.connectionOf(w, r, s, r.PathValue("connection"))
 	if !ok {
 		return

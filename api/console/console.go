@@ -151,17 +151,35 @@ type Deps struct {
 
 // Console serves the admin console under Prefix. It is safe for concurrent
 // use.
+//
+// The pages live in groups by concept (authPages: sign-in and password;
+// adminPages: status, lines, connections, audit; wizardPages: the setup
+// wizard), each over the same base.
 type Console struct {
+	*base
+	mux    *http.ServeMux
+	static http.Handler
+}
+
+// base is what every page group works with: configuration, deps, the
+// console's own store, the templates, and the shared look-ups and
+// rendering.
+type base struct {
 	cfg   Config
 	deps  Deps
 	store *store
 	pages *pages
-	mux   *http.ServeMux
 	// hashing limits concurrent password hashes (each takes 19 MiB), so a
 	// burst of sign-in attempts cannot exhaust memory.
 	hashing chan struct{}
-	static  http.Handler
 }
+
+// The page groups.
+type (
+	authPages   struct{ *base }
+	adminPages  struct{ *base }
+	wizardPages struct{ *base }
+)
 
 // New builds the console: it parses every page template (refusing to start
 // when one is missing or broken) and, when there is no admin yet, creates
@@ -175,7 +193,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Console, error) {
 	if deps.DB == nil || deps.Records == nil || deps.Outbox == nil || deps.Keys == nil || deps.Registry == nil || deps.Lifecycle == nil || deps.Views == nil {
 		return nil, errors.New("console: DB, Records, Outbox, Keys, Registry, Lifecycle and Views are required")
 	}
-	c := &Console{cfg: cfg, deps: deps, store: &store{db: deps.DB, now: cfg.Now}, mux: http.NewServeMux(), hashing: make(chan struct{}, 2)}
+	c := &Console{base: &base{cfg: cfg, deps: deps, store: &store{db: deps.DB, now: cfg.Now}, hashing: make(chan struct{}, 2)}, mux: http.NewServeMux()}
 	var err error
 	if c.pages, err = loadPages(cfg.Templates, c.funcs()); err != nil {
 		return nil, err
@@ -198,7 +216,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Console, error) {
 }
 
 // ensureAdmin creates the first admin when there is none.
-func (c *Console) ensureAdmin(ctx context.Context) error {
+func (c *base) ensureAdmin(ctx context.Context) error {
 	n, err := c.store.countAdmins(ctx)
 	if err != nil {
 		return err
@@ -242,38 +260,39 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) routes() {
+	auth, admin, wiz := authPages{c.base}, adminPages{c.base}, wizardPages{c.base}
 	open := func(pattern string, h http.HandlerFunc) { c.mux.Handle(pattern, h) }
 	authed := func(pattern string, h authedHandler) { c.mux.Handle(pattern, c.requireSession(h)) }
 
 	open("GET /console/static/", c.static.ServeHTTP)
-	open("GET /console/login", c.loginPage)
-	open("POST /console/login", c.login)
+	open("GET /console/login", auth.loginPage)
+	open("POST /console/login", auth.login)
 
-	authed("POST /console/logout", c.logout)
-	authed("GET /console/password", c.passwordPage)
-	authed("POST /console/password", c.changePassword)
+	authed("POST /console/logout", auth.logout)
+	authed("GET /console/password", auth.passwordPage)
+	authed("POST /console/password", auth.changePassword)
 
-	authed("GET /console/{$}", c.statusPage)
-	authed("GET /console/status", c.statusFragment)
-	authed("GET /console/lines/{line}", c.linePage)
-	authed("POST /console/lines/{line}/replay", c.replay)
-	authed("GET /console/connections/{connection}", c.connectionPage)
-	authed("GET /console/connections/{connection}/settings", c.settingsPage)
-	authed("POST /console/connections/{connection}/settings", c.saveSettings)
-	authed("POST /console/connections/{connection}/deactivate", c.deactivate)
-	authed("GET /console/connections/{connection}/received", c.received)
-	authed("GET /console/audit", c.auditPage)
+	authed("GET /console/{$}", admin.statusPage)
+	authed("GET /console/status", admin.statusFragment)
+	authed("GET /console/lines/{line}", admin.linePage)
+	authed("POST /console/lines/{line}/replay", admin.replay)
+	authed("GET /console/connections/{connection}", admin.connectionPage)
+	authed("GET /console/connections/{connection}/settings", admin.settingsPage)
+	authed("POST /console/connections/{connection}/settings", admin.saveSettings)
+	authed("POST /console/connections/{connection}/deactivate", admin.deactivate)
+	authed("GET /console/connections/{connection}/received", admin.received)
+	authed("GET /console/audit", admin.auditPage)
 
-	authed("GET /console/wizard", c.wizardPortalPage)
-	authed("POST /console/wizard/portal", c.wizardCreatePortal)
-	authed("GET /console/wizard/line", c.wizardLinePage)
-	authed("POST /console/wizard/line", c.wizardCreateLine)
-	authed("GET /console/wizard/channel", c.wizardChannelPage)
-	authed("POST /console/wizard/channel", c.wizardCreateConnection)
-	authed("GET /console/wizard/test", c.wizardTestPage)
-	authed("POST /console/wizard/test", c.wizardRunTest)
-	authed("GET /console/wizard/activate", c.wizardActivatePage)
-	authed("POST /console/wizard/activate", c.wizardActivate)
+	authed("GET /console/wizard", wiz.wizardPortalPage)
+	authed("POST /console/wizard/portal", wiz.wizardCreatePortal)
+	authed("GET /console/wizard/line", wiz.wizardLinePage)
+	authed("POST /console/wizard/line", wiz.wizardCreateLine)
+	authed("GET /console/wizard/channel", wiz.wizardChannelPage)
+	authed("POST /console/wizard/channel", wiz.wizardCreateConnection)
+	authed("GET /console/wizard/test", wiz.wizardTestPage)
+	authed("POST /console/wizard/test", wiz.wizardRunTest)
+	authed("GET /console/wizard/activate", wiz.wizardActivatePage)
+	authed("POST /console/wizard/activate", wiz.wizardActivate)
 
 	// Anything else: not found, but only a signed-in admin learns that.
 	authed("/console/", func(w http.ResponseWriter, r *http.Request, s *session) {

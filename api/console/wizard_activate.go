@@ -21,7 +21,7 @@ type testStepView struct {
 	Failed int
 }
 
-func (c *Console) connectionSteps(cur int, v connView) []wizardStep {
+func (c *wizardPages) connectionSteps(cur int, v connView) []wizardStep {
 	id := url.QueryEscape(v.Conn.ID)
 	return steps(cur, map[int]string{
 		1: Prefix + "wizard",
@@ -32,7 +32,7 @@ func (c *Console) connectionSteps(cur int, v connView) []wizardStep {
 	})
 }
 
-func (c *Console) wizardTestPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *wizardPages) wizardTestPage(w http.ResponseWriter, r *http.Request, s *session) {
 	v, _, ok := c.connectionOf(w, r, s, r.URL.Query().Get("connection"))
 	if !ok {
 		return
@@ -42,7 +42,7 @@ func (c *Console) wizardTestPage(w http.ResponseWriter, r *http.Request, s *sess
 
 // wizardRunTest runs the connector's live test, through the same code the
 // portal API's test uses, and shows each check in plain words.
-func (c *Console) wizardRunTest(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *wizardPages) wizardRunTest(w http.ResponseWriter, r *http.Request, s *session) {
 	v, _, ok := c.connectionOf(w, r, s, r.PostForm.Get("connection"))
 	if !ok {
 		return
@@ -76,7 +76,7 @@ type activateStepView struct {
 	Took string
 }
 
-func (c *Console) wizardActivatePage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *wizardPages) wizardActivatePage(w http.ResponseWriter, r *http.Request, s *session) {
 	v, _, ok := c.connectionOf(w, r, s, r.URL.Query().Get("connection"))
 	if !ok {
 		return
@@ -86,7 +86,7 @@ func (c *Console) wizardActivatePage(w http.ResponseWriter, r *http.Request, s *
 
 // wizardActivate starts receiving through the same code the portal API's
 // activate uses, then shows the entry URL and the first message check.
-func (c *Console) wizardActivate(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *wizardPages) wizardActivate(w http.ResponseWriter, r *http.Request, s *session) {
 	v, _, ok := c.connectionOf(w, r, s, r.PostForm.Get("connection"))
 	if !ok {
 		return
@@ -131,7 +131,7 @@ func (c *Console) wizardActivate(w http.ResponseWriter, r *http.Request, s *sess
 }
 
 // describeConnection names a connection for people: its line and portal.
-func (c *Console) describeConnection(ctx context.Context, cn portal.Connection) string {
+func (c *wizardPages) describeConnection(ctx context.Context, cn portal.Connection) string {
 	name := "connection " + cn.ID
 	if l, err := c.deps.Records.GetLine(ctx, cn.LineID); err == nil {
 		name = fmt.Sprintf("line “%s”", l.Name)
