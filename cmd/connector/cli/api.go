@@ -177,4 +177,3 @@ func printAnswer(cmd *cobra.Command, answer []byte) {
 	}
 	_, _ = cmd.OutOrStdout().Write(out.Bytes())
 }
-
