@@ -92,9 +92,9 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger, onEnqueue func
 		db.Close()
 		return nil, fmt.Errorf("config: secrets.key: %w", err)
 	}
-	outbox, err := queue.NewOutbox(db, queue.Config{
-		Schedule: cfg.Queue.Schedule, Window: cfg.Queue.Window, DedupeTTL: cfg.Queue.DedupeTTL, OnEnqueue: onEnqueue,
-	})
+	qcfg := cfg.Queue
+	qcfg.OnEnqueue = onEnqueue
+	outbox, err := queue.NewOutbox(db, qcfg)
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -37,7 +37,7 @@ type Config struct {
 
 	// Each package's own configuration, documented (with its defaults and
 	// checks) where it is used.
-	Queue    QueueConfig             `mapstructure:"queue"`
+	Queue    queue.Config            `mapstructure:"queue"`
 	Dispatch portal.DispatcherConfig `mapstructure:"dispatch"`
 	Send     portal.SenderConfig     `mapstructure:"send"`
 	Poll     portal.ReceiversConfig  `mapstructure:"poll"`
@@ -86,18 +86,6 @@ type LogConfig struct {
 	Format string `mapstructure:"format"`
 }
 
-// QueueConfig sets the outbox policy.
-type QueueConfig struct {
-	// Schedule is the lock-out after each failed delivery to a line; the
-	// last repeats. Default 1m,2m,5m,10m,30m,1h,2h,4h,8h,12h.
-	Schedule []time.Duration `mapstructure:"schedule"`
-	// Window is how long after the first failed attempt a line's events
-	// expire into dead letters. Default 24h.
-	Window time.Duration `mapstructure:"window"`
-	// DedupeTTL is how long a messenger update id is remembered. Default 72h.
-	DedupeTTL time.Duration `mapstructure:"dedupe_ttl"`
-}
-
 // WebchatConfig tunes the web chat widget (connector webchat).
 type WebchatConfig struct {
 	// MessageLimit is the longest visitor message, in characters. Default 4000.
@@ -121,7 +109,7 @@ func Defaults() Config {
 		Addr:     "127.0.0.1:8080",
 		Database: DatabaseConfig{Driver: sqldb.DriverSQLite, DSN: "connector.db"},
 		Log:      LogConfig{Level: "info", Format: "text"},
-		Queue:    QueueConfig{Schedule: queue.DefaultSchedule(), Window: 24 * time.Hour, DedupeTTL: 72 * time.Hour},
+		Queue:    queue.DefaultConfig(),
 		Dispatch: portal.DefaultDispatcherConfig(),
 		Send:     portal.DefaultSenderConfig(),
 		Poll:     portal.DefaultReceiversConfig(),
@@ -169,25 +157,11 @@ func (c *Config) Validate() error {
 	default:
 		return bad("log.format", "want text or json, got %q", c.Log.Format)
 	}
-	if len(c.Queue.Schedule) == 0 {
-		return bad("queue.schedule", "must list at least one duration")
-	}
-	for _, d := range c.Queue.Schedule {
-		if d <= 0 {
-			return bad("queue.schedule", "durations must be positive, got %s", d)
-		}
-	}
-	if c.Queue.Window <= 0 {
-		return bad("queue.window", "must be positive")
-	}
-	if c.Queue.DedupeTTL <= 0 {
-		return bad("queue.dedupe_ttl", "must be positive")
-	}
 	sections := []struct {
 		key string
 		v   interface{ Validate() error }
 	}{
-		{"dispatch", c.Dispatch}, {"send", c.Send}, {"poll", c.Poll}, {"files", c.Files}, {"http", c.HTTP},
+		{"queue", c.Queue}, {"dispatch", c.Dispatch}, {"send", c.Send}, {"poll", c.Poll}, {"files", c.Files}, {"http", c.HTTP},
 		{"console", c.Console}, {"telegram", c.Telegram}, {"slack", c.Slack},
 	}
 	for _, sec := range sections {
