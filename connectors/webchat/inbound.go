@@ -65,7 +65,7 @@ func (h *Handler) visitorMessage(ctx context.Context, c connectors.Conn, visitor
 		files = append(files, file)
 	}
 
-	key := strings.Join([]string{Type, c.ID, visitor, f.ID}, ":")
+	key := connectors.DedupeKey(Type, c.ID, visitor, f.ID)
 	ev := connectors.Event{
 		ID: connectors.EventID(key), Type: connectors.TypeMessageCreated, OccurredAt: now.UTC().Truncate(time.Millisecond),
 		Connector: Type, Channel: Type, Connection: c.ID, Line: c.LineID,

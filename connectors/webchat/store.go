@@ -2,14 +2,13 @@ package webchat
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/queue"
 )
 
@@ -39,8 +38,7 @@ type profile struct {
 
 // hash changes exactly when a field changes (the event's profile_hash).
 func (p profile) hash() string {
-	sum := sha256.Sum256([]byte(p.Name + "\x00" + p.Email + "\x00" + p.Language))
-	return hex.EncodeToString(sum[:8])
+	return connectors.ProfileHash(p.Name, p.Email, p.Language)
 }
 
 // message is one entry of a conversation's history.
