@@ -29,12 +29,18 @@ import (
 var Version = "dev"
 
 // Registry builds the connector registry from the configuration. It is the
-// one place where channels are registered.
-func Registry(cfg Config, log *slog.Logger) (*connectors.Registry, error) {
+// one place where channels are registered. The web chat keeps its
+// conversations in the gateway's database, so the registry is built once
+// the store is open.
+func Registry(cfg Config, log *slog.Logger, store *Store, files *portal.FileLinks) (*connectors.Registry, error) {
+	wc, err := newWebchat(cfg, log, store, files)
+	if err != nil {
+		return nil, err
+	}
 	return connectors.NewRegistry(
 		telegram.New(telegram.Options{APIEndpoint: cfg.Telegram.APIEndpoint, PollTimeout: cfg.Telegram.PollTimeout, Logger: log}),
 		slack.New(slack.Options{APIURL: cfg.Slack.APIURL}),
-		webchat.New(webchat.Options{MessageLimit: cfg.Webchat.MessageLimit, UploadLimit: cfg.Webchat.UploadLimit, RatePerMinute: cfg.Webchat.RatePerMinute, Poll: cfg.Webchat.Poll}),
+		wc,
 	)
 }
 
@@ -140,11 +146,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log}
-	reg, err := Registry(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	a.registry = reg
 	// The dispatcher is made after the store but woken by it, so the
 	// callback reaches it through the App.
 	store, err := OpenStore(ctx, cfg, log, func(lines []queue.LineRef) {
@@ -156,6 +157,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.store = store
+	files, err := portal.NewFileLinks(store.SecretsKey, cfg.PublicURL, cfg.Files.LinkTTL)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("config: secrets.key: %w", err)
+	}
+	reg, err := Registry(cfg, log, store, files)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	a.registry = reg
+	a.widget = widgetOf(reg)
 	cache := portal.NewCache(store.Records, 2*time.Second)
 	m := metrics.New(store.DB.SQL)
 	m.Register(metrics.NewQueueCollector(store.DB.SQL, log))
@@ -173,16 +186,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Concurrency: cfg.Send.Concurrency, Timeout: cfg.Send.Timeout, GiveUpAfter: cfg.Send.GiveUpAfter,
 		PublicURL: cfg.PublicURL, Logger: log, Observer: m,
 	})
-	files, err := portal.NewFileLinks(store.SecretsKey, cfg.PublicURL, cfg.Files.LinkTTL)
-	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("config: secrets.key: %w", err)
-	}
-	a.widget, err = serveWidget(reg, store, files, cfg, log)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
 	a.receivers = portal.NewReceivers(store.Outbox, store.Records, reg, portal.ReceiversConfig{
 		Lease: cfg.Poll.Lease, PublicURL: cfg.PublicURL, Files: files, Logger: log,
 	})
