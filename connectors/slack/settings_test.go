@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 	"github.com/connector-gateway/connector/connectors/slack"
 )
 
 func TestValidateSettings(t *testing.T) {
-	cn := slack.New(slack.Options{Logger: quietLog()})
+	cn := slack.New(slack.Options{Logger: connectortest.QuietLogger()})
 	t.Cleanup(cn.Close)
 	ok, err := cn.ValidateSettings(connectors.Settings{"bot_token": "  " + botToken + "\n", "signing_secret": secret, "extra": "kept"})
 	if err != nil {
@@ -48,7 +49,7 @@ func TestValidateSettings(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
-	d := slack.New(slack.Options{Logger: quietLog()}).Describe()
+	d := slack.New(slack.Options{Logger: connectortest.QuietLogger()}).Describe()
 	if d.Type != "slack" || d.Title != "Slack" {
 		t.Fatalf("describe = %+v", d)
 	}
