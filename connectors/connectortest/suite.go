@@ -44,8 +44,6 @@ type Harness struct {
 	// Capabilities). The suite fails a claim the connector does not
 	// implement and a capability it implements but does not claim.
 	Capabilities []string
-	// ChatID is a chat of the fake the connector may send to.
-	ChatID string
 	// Samples are the messenger's official sample payloads as requests
 	// signed for the connection (WebhookReceivers only). Each must give at
 	// least one event or a literal response.
@@ -70,6 +68,8 @@ type Sample struct {
 
 // Messenger is the fake messenger as the suite reads it back.
 type Messenger interface {
+	// Chat is a chat of the fake the connector may send to.
+	Chat() string
 	// Received returns every operation the fake got so far, oldest first.
 	// It may wait a little for operations on their way (a socket).
 	Received(t *testing.T) []Op
@@ -127,9 +127,12 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Describe", func(t *testing.T) { checkDescribe(t, desc) })
 	t.Run("ValidateSettings", func(t *testing.T) { checkValidate(t, h, cn, desc) })
 	t.Run("Capabilities", func(t *testing.T) { checkCapabilities(t, h, cn) })
-	if _, ok := cn.(connectors.WebhookReceiver); ok {
-		t.Run("Parse", func(t *testing.T) { checkParse(t, h, desc) })
-	}
+	t.Run("Parse", func(t *testing.T) {
+		if _, ok := cn.(connectors.WebhookReceiver); !ok {
+			t.Skip("not a WebhookReceiver")
+		}
+		checkParse(t, h, desc)
+	})
 	checkOutbound(t, h)
 	checkActivate(t, h)
 	t.Run("Test", func(t *testing.T) { checkTest(t, h) })
@@ -398,13 +401,14 @@ func secretValues(d connectors.Description, s connectors.Settings) []string {
 
 // send sends a text to the harness's chat and returns the id the connector
 // reports, after checking the fake received it.
-func send(t *testing.T, h Harness, cn connectors.Connector, c connectors.Conn, fake Messenger) string {
+func send(t *testing.T, cn connectors.Connector, c connectors.Conn, fake Messenger) string {
 	t.Helper()
-	if h.ChatID == "" {
-		t.Fatal("the harness needs a ChatID to send to")
+	chat := fake.Chat()
+	if chat == "" {
+		t.Fatal("the fake messenger names no chat to send to")
 	}
 	text := "conformance: hello from the gateway"
-	d, err := cn.Send(ctx(t), c, connectors.Outbound{ChatID: h.ChatID, Text: text})
+	d, err := cn.Send(ctx(t), c, connectors.Outbound{ChatID: chat, Text: text})
 	if err != nil {
 		t.Fatalf("Send: %v", err)
 	}
@@ -412,16 +416,18 @@ func send(t *testing.T, h Harness, cn connectors.Connector, c connectors.Conn, f
 		t.Fatalf("Send delivered %+v: want the messenger's message id", d)
 	}
 	// The id is checked by Edit and Delete, which must find the message by it.
-	await(t, fake, "Send", Op{Kind: "send", ChatID: h.ChatID, Text: text})
+	await(t, fake, "Send", Op{Kind: "send", ChatID: chat, Text: text})
 	return d.MessageIDs[0]
 }
 
 // checkOutbound round-trips Send and every outbound capability against the
 // fake: what the connector says it did is what the fake received.
 func checkOutbound(t *testing.T, h Harness) {
+	// Each subtest has its own connector and fake, so one capability's
+	// failure does not spill into the next.
 	t.Run("Send", func(t *testing.T) {
 		cn, c, fake := h.New(t)
-		send(t, h, cn, c, fake)
+		send(t, cn, c, fake)
 	})
 	t.Run("Edit", func(t *testing.T) {
 		cn, c, fake := h.New(t)
@@ -429,12 +435,12 @@ func checkOutbound(t *testing.T, h Harness) {
 		if !ok {
 			t.Skip("not an Editor")
 		}
-		sent := send(t, h, cn, c, fake)
+		chat, sent := fake.Chat(), send(t, cn, c, fake)
 		text := "conformance: edited"
-		if _, err := ed.Edit(ctx(t), c, connectors.Edit{ChatID: h.ChatID, MessageID: sent, Text: text}); err != nil {
+		if _, err := ed.Edit(ctx(t), c, connectors.Edit{ChatID: chat, MessageID: sent, Text: text}); err != nil {
 			t.Fatalf("Edit: %v", err)
 		}
-		await(t, fake, "Edit", Op{Kind: "edit", ChatID: h.ChatID, MessageID: sent, Text: text})
+		await(t, fake, "Edit", Op{Kind: "edit", ChatID: chat, MessageID: sent, Text: text})
 	})
 	t.Run("Delete", func(t *testing.T) {
 		cn, c, fake := h.New(t)
@@ -442,11 +448,11 @@ func checkOutbound(t *testing.T, h Harness) {
 		if !ok {
 			t.Skip("not a Deleter")
 		}
-		sent := send(t, h, cn, c, fake)
-		if err := del.Delete(ctx(t), c, connectors.Delete{ChatID: h.ChatID, MessageID: sent}); err != nil {
+		chat, sent := fake.Chat(), send(t, cn, c, fake)
+		if err := del.Delete(ctx(t), c, connectors.Delete{ChatID: chat, MessageID: sent}); err != nil {
 			t.Fatalf("Delete: %v", err)
 		}
-		await(t, fake, "Delete", Op{Kind: "delete", ChatID: h.ChatID, MessageID: sent})
+		await(t, fake, "Delete", Op{Kind: "delete", ChatID: chat, MessageID: sent})
 	})
 	t.Run("Typing", func(t *testing.T) {
 		cn, c, fake := h.New(t)
@@ -454,10 +460,11 @@ func checkOutbound(t *testing.T, h Harness) {
 		if !ok {
 			t.Skip("not a Typer")
 		}
-		if err := ty.Typing(ctx(t), c, h.ChatID); err != nil {
+		chat := fake.Chat()
+		if err := ty.Typing(ctx(t), c, chat); err != nil {
 			t.Fatalf("Typing: %v", err)
 		}
-		await(t, fake, "Typing", Op{Kind: "typing", ChatID: h.ChatID})
+		await(t, fake, "Typing", Op{Kind: "typing", ChatID: chat})
 	})
 }
 

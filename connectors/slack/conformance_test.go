@@ -20,7 +20,6 @@ func TestConformance(t *testing.T) {
 		},
 		Settings:     connectors.Settings{slack.SettingBotToken: botToken, slack.SettingSigningSecret: secret, slack.SettingAppToken: appToken},
 		Capabilities: []string{"edit", "delete", "files", "poll", "identify", "webhook"},
-		ChatID:       dm,
 		Samples: func(c connectors.Conn) []connectortest.Sample {
 			cust := slacktest.Customer.ID
 			return []connectortest.Sample{
@@ -54,6 +53,8 @@ func signedNow(c connectors.Conn, body []byte) connectors.Request {
 
 // fakeSlack reads back what the fake Web API received.
 type fakeSlack struct{ srv *slacktest.Server }
+
+func (fakeSlack) Chat() string { return dm }
 
 func (f fakeSlack) Received(*testing.T) []connectortest.Op {
 	var ops []connectortest.Op

@@ -19,7 +19,6 @@ func TestConformance(t *testing.T) {
 		},
 		Settings:     connectors.Settings{telegram.SettingBotToken: token, telegram.SettingWebhookSecret: secret},
 		Capabilities: []string{"edit", "delete", "typing", "files", "poll", "identify", "webhook"},
-		ChatID:       chatID,
 		Samples: func(c connectors.Conn) []connectortest.Sample {
 			return []connectortest.Sample{
 				{Name: "official update", Request: signed(c, []byte(officialUpdate))},
@@ -64,6 +63,8 @@ func signed(c connectors.Conn, body []byte) connectors.Request {
 
 // botAPI reads back what the fake Bot API received.
 type botAPI struct{ srv *telegramtest.Server }
+
+func (botAPI) Chat() string { return chatID }
 
 func (b botAPI) Received(*testing.T) []connectortest.Op {
 	var ops []connectortest.Op
