@@ -16,7 +16,7 @@ func BenchmarkParse(b *testing.B) {
 	srv := slacktest.New(b, botToken, appToken)
 	srv.SetUser(slacktest.Customer)
 	cn := slack.New(slack.Options{APIURL: srv.APIURL(), Logger: connectortest.QuietLogger()})
-	b.Cleanup(cn.Close)
+	b.Cleanup(func() { _ = cn.Close() })
 	c := connectors.Conn{ID: connID, LineID: lineID, Settings: connectors.Settings{"bot_token": botToken, "signing_secret": secret}, Files: &connectortest.Linker{}}
 	body := slacktest.EventCallback("EvBench", slacktest.ThreadReply(channel, "channel", cust,
 		"Hi <@U0BOT0001>, my order <https://shop.example/o/1042|#1042> has *not* arrived :cry: &amp; I need it by Friday", "1700000000.000200", "1700000000.000100"))

@@ -31,7 +31,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte{})
 
 	cn := slack.New(slack.Options{APIURL: "http://127.0.0.1:1/api/", Logger: connectortest.QuietLogger()})
-	f.Cleanup(cn.Close)
+	f.Cleanup(func() { _ = cn.Close() })
 	c := connectors.Conn{ID: connID, LineID: lineID, Settings: connectors.Settings{
 		"bot_token": botToken, "signing_secret": secret, "mode": "events",
 	}, Files: &connectortest.Linker{}}

@@ -33,7 +33,7 @@ func setup(t *testing.T) (*slack.Connector, connectors.Conn, *slacktest.Server) 
 	srv.SetUser(slacktest.Customer)
 	srv.SetChannel(channel, "support")
 	cn := slack.New(slack.Options{APIURL: srv.APIURL(), ChannelInterval: -1, Logger: connectortest.QuietLogger()})
-	t.Cleanup(cn.Close)
+	t.Cleanup(func() { _ = cn.Close() })
 	settings, err := cn.ValidateSettings(connectors.Settings{
 		"bot_token":      botToken,
 		"signing_secret": secret,

@@ -217,7 +217,7 @@ func TestSendErrors(t *testing.T) {
 func TestSendIsPacedPerChannel(t *testing.T) {
 	srv := slacktest.New(t, botToken, appToken)
 	cn := slack.New(slack.Options{APIURL: srv.APIURL(), Logger: connectortest.QuietLogger()})
-	t.Cleanup(cn.Close)
+	t.Cleanup(func() { _ = cn.Close() })
 	c := connectors.Conn{ID: connID, LineID: lineID, Settings: connectors.Settings{"bot_token": botToken}}
 	var mu sync.Mutex
 	now := time.Unix(1700000000, 0)

@@ -12,7 +12,7 @@ import (
 
 func TestValidateSettings(t *testing.T) {
 	cn := slack.New(slack.Options{Logger: connectortest.QuietLogger()})
-	t.Cleanup(cn.Close)
+	t.Cleanup(func() { _ = cn.Close() })
 	ok, err := cn.ValidateSettings(connectors.Settings{"bot_token": "  " + botToken + "\n", "signing_secret": secret, "extra": "kept"})
 	if err != nil {
 		t.Fatalf("valid events settings: %v", err)

@@ -245,7 +245,7 @@ func (a *App) ready(ctx context.Context) error {
 // Run serves until ctx ends, then shuts down in order: stop accepting and
 // drain HTTP requests (webhooks in flight still commit), stop the pollers,
 // dispatcher and sender (batches in flight finish, leases are released),
-// flush the outbox, close the database. Pollers of every active polling
+// close the connectors, flush the outbox, close the database. Pollers of every active polling
 // connection start at once (where no other process holds them).
 func (a *App) Run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -312,6 +312,11 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	stopWork()
 	wg.Wait()
+	// Nothing calls the connectors any more: stop what they run on their
+	// own (Slack's background profile lookups).
+	if cerr := a.registry.Close(); cerr != nil {
+		a.log.Warn("close connectors", slog.Any("err", cerr))
+	}
 	a.store.Close()
 	a.log.Info("stopped")
 	return err
