@@ -8,12 +8,12 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/api/console"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
+	"github.com/connector-gateway/connector/connectors/webchat"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/sqldb"
@@ -46,7 +46,7 @@ type Config struct {
 	Console  console.Config          `mapstructure:"console"`
 	Telegram telegram.Options        `mapstructure:"telegram"`
 	Slack    slack.Options           `mapstructure:"slack"`
-	Webchat  WebchatConfig           `mapstructure:"webchat"`
+	Webchat  webchat.Options         `mapstructure:"webchat"`
 }
 
 // DebugConfig holds diagnostics, off by default.
@@ -86,22 +86,6 @@ type LogConfig struct {
 	Format string `mapstructure:"format"`
 }
 
-// WebchatConfig tunes the web chat widget (connector webchat).
-type WebchatConfig struct {
-	// MessageLimit is the longest visitor message, in characters. Default 4000.
-	MessageLimit int `mapstructure:"message_limit"`
-	// UploadLimit is the largest file a visitor may upload, in bytes.
-	// Default 10485760 (10 MiB); at most 64 MiB. MySQL's
-	// max_allowed_packet must be larger.
-	UploadLimit int64 `mapstructure:"upload_limit"`
-	// RatePerMinute is how many messages and uploads one visitor may send
-	// per minute (bursts of 10 pass). Default 30.
-	RatePerMinute int `mapstructure:"rate_per_minute"`
-	// Poll is how often an open widget looks in the database for replies
-	// another gateway process stored (mysql only). Default 2s.
-	Poll time.Duration `mapstructure:"poll"`
-}
-
 // Defaults returns the configuration used when nothing is set; every key
 // of the config file appears in it.
 func Defaults() Config {
@@ -118,7 +102,7 @@ func Defaults() Config {
 		Console:  console.DefaultConfig(),
 		Telegram: telegram.DefaultOptions(),
 		Slack:    slack.DefaultOptions(),
-		Webchat:  WebchatConfig{MessageLimit: 4000, UploadLimit: 10 << 20, RatePerMinute: 30, Poll: 2 * time.Second},
+		Webchat:  webchat.DefaultOptions(),
 	}
 }
 
@@ -162,7 +146,7 @@ func (c *Config) Validate() error {
 		v   interface{ Validate() error }
 	}{
 		{"queue", c.Queue}, {"dispatch", c.Dispatch}, {"send", c.Send}, {"poll", c.Poll}, {"files", c.Files}, {"http", c.HTTP},
-		{"console", c.Console}, {"telegram", c.Telegram}, {"slack", c.Slack},
+		{"console", c.Console}, {"telegram", c.Telegram}, {"slack", c.Slack}, {"webchat", c.Webchat},
 	}
 	for _, sec := range sections {
 		if err := sec.v.Validate(); err != nil {
@@ -173,18 +157,6 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Debug.PprofAddr); err != nil {
 			return bad("debug.pprof_addr", "want HOST:PORT, got %q", c.Debug.PprofAddr)
 		}
-	}
-	if c.Webchat.MessageLimit < 1 || c.Webchat.MessageLimit > 100000 {
-		return bad("webchat.message_limit", "want 1..100000 characters, got %d", c.Webchat.MessageLimit)
-	}
-	if c.Webchat.UploadLimit < 1024 || c.Webchat.UploadLimit > 64<<20 {
-		return bad("webchat.upload_limit", "want 1024..67108864 bytes, got %d", c.Webchat.UploadLimit)
-	}
-	if c.Webchat.RatePerMinute < 1 {
-		return bad("webchat.rate_per_minute", "must be at least 1")
-	}
-	if c.Webchat.Poll <= 0 {
-		return bad("webchat.poll", "must be positive")
 	}
 	return nil
 }
