@@ -32,7 +32,7 @@ var (
 	idShape = regexp.MustCompile(`^[0-9]{1,32}$`)
 	// tokenShape is an access token: no spaces, at least 20 characters
 	// (Meta's are well over 100; the exact alphabet is not documented).
-	tokenShape = regexp.MustCompile(`^[A-Za-z0-9_.|~+/=-]{20,4096}$`)
+	tokenShape = regexp.MustCompile(`^[A-Za-z0-9_.|~+/=-]{20,1000}$`)
 	// appSecretShape is what the app dashboard shows as the App Secret.
 	appSecretShape = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
 	// verifyTokenShape keeps the verify token safe to paste and to compare
