@@ -18,6 +18,7 @@ import (
 	"github.com/connector-gateway/connector/api/console"
 	"github.com/connector-gateway/connector/api/metrics"
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/meta"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/connectors/webchat"
@@ -34,6 +35,7 @@ func Registry(cfg Config, log *slog.Logger) (*connectors.Registry, error) {
 	return connectors.NewRegistry(
 		telegram.New(telegram.Options{APIEndpoint: cfg.Telegram.APIEndpoint, PollTimeout: cfg.Telegram.PollTimeout, Logger: log}),
 		slack.New(slack.Options{APIURL: cfg.Slack.APIURL}),
+		meta.NewWhatsApp(metaOptions(cfg)), meta.NewMessenger(metaOptions(cfg)), meta.NewInstagram(metaOptions(cfg)),
 		webchat.New(webchat.Options{MessageLimit: cfg.Webchat.MessageLimit, UploadLimit: cfg.Webchat.UploadLimit, RatePerMinute: cfg.Webchat.RatePerMinute, Poll: cfg.Webchat.Poll}),
 	)
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ type Config struct {
 	Telegram TelegramConfig `mapstructure:"telegram"`
 	Webchat  WebchatConfig  `mapstructure:"webchat"`
 	Slack    SlackConfig    `mapstructure:"slack"`
+	Meta     MetaConfig     `mapstructure:"meta"`
 	Console  ConsoleConfig  `mapstructure:"console"`
 }
 
@@ -177,6 +179,20 @@ type SlackConfig struct {
 	APIURL string `mapstructure:"api_url"`
 }
 
+// graphVersion is the shape of a Graph API version path element.
+var graphVersion = regexp.MustCompile(`^v[0-9]{1,3}\.[0-9]{1,3}$`)
+
+// MetaConfig configures the WhatsApp, Messenger and Instagram connectors,
+// which share Meta's Graph API.
+type MetaConfig struct {
+	// APIURL is the Graph API base URL, without a version. Default
+	// "https://graph.facebook.com"; a test server may be named here.
+	APIURL string `mapstructure:"api_url"`
+	// GraphVersion is the Graph API version every call names. Default
+	// "v21.0"; Meta supports a version for about two years.
+	GraphVersion string `mapstructure:"graph_version"`
+}
+
 // WebchatConfig tunes the web chat widget (connector webchat).
 type WebchatConfig struct {
 	// MessageLimit is the longest visitor message, in characters. Default 4000.
@@ -208,6 +224,7 @@ func Defaults() Config {
 		Poll:     PollConfig{Lease: 30 * time.Second},
 		Telegram: TelegramConfig{APIEndpoint: "https://api.telegram.org/bot%s/%s", PollTimeout: 25 * time.Second},
 		Slack:    SlackConfig{APIURL: "https://slack.com/api/"},
+		Meta:     MetaConfig{APIURL: "https://graph.facebook.com", GraphVersion: "v21.0"},
 		Webchat:  WebchatConfig{MessageLimit: 4000, UploadLimit: 10 << 20, RatePerMinute: 30, Poll: 2 * time.Second},
 		Console: ConsoleConfig{Enabled: true, AdminUser: "admin", CookieSecure: "auto",
 			SessionTTL: 12 * time.Hour, Refresh: 5 * time.Second},
@@ -312,6 +329,12 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.Slack.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return bad("slack.api_url", "want an absolute http(s) URL, got %q", c.Slack.APIURL)
+	}
+	if u, err := url.Parse(c.Meta.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return bad("meta.api_url", "want an absolute http(s) URL, got %q", c.Meta.APIURL)
+	}
+	if !graphVersion.MatchString(c.Meta.GraphVersion) {
+		return bad("meta.graph_version", "want a Graph API version such as v21.0, got %q", c.Meta.GraphVersion)
 	}
 	if c.Webchat.MessageLimit < 1 || c.Webchat.MessageLimit > 100000 {
 		return bad("webchat.message_limit", "want 1..100000 characters, got %d", c.Webchat.MessageLimit)
