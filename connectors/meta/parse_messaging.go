@@ -119,7 +119,9 @@ func (m *Messaging) appendEvents(evs []connectors.Keyed, c connectors.Conn, own 
 	if sender == "" || (own != "" && sender == own) {
 		return evs // the page's own message (Instagram echoes say so only this way)
 	}
-	prefix := m.typ + ":" + c.ID + ":"
+	// Keys are connectors.DedupeKey(type, connection, ...) spelled out:
+	// the prefix and the message id with a suffix per item kind.
+	prefix := connectors.DedupeKeyPrefix(m.typ, c.ID)
 	event := func(key, typ string) connectors.Keyed {
 		return connectors.Keyed{DedupeKey: key, Event: connectors.Event{
 			ID: connectors.EventID(key), Type: typ, OccurredAt: unixMillis(it.Timestamp),
@@ -127,7 +129,7 @@ func (m *Messaging) appendEvents(evs []connectors.Keyed, c connectors.Conn, own 
 			Chat: &connectors.Chat{ID: sender, Type: "private"},
 		}}
 	}
-	user := &connectors.User{ID: sender}
+	user := &connectors.User{ID: sender, ProfileHash: connectors.ProfileHash(sender)}
 	switch {
 	case it.Message != nil:
 		in := it.Message

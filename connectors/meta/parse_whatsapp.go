@@ -234,7 +234,8 @@ func waMessageEvent(c connectors.Conn, v *waValue, m *waMessage) (connectors.Key
 			user.Name = ct.Profile.Name
 		}
 	}
-	key := TypeWhatsApp + ":" + c.ID + ":" + m.ID
+	user.ProfileHash = connectors.ProfileHash(user.ID, user.Name)
+	key := connectors.DedupeKey(TypeWhatsApp, c.ID, m.ID)
 	return connectors.Keyed{DedupeKey: key, Event: connectors.Event{
 		ID:         connectors.EventID(key),
 		Type:       connectors.TypeMessageCreated,
@@ -296,11 +297,10 @@ func waStatusEvent(c connectors.Conn, s *waStatus) (connectors.Keyed, bool) {
 	default:
 		return connectors.Keyed{}, false
 	}
-	base := TypeWhatsApp + ":" + c.ID + ":" + s.ID + ":status:"
-	k := connectors.Keyed{DedupeKey: base + s.Status}
+	k := connectors.Keyed{DedupeKey: connectors.DedupeKey(TypeWhatsApp, c.ID, s.ID, "status", s.Status)}
 	for name, rank := range statusRank {
 		if rank < statusRank[s.Status] {
-			k.Supersedes = append(k.Supersedes, base+name)
+			k.Supersedes = append(k.Supersedes, connectors.DedupeKey(TypeWhatsApp, c.ID, s.ID, "status", name))
 		}
 	}
 	// Map order is random; keys are kept sorted so equal input gives
