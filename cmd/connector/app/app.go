@@ -18,6 +18,7 @@ import (
 	"github.com/connector-gateway/connector/api/console"
 	"github.com/connector-gateway/connector/api/metrics"
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/meta"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/connectors/webchat"
@@ -43,6 +44,7 @@ func Registry(cfg Config, log *slog.Logger, store *Store, views *portal.Views) (
 	return connectors.NewRegistry(
 		telegram.New(tg),
 		slack.New(cfg.Slack),
+		meta.NewWhatsApp(cfg.Meta), meta.NewMessenger(cfg.Meta), meta.NewInstagram(cfg.Meta),
 		wc,
 	)
 }

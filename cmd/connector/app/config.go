@@ -11,6 +11,7 @@ import (
 
 	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/api/console"
+	"github.com/connector-gateway/connector/connectors/meta"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/connectors/webchat"
@@ -47,6 +48,7 @@ type Config struct {
 	Telegram telegram.Options        `mapstructure:"telegram"`
 	Slack    slack.Options           `mapstructure:"slack"`
 	Webchat  webchat.Options         `mapstructure:"webchat"`
+	Meta     meta.Options            `mapstructure:"meta"`
 }
 
 // DebugConfig holds diagnostics, off by default.
@@ -103,6 +105,7 @@ func Defaults() Config {
 		Telegram: telegram.DefaultOptions(),
 		Slack:    slack.DefaultOptions(),
 		Webchat:  webchat.DefaultOptions(),
+		Meta:     meta.DefaultOptions(),
 	}
 }
 
@@ -146,7 +149,7 @@ func (c *Config) Validate() error {
 		v   interface{ Validate() error }
 	}{
 		{"queue", c.Queue}, {"dispatch", c.Dispatch}, {"send", c.Send}, {"poll", c.Poll}, {"files", c.Files}, {"http", c.HTTP},
-		{"console", c.Console}, {"telegram", c.Telegram}, {"slack", c.Slack}, {"webchat", c.Webchat},
+		{"console", c.Console}, {"telegram", c.Telegram}, {"slack", c.Slack}, {"webchat", c.Webchat}, {"meta", c.Meta},
 	}
 	for _, sec := range sections {
 		if err := sec.v.Validate(); err != nil {
