@@ -299,3 +299,15 @@ func (c *Console) routes() {
 		c.message(w, r, s, http.StatusNotFound, "Page not found", "There is no such page in the console.")
 	})
 }
+
+// AdminPage is a page another package serves inside the console, behind
+// its sign-in. csrf is the session's token: a POST under the console must
+// carry it as the form field "csrf", or it is refused before h runs.
+type AdminPage func(w http.ResponseWriter, r *http.Request, csrf string)
+
+// Mount serves h at pattern (a path under Prefix, with a method) behind the
+// console's sign-in and CSRF check, with the console's security headers
+// (its script policy: 'self' only). Call it before serving.
+func (c *Console) Mount(pattern string, h AdminPage) {
+	c.mux.Handle(pattern, c.requireSession(func(w http.ResponseWriter, r *http.Request, s *session) { h(w, r, s.CSRF) }))
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/api/console"
+	"github.com/connector-gateway/connector/api/demo"
 	"github.com/connector-gateway/connector/api/metrics"
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/connectors/meta"
@@ -148,6 +149,7 @@ type App struct {
 	sender    *portal.Sender
 	receivers *portal.Receivers
 	widget    *webchat.Handler
+	demo      *demo.Demo
 	server    *http.Server
 	listener  net.Listener
 }
@@ -209,10 +211,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Registry: reg, Views: views, Lifecycle: lifecycle,
 		WakeSender: a.sender.Wake, Ready: a.ready, Files: files, Cache: cache, Metrics: m, Widget: widgetSurface(a.widget),
 	})
+	var cons *console.Console
 	if cfg.Console.Enabled {
 		ccfg := cfg.Console
 		ccfg.Logger = log
-		cons, err := console.New(ctx, ccfg, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Keys: store.Keys,
+		cons, err = console.New(ctx, ccfg, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Keys: store.Keys,
 			Registry: reg, Lifecycle: lifecycle, Views: views})
 		if err != nil {
 			store.Close()
@@ -232,6 +235,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if cfg.Demo.Enabled {
+		if err := a.mountDemo(store, cons, handler); err != nil {
+			a.listener.Close()
+			store.Close()
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -303,6 +313,13 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.server.Serve(a.listener) }()
+	if a.demo != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = a.demo.Setup(workCtx)
+		}()
+	}
 	a.log.Info("gateway serving", slog.String("addr", a.Addr()), slog.String("database", a.cfg.Database.Driver),
 		slog.String("version", Version))
 

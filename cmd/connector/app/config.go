@@ -49,6 +49,10 @@ type Config struct {
 	Slack    slack.Options           `mapstructure:"slack"`
 	Webchat  webchat.Options         `mapstructure:"webchat"`
 	Meta     meta.Options            `mapstructure:"meta"`
+
+	// Demo runs the built-in demo portal; set by `connector demo`, not a
+	// config key.
+	Demo DemoConfig `mapstructure:"-"`
 }
 
 // DebugConfig holds diagnostics, off by default.
