@@ -126,7 +126,11 @@ func (in *inbox) conv(ev connectors.Event) *Conversation {
 		c.Title = ev.Chat.Title
 	}
 	if c.Title == "" {
-		c.Title = ev.Connector + " " + ev.Chat.ID
+		id := ev.Chat.ID
+		if len(id) > 12 {
+			id = id[:12] + "…"
+		}
+		c.Title = "Visitor " + id
 	}
 	return c
 }
