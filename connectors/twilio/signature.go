@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"hash"
 	"net"
 	"net/url"
 	"slices"
@@ -28,20 +27,26 @@ const SignatureHeader = "X-Twilio-Signature"
 // SHA-256 into the URL's bodySHA256 parameter.
 func Signature(authToken, rawURL string, params url.Values) string {
 	mac := hmac.New(sha1.New, []byte(authToken))
-	writeSigned(mac, rawURL, params)
+	mac.Write([]byte(rawURL))
+	mac.Write(signedParams(params))
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
-func writeSigned(h hash.Hash, rawURL string, params url.Values) {
-	h.Write([]byte(rawURL))
+// signedParams is the part of the signed string after the URL.
+func signedParams(params url.Values) []byte {
 	if len(params) == 0 {
-		return
+		return nil
 	}
 	names := make([]string, 0, len(params))
-	for k := range params {
+	size := 0
+	for k, vs := range params {
 		names = append(names, k)
+		for _, v := range vs {
+			size += len(k) + len(v)
+		}
 	}
 	sort.Strings(names)
+	buf := make([]byte, 0, size)
 	for _, k := range names {
 		vs := params[k]
 		if len(vs) > 1 {
@@ -50,10 +55,11 @@ func writeSigned(h hash.Hash, rawURL string, params url.Values) {
 			vs = slices.Compact(vs)
 		}
 		for _, v := range vs {
-			h.Write([]byte(k))
-			h.Write([]byte(v))
+			buf = append(buf, k...)
+			buf = append(buf, v...)
 		}
 	}
+	return buf
 }
 
 // validSignature tells whether got is Twilio's signature of a request to
@@ -81,18 +87,18 @@ func validSignature(authToken, rawURL string, params url.Values, body []byte, go
 		}
 		params = nil
 	}
+	signed := signedParams(params)
 	mac := hmac.New(sha1.New, []byte(authToken))
-	ok := false
+	sum := make([]byte, 0, sha1.Size)
 	for _, candidate := range urlVariants(rawURL, u) {
 		mac.Reset()
-		writeSigned(mac, candidate, params)
-		// Every variant is computed and compared, so the time taken does
-		// not tell which matched.
-		if hmac.Equal(mac.Sum(nil), want) {
-			ok = true
+		mac.Write([]byte(candidate))
+		mac.Write(signed)
+		if hmac.Equal(mac.Sum(sum[:0]), want) {
+			return true
 		}
 	}
-	return ok
+	return false
 }
 
 // urlVariants is rawURL as given, then with its scheme's default port

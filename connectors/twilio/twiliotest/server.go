@@ -333,21 +333,28 @@ func NewSID(prefix string) string {
 // with several values: each distinct value, sorted, after its own copy of
 // the name); HMAC-SHA1 keyed with the token, base64.
 func Sign(authToken, fullURL string, form url.Values) string {
-	var pairs []string
+	type pair struct{ name, value string }
+	var pairs []pair
 	for name, values := range form {
 		seen := map[string]bool{}
 		for _, v := range values {
 			if !seen[v] {
 				seen[v] = true
-				pairs = append(pairs, name+"\x00"+v)
+				pairs = append(pairs, pair{name, v})
 			}
 		}
 	}
-	sort.Strings(pairs) // "\x00" sorts before any name byte: by name, then value
+	sort.Slice(pairs, func(i, j int) bool {
+		if pairs[i].name != pairs[j].name {
+			return pairs[i].name < pairs[j].name
+		}
+		return pairs[i].value < pairs[j].value
+	})
 	var b strings.Builder
 	b.WriteString(fullURL)
 	for _, p := range pairs {
-		b.WriteString(strings.Replace(p, "\x00", "", 1))
+		b.WriteString(p.name)
+		b.WriteString(p.value)
 	}
 	mac := hmac.New(sha1.New, []byte(authToken))
 	mac.Write([]byte(b.String()))
