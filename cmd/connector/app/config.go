@@ -36,6 +36,7 @@ type Config struct {
 	Telegram TelegramConfig `mapstructure:"telegram"`
 	Webchat  WebchatConfig  `mapstructure:"webchat"`
 	Slack    SlackConfig    `mapstructure:"slack"`
+	Twilio   TwilioConfig   `mapstructure:"twilio"`
 	Console  ConsoleConfig  `mapstructure:"console"`
 }
 
@@ -177,6 +178,13 @@ type SlackConfig struct {
 	APIURL string `mapstructure:"api_url"`
 }
 
+// TwilioConfig configures the Twilio connector.
+type TwilioConfig struct {
+	// APIURL is the Twilio REST API base URL (without /2010-04-01).
+	// Default "https://api.twilio.com"; a test server may be named here.
+	APIURL string `mapstructure:"api_url"`
+}
+
 // WebchatConfig tunes the web chat widget (connector webchat).
 type WebchatConfig struct {
 	// MessageLimit is the longest visitor message, in characters. Default 4000.
@@ -208,6 +216,7 @@ func Defaults() Config {
 		Poll:     PollConfig{Lease: 30 * time.Second},
 		Telegram: TelegramConfig{APIEndpoint: "https://api.telegram.org/bot%s/%s", PollTimeout: 25 * time.Second},
 		Slack:    SlackConfig{APIURL: "https://slack.com/api/"},
+		Twilio:   TwilioConfig{APIURL: "https://api.twilio.com"},
 		Webchat:  WebchatConfig{MessageLimit: 4000, UploadLimit: 10 << 20, RatePerMinute: 30, Poll: 2 * time.Second},
 		Console: ConsoleConfig{Enabled: true, AdminUser: "admin", CookieSecure: "auto",
 			SessionTTL: 12 * time.Hour, Refresh: 5 * time.Second},
@@ -312,6 +321,9 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.Slack.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return bad("slack.api_url", "want an absolute http(s) URL, got %q", c.Slack.APIURL)
+	}
+	if u, err := url.Parse(c.Twilio.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return bad("twilio.api_url", "want an absolute http(s) URL, got %q", c.Twilio.APIURL)
 	}
 	if c.Webchat.MessageLimit < 1 || c.Webchat.MessageLimit > 100000 {
 		return bad("webchat.message_limit", "want 1..100000 characters, got %d", c.Webchat.MessageLimit)
