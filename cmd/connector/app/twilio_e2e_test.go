@@ -371,3 +371,38 @@ func TestTwilioCallsEndToEnd(t *testing.T) {
 		}
 	})
 }
+
+// One number, one binding: connecting the same Twilio number to a second
+// line puts the first line into emergency, and its messages go to the new
+// line only.
+func TestTwilioSameNumberOnSecondLineEmergency(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b queuetest.Backend) {
+		fake := twiliotest.New(t)
+		first, second := portaltest.New(t), portaltest.New(t)
+		g := twilioGateway(t, b, fake)
+		a := wireTwilio(t, g, first, nil)
+		bl := wireTwilio(t, g, second, map[string]string{"voice_mode": "none"})
+
+		if !first.WaitFor(10*time.Second, func() bool { return len(first.Events(a.Line)) == 1 }) {
+			t.Fatalf("first portal got %d events, want the emergency", len(first.Events(a.Line)))
+		}
+		if ev := first.Events(a.Line)[0]; ev.Type != connectors.TypeConnectionEmergency || ev.Connection != a.Conn {
+			t.Fatalf("event %+v", ev)
+		}
+		var old connView
+		if err := a.Client.Do(context.Background(), "GET", "/v1/connections/"+a.Conn, nil, &old, nil); err != nil {
+			t.Fatal(err)
+		}
+		if old.Active || old.Status != portal.ConnEmergency {
+			t.Fatalf("old connection %+v", old)
+		}
+		// The old entry URL no longer takes webhooks; the new one does.
+		if code, _, _ := postTwilio(t, twiliotest.AuthToken, a.Entry, twiliotest.IncomingSMS(twiliotest.NewSID("SM"), "to old")); code != http.StatusNotFound {
+			t.Fatalf("old entry URL answered %d", code)
+		}
+		bl.post(t, "", twiliotest.IncomingSMS(twiliotest.NewSID("SM"), "to new"))
+		if evs := waitEvents(t, second, bl.Line, 1); evs[0].Message == nil || evs[0].Message.Text != "to new" {
+			t.Fatalf("new line got %+v", evs)
+		}
+	})
+}
