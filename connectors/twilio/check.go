@@ -110,6 +110,9 @@ func webhookCheck(c connectors.Conn) connectors.Check {
 		detail += fmt.Sprintf("; for the WhatsApp sender set \"Webhook URL for incoming messages\" to %s", c.EntryURL)
 	}
 	detail += ". Status callbacks of replies are requested by the gateway itself."
+	if c.Settings[SettingConfigureNumber] == "true" {
+		detail = "Activating the connection sets the phone number's URLs through Twilio's API. " + detail
+	}
 	return connectors.Check{Name: checkWebhooks, OK: true, Detail: detail}
 }
 
@@ -147,16 +150,80 @@ func report(checks ...connectors.Check) connectors.TestReport {
 	return r
 }
 
-// Activate starts receiving. Twilio is told where to deliver on the
-// number's own configuration (Test lists the URLs), so there is nothing to
-// register: it succeeds when the gateway has a public URL.
-func (*Connector) Activate(_ context.Context, c connectors.Conn) error {
+// Activate starts receiving. It needs the gateway's public URL. With
+// configure_number on, it sets the phone number's "A message comes in",
+// "A call comes in" and "Call status changes" URLs to the connection's
+// through the IncomingPhoneNumbers API (the same values each time, so it
+// is idempotent); otherwise the admin pastes them (Test lists them) and
+// Activate calls nothing.
+func (cn *Connector) Activate(ctx context.Context, c connectors.Conn) error {
 	if c.EntryURL == "" {
 		return permanent("activate: the gateway has no public URL configured, so Twilio cannot deliver messages or calls; set public_url")
 	}
-	return nil
+	if c.Settings[SettingConfigureNumber] != "true" {
+		return nil
+	}
+	return cn.configureNumber(ctx, c, url.Values{
+		"SmsUrl": {c.EntryURL}, "SmsMethod": {"POST"},
+		"VoiceUrl": {hookURL(c, kindVoice)}, "VoiceMethod": {"POST"},
+		"StatusCallback": {hookURL(c, kindCall)}, "StatusCallbackMethod": {"POST"},
+	}, false)
 }
 
 // Deactivate stops receiving. The gateway refuses webhooks for inactive
-// connections on its own; nothing at Twilio changes. Idempotent.
-func (*Connector) Deactivate(context.Context, connectors.Conn) error { return nil }
+// connections on its own. With configure_number on, it also clears the
+// number's URLs that still point at this connection (URLs another system
+// set since are left alone). Idempotent.
+func (cn *Connector) Deactivate(ctx context.Context, c connectors.Conn) error {
+	if c.Settings[SettingConfigureNumber] != "true" || c.EntryURL == "" {
+		return nil
+	}
+	return cn.configureNumber(ctx, c, url.Values{
+		"SmsUrl": {c.EntryURL}, "VoiceUrl": {hookURL(c, kindVoice)}, "StatusCallback": {hookURL(c, kindCall)},
+	}, true)
+}
+
+// configureNumber sets the given URLs on the connection's number, or, with
+// clear, empties those of them that still have the given values.
+func (cn *Connector) configureNumber(ctx context.Context, c connectors.Conn, want url.Values, clear bool) error {
+	number := c.Settings[SettingPhoneNumber]
+	var list struct {
+		Numbers []struct {
+			SID            string `json:"sid"`
+			PhoneNumber    string `json:"phone_number"`
+			SMSURL         string `json:"sms_url"`
+			VoiceURL       string `json:"voice_url"`
+			StatusCallback string `json:"status_callback"`
+		} `json:"incoming_phone_numbers"`
+	}
+	if err := cn.getJSON(ctx, c, "/IncomingPhoneNumbers.json?PhoneNumber="+url.QueryEscape(number), &list); err != nil {
+		return fmt.Errorf("twilio: configure number: %w", err)
+	}
+	for _, n := range list.Numbers {
+		if n.PhoneNumber != number {
+			continue
+		}
+		form := want
+		if clear {
+			form = url.Values{}
+			for key, now := range map[string]string{"SmsUrl": n.SMSURL, "VoiceUrl": n.VoiceURL, "StatusCallback": n.StatusCallback} {
+				if now != "" && now == want.Get(key) {
+					form.Set(key, "")
+				}
+			}
+			if len(form) == 0 {
+				return nil
+			}
+		}
+		resp, err := cn.do(ctx, c, http.MethodPost, "/IncomingPhoneNumbers/"+url.PathEscape(n.SID)+".json", form)
+		if err != nil {
+			return transportError(ctx, "configure number", err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return classify("configure number", resp)
+		}
+		return nil
+	}
+	return permanent("configure number: %s is not a phone number of this account", number)
+}

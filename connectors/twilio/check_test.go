@@ -2,6 +2,9 @@ package twilio_test
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -99,4 +102,50 @@ func TestBotKey(t *testing.T) {
 	if k, _ := cn.BotKey(context.Background(), c); k != "twilio:"+twiliotest.AccountSID+":whatsapp:+14155550123" {
 		t.Fatalf("whatsapp-only key %q", k)
 	}
+}
+
+func TestActivateConfiguresTheNumber(t *testing.T) {
+	cn, c, fake, _ := setup(t, "configure_number", "true")
+	for range 2 {
+		if err := cn.Activate(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, _ := fake.Number(twiliotest.Number)
+	if n.SMSURL != entryURL || n.SMSMethod != "POST" || n.VoiceURL != entryURL+"?kind=voice" || n.StatusCallback != entryURL+"?kind=call" {
+		t.Fatalf("number after activate %+v", n)
+	}
+	// Another system takes the voice URL over; deactivating clears only
+	// what is still ours.
+	other := "https://pbx.example.com/voice"
+	setVoice(t, fake, n.SID, other)
+	for range 2 {
+		if err := cn.Deactivate(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, _ = fake.Number(twiliotest.Number)
+	if n.SMSURL != "" || n.StatusCallback != "" || n.VoiceURL != other {
+		t.Fatalf("number after deactivate %+v", n)
+	}
+	// A number the account does not have: a plain refusal.
+	cn2, c2, _, _ := setup(t, "configure_number", "true", "phone_number", "+14155550177")
+	var pe *connectors.PermanentError
+	if err := cn2.Activate(context.Background(), c2); !errors.As(err, &pe) || !strings.Contains(err.Error(), "not a phone number of this account") {
+		t.Fatalf("activate with a foreign number: %v", err)
+	}
+}
+
+// setVoice changes a number's voice URL as another system would.
+func setVoice(t *testing.T, fake *twiliotest.Server, sid, voiceURL string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", fake.URL()+"/2010-04-01/Accounts/"+twiliotest.AccountSID+"/IncomingPhoneNumbers/"+sid+".json",
+		strings.NewReader(url.Values{"VoiceUrl": {voiceURL}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(twiliotest.AccountSID, twiliotest.AuthToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("set voice url: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }

@@ -46,6 +46,7 @@ const (
 	SettingVoiceForwardTo   = "voice_forward_to"
 	SettingVoiceQueue       = "voice_queue"
 	SettingVoiceMessage     = "voice_message"
+	SettingConfigureNumber  = "configure_number"
 )
 
 // Voice modes: what the gateway answers when the number is called.
@@ -120,6 +121,7 @@ func (*Connector) Describe() connectors.Description {
 			{Key: SettingVoiceForwardTo, Label: "Forward calls to", Help: "forward mode: +E.164 number, sip:agent@pbx.example.com or client:agent-identity", Type: "text"},
 			{Key: SettingVoiceQueue, Label: "Queue name", Help: "queue mode: the name of the Twilio queue", Type: "text"},
 			{Key: SettingVoiceMessage, Label: "Voicemail message", Help: "voicemail mode: what callers hear before the tone", Type: "text", Default: DefaultVoiceMessage},
+			{Key: SettingConfigureNumber, Label: "Set the webhook URLs on the number", Help: "when activated, the gateway sets the phone number's message, call and call-status URLs through Twilio's API (and clears them when deactivated); otherwise paste the URLs the test lists", Type: "bool", Default: "false"},
 		},
 	}
 }

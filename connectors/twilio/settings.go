@@ -98,6 +98,18 @@ func (*Connector) ValidateSettings(s connectors.Settings) (connectors.Settings, 
 		fe[SettingPhoneNumber] = "is required to receive calls"
 	}
 
+	switch v := strings.ToLower(out[SettingConfigureNumber]); v {
+	case "", "false", "0", "off", "no":
+		out[SettingConfigureNumber] = "false"
+	case "true", "1", "on", "yes":
+		out[SettingConfigureNumber] = "true"
+		if phone == "" {
+			fe[SettingConfigureNumber] = "needs the phone number to configure"
+		}
+	default:
+		fe[SettingConfigureNumber] = "must be true or false"
+	}
+
 	if len(fe) > 0 {
 		return nil, fe
 	}

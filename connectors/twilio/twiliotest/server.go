@@ -6,8 +6,11 @@
 // The REST API speaks Twilio's JSON, below /2010-04-01/Accounts/{sid}:
 //
 //	GET  .json                          {"sid","friendly_name","status":"active"}
-//	GET  /IncomingPhoneNumbers.json     {"incoming_phone_numbers":[{"sid","phone_number",…}]}
+//	GET  /IncomingPhoneNumbers.json     {"incoming_phone_numbers":[{"sid","phone_number",
+//	                                    "sms_url","voice_url","status_callback",…}]}
 //	                                    (?PhoneNumber= filters)
+//	POST /IncomingPhoneNumbers/{PN}.json sets SmsUrl, SmsMethod, VoiceUrl, VoiceMethod,
+//	                                    StatusCallback, StatusCallbackMethod (those given)
 //	POST /Messages.json                 201 {"sid":"SM…","status":"queued","to","from",
 //	                                    "body","messaging_service_sid","num_media"}
 //	GET  /Messages/{MM}/Media/{ME}      the media's bytes (AddMedia)
@@ -88,7 +91,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	keys     map[string]string // user → password accepted
-	numbers  []string
+	numbers  []*PhoneNumber
 	status   string
 	requests []Request
 	sent     []Message
@@ -102,7 +105,7 @@ func New(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{
 		keys:     map[string]string{AccountSID: AuthToken},
-		numbers:  []string{Number},
+		numbers:  []*PhoneNumber{{SID: NewSID("PN"), PhoneNumber: Number}},
 		status:   "active",
 		failures: map[string][]failure{},
 		files:    map[string]blob{},
@@ -122,11 +125,32 @@ func (s *Server) AddAPIKey(sid, secret string) {
 	s.keys[sid] = secret
 }
 
+// PhoneNumber is one of the account's IncomingPhoneNumbers with the
+// webhook URLs set on it.
+type PhoneNumber struct {
+	SID, PhoneNumber                     string
+	SMSURL, SMSMethod                    string
+	VoiceURL, VoiceMethod                string
+	StatusCallback, StatusCallbackMethod string
+}
+
 // AddNumber adds a phone number to the account.
 func (s *Server) AddNumber(n string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.numbers = append(s.numbers, n)
+	s.numbers = append(s.numbers, &PhoneNumber{SID: NewSID("PN"), PhoneNumber: n})
+}
+
+// Number returns the account's number n as it is configured now.
+func (s *Server) Number(n string) (PhoneNumber, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, pn := range s.numbers {
+		if pn.PhoneNumber == n {
+			return *pn, true
+		}
+	}
+	return PhoneNumber{}, false
 }
 
 // SetAccountStatus sets what the account reports as its status
@@ -238,6 +262,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.listNumbers(w, r.URL.Query().Get("PhoneNumber"))
 	case r.Method == http.MethodPost && rest == "/Messages.json":
 		s.createMessage(w, form)
+	case r.Method == http.MethodPost && strings.HasPrefix(rest, "/IncomingPhoneNumbers/PN") && strings.HasSuffix(rest, ".json"):
+		s.updateNumber(w, strings.TrimSuffix(strings.TrimPrefix(rest, "/IncomingPhoneNumbers/"), ".json"), form)
 	case r.Method == http.MethodGet:
 		s.mu.Lock()
 		b, ok := s.files[rest]
@@ -271,11 +297,42 @@ func (s *Server) listNumbers(w http.ResponseWriter, filter string) {
 	defer s.mu.Unlock()
 	list := []map[string]any{}
 	for _, n := range s.numbers {
-		if filter == "" || filter == n {
-			list = append(list, map[string]any{"sid": NewSID("PN"), "account_sid": AccountSID, "phone_number": n, "friendly_name": n})
+		if filter == "" || filter == n.PhoneNumber {
+			list = append(list, numberJSON(n))
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"incoming_phone_numbers": list, "page": 0, "page_size": 50})
+}
+
+func numberJSON(n *PhoneNumber) map[string]any {
+	return map[string]any{
+		"sid": n.SID, "account_sid": AccountSID, "phone_number": n.PhoneNumber, "friendly_name": n.PhoneNumber,
+		"sms_url": n.SMSURL, "sms_method": n.SMSMethod, "voice_url": n.VoiceURL, "voice_method": n.VoiceMethod,
+		"status_callback": n.StatusCallback, "status_callback_method": n.StatusCallbackMethod,
+	}
+}
+
+// updateNumber sets the parameters given (and only those), as Twilio's
+// IncomingPhoneNumber update does.
+func (s *Server) updateNumber(w http.ResponseWriter, sid string, f url.Values) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.numbers {
+		if n.SID != sid {
+			continue
+		}
+		for key, field := range map[string]*string{
+			"SmsUrl": &n.SMSURL, "SmsMethod": &n.SMSMethod, "VoiceUrl": &n.VoiceURL, "VoiceMethod": &n.VoiceMethod,
+			"StatusCallback": &n.StatusCallback, "StatusCallbackMethod": &n.StatusCallbackMethod,
+		} {
+			if vs, ok := f[key]; ok {
+				*field = vs[0]
+			}
+		}
+		writeJSON(w, http.StatusOK, numberJSON(n))
+		return
+	}
+	writeError(w, http.StatusNotFound, 20404, "The requested resource was not found", 0)
 }
 
 func (s *Server) createMessage(w http.ResponseWriter, f url.Values) {
