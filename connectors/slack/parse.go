@@ -361,7 +361,7 @@ func (cn *Connector) created(env envelope, v msgView) (*connectors.Keyed, error)
 	if err := v.check(); err != nil {
 		return nil, err
 	}
-	key := "slack:" + env.conn.ID + ":msg:" + v.channel + ":" + v.ts
+	key := connectors.DedupeKey(Type, env.conn.ID, "msg", v.channel, v.ts)
 	ev := cn.base(env, v, connectors.TypeMessageCreated, key, tsTime(v.ts))
 	ev.User = cn.user(env, v.user)
 	ev.Message = cn.content(env, v)
@@ -375,7 +375,7 @@ func (cn *Connector) updated(env envelope, v msgView) (*connectors.Keyed, error)
 	if !tsShape.MatchString(v.editedTS) {
 		return nil, fmt.Errorf("slack: edit ts %q is not a Slack timestamp: %w", v.editedTS, connectors.ErrMalformed)
 	}
-	key := "slack:" + env.conn.ID + ":edit:" + v.channel + ":" + v.ts + ":" + v.editedTS
+	key := connectors.DedupeKey(Type, env.conn.ID, "edit", v.channel, v.ts, v.editedTS)
 	at := tsTime(v.editedTS)
 	ev := cn.base(env, v, connectors.TypeMessageUpdated, key, at)
 	ev.User = cn.user(env, v.user)
@@ -388,7 +388,7 @@ func (cn *Connector) deleted(env envelope, v msgView, eventTS string) (*connecto
 	if err := v.check(); err != nil {
 		return nil, err
 	}
-	key := "slack:" + env.conn.ID + ":del:" + v.channel + ":" + v.ts
+	key := connectors.DedupeKey(Type, env.conn.ID, "del", v.channel, v.ts)
 	at := time.Now().UTC().Truncate(time.Second)
 	if tsShape.MatchString(eventTS) {
 		at = tsTime(eventTS)
@@ -457,7 +457,7 @@ func (cn *Connector) user(env envelope, id string) *connectors.User {
 		Username:    p.Username,
 		Language:    p.Language,
 		AvatarURL:   p.AvatarURL,
-		ProfileHash: profileHash(id, p),
+		ProfileHash: p.hash(id),
 	}
 }
 

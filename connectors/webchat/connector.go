@@ -6,17 +6,14 @@
 //
 // Unlike other channels the gateway itself is the "messenger" here: the
 // conversation history, visitors and uploads live in the gateway's
-// database (tables webchat_*), so the connector needs the database. It is
-// built in the registry like any connector (New) and bound to the
-// gateway's storage once that is open (Serve), which also returns the HTTP
-// surface the API server mounts under /widget.js and /widget/....
+// database (tables webchat_*), so the connector is built with the
+// database and a Sink for visitors' events (New), once the gateway's
+// storage is open. Handler returns the HTTP surface the API server mounts
+// under /widget.js and /widget/....
 package webchat
 
 import (
 	"context"
-	"errors"
-	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
@@ -79,9 +76,7 @@ func (o *Options) setDefaults() {
 // connection; it is safe for concurrent use.
 type Connector struct {
 	opts Options
-	// srv is set once by Serve; until then Send and FetchFile fail
-	// (transiently: the sender retries).
-	srv atomic.Pointer[Handler]
+	h    *Handler
 }
 
 var (
@@ -91,22 +86,20 @@ var (
 	_ connectors.Embedder    = (*Connector)(nil)
 )
 
-// New returns a connector; Serve binds it to the gateway's storage.
-func New(opts Options) *Connector {
+// New returns a connector on the gateway's storage.
+func New(g Gateway, opts Options) (*Connector, error) {
 	opts.setDefaults()
-	return &Connector{opts: opts}
-}
-
-// errNotServing is returned by calls that need the storage before Serve.
-var errNotServing = errors.New("webchat: not bound to the gateway's storage yet")
-
-func (cn *Connector) handler() (*Handler, error) {
-	h := cn.srv.Load()
-	if h == nil {
-		return nil, errNotServing
+	cn := &Connector{opts: opts}
+	h, err := newHandler(cn, g)
+	if err != nil {
+		return nil, err
 	}
-	return h, nil
+	cn.h = h
+	return cn, nil
 }
+
+// Handler is the widget's HTTP surface.
+func (cn *Connector) Handler() *Handler { return cn.h }
 
 // Describe returns the connector's type, title and settings form.
 func (*Connector) Describe() connectors.Description {
@@ -145,11 +138,7 @@ func (cn *Connector) Test(ctx context.Context, c connectors.Conn) (connectors.Te
 	} else {
 		checks = append(checks, connectors.Check{Name: "Public URL", OK: true, Detail: "Browsers load the widget from the gateway's public URL."})
 	}
-	h, err := cn.handler()
-	if err == nil {
-		err = h.store.ping(ctx)
-	}
-	if err != nil {
+	if err := cn.h.store.ping(ctx); err != nil {
 		checks = append(checks, connectors.Check{Name: "Storage", Detail: err.Error(), Fix: "Check the gateway's database and run `connector migrate`"})
 	} else {
 		checks = append(checks, connectors.Check{Name: "Storage", OK: true, Detail: "Conversations can be stored."})
@@ -171,11 +160,4 @@ func (*Connector) Deactivate(context.Context, connectors.Conn) error { return ni
 // Snippet is the HTML an admin pastes into the pages of the allowed sites.
 func (*Connector) Snippet(c connectors.Conn, publicURL string) string {
 	return snippet(publicURL, c.Hash)
-}
-
-func (cn *Connector) logger() *slog.Logger {
-	if h := cn.srv.Load(); h != nil {
-		return h.log
-	}
-	return slog.Default()
 }

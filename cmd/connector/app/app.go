@@ -30,13 +30,19 @@ import (
 var Version = "dev"
 
 // Registry builds the connector registry from the configuration. It is the
-// one place where channels are registered.
-func Registry(cfg Config, log *slog.Logger) (*connectors.Registry, error) {
+// one place where channels are registered. The web chat keeps its
+// conversations in the gateway's database, so the registry is built once
+// the store is open.
+func Registry(cfg Config, log *slog.Logger, store *Store, files *portal.FileLinks) (*connectors.Registry, error) {
+	wc, err := newWebchat(cfg, log, store, files)
+	if err != nil {
+		return nil, err
+	}
 	return connectors.NewRegistry(
 		telegram.New(telegram.Options{APIEndpoint: cfg.Telegram.APIEndpoint, PollTimeout: cfg.Telegram.PollTimeout, Logger: log}),
 		slack.New(slack.Options{APIURL: cfg.Slack.APIURL}),
 		twilio.New(twilio.Options{APIURL: cfg.Twilio.APIURL}),
-		webchat.New(webchat.Options{MessageLimit: cfg.Webchat.MessageLimit, UploadLimit: cfg.Webchat.UploadLimit, RatePerMinute: cfg.Webchat.RatePerMinute, Poll: cfg.Webchat.Poll}),
+		wc,
 	)
 }
 
@@ -142,11 +148,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log}
-	reg, err := Registry(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	a.registry = reg
 	// The dispatcher is made after the store but woken by it, so the
 	// callback reaches it through the App.
 	store, err := OpenStore(ctx, cfg, log, func(lines []queue.LineRef) {
@@ -158,6 +159,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.store = store
+	files, err := portal.NewFileLinks(store.SecretsKey, cfg.PublicURL, cfg.Files.LinkTTL)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("config: secrets.key: %w", err)
+	}
+	reg, err := Registry(cfg, log, store, files)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	a.registry = reg
+	a.widget = widgetOf(reg)
 	cache := portal.NewCache(store.Records, 2*time.Second)
 	m := metrics.New(store.DB.SQL)
 	m.Register(metrics.NewQueueCollector(store.DB.SQL, log))
@@ -175,16 +188,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Concurrency: cfg.Send.Concurrency, Timeout: cfg.Send.Timeout, GiveUpAfter: cfg.Send.GiveUpAfter,
 		PublicURL: cfg.PublicURL, Logger: log, Observer: m,
 	})
-	files, err := portal.NewFileLinks(store.SecretsKey, cfg.PublicURL, cfg.Files.LinkTTL)
-	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("config: secrets.key: %w", err)
-	}
-	a.widget, err = serveWidget(reg, store, files, cfg, log)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
 	a.receivers = portal.NewReceivers(store.Outbox, store.Records, reg, portal.ReceiversConfig{
 		Lease: cfg.Poll.Lease, PublicURL: cfg.PublicURL, Files: files, Logger: log,
 	})
@@ -244,7 +247,7 @@ func (a *App) ready(ctx context.Context) error {
 // Run serves until ctx ends, then shuts down in order: stop accepting and
 // drain HTTP requests (webhooks in flight still commit), stop the pollers,
 // dispatcher and sender (batches in flight finish, leases are released),
-// flush the outbox, close the database. Pollers of every active polling
+// close the connectors, flush the outbox, close the database. Pollers of every active polling
 // connection start at once (where no other process holds them).
 func (a *App) Run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -311,6 +314,11 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	stopWork()
 	wg.Wait()
+	// Nothing calls the connectors any more: stop what they run on their
+	// own (Slack's background profile lookups).
+	if cerr := a.registry.Close(); cerr != nil {
+		a.log.Warn("close connectors", slog.Any("err", cerr))
+	}
 	a.store.Close()
 	a.log.Info("stopped")
 	return err

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -685,19 +684,6 @@ func retryReason(n int) string {
 	return "timeout"
 }
 
-// PushRaw sends any text frame to the newest Socket Mode connection.
-func (s *Server) PushRaw(frame []byte) {
-	s.mu.Lock()
-	var c *websocket.Conn
-	if n := len(s.sockets); n > 0 {
-		c = s.sockets[n-1]
-	}
-	s.mu.Unlock()
-	if c != nil {
-		s.writeRaw(c, frame)
-	}
-}
-
 // Disconnect asks every Socket Mode client to reconnect, as Slack does
 // before it recycles a connection.
 func (s *Server) Disconnect() {
@@ -748,21 +734,4 @@ func (s *Server) Opened() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.opened
-}
-
-// sortedKeys is used by tests' failure messages.
-func sortedKeys(m map[string][]url.Values) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// Methods lists the methods called so far.
-func (s *Server) Methods() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return sortedKeys(s.calls)
 }
