@@ -137,7 +137,7 @@ func (cn *Connector) parseMessage(c connectors.Conn, f url.Values) (connectors.I
 	if from == "" {
 		return connectors.Inbound{}, fmt.Errorf("twilio: message %s has no From: %w", sid, connectors.ErrMalformed)
 	}
-	key := "twilio:" + c.ID + ":" + sid
+	key := connectors.DedupeKey(Type, c.ID, sid)
 	ev := base(c, key, connectors.TypeMessageCreated, channelOf(from), time.Now())
 	ev.Chat = &connectors.Chat{ID: from, Type: "private"}
 	ev.User = &connectors.User{ID: from, Name: f.Get("ProfileName")}
@@ -244,5 +244,5 @@ func extension(mime string) string {
 
 // profileHash changes exactly when a field of u a portal shows changes.
 func profileHash(u *connectors.User) string {
-	return connectors.EventID(u.ID + "\x00" + u.Name + "\x00" + u.Username)[4:]
+	return connectors.ProfileHash(u.ID, u.Name, u.Username)
 }

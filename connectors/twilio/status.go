@@ -11,7 +11,7 @@ import (
 
 // statusKey is the dedupe key of one status of one outbound message.
 func statusKey(c connectors.Conn, sid, status string) string {
-	return "twilio:" + c.ID + ":" + sid + ":status:" + status
+	return connectors.DedupeKey(Type, c.ID, sid, "status", status)
 }
 
 // parseStatus turns a message status callback into a status event for the

@@ -179,7 +179,7 @@ func callType(status string) string {
 }
 
 func callKey(c connectors.Conn, sid, typ string) string {
-	return "twilio:" + c.ID + ":" + sid + ":" + typ
+	return connectors.DedupeKey(Type, c.ID, sid, typ)
 }
 
 // parseCall turns a call webhook (the incoming call itself, or a status
@@ -269,7 +269,7 @@ func (cn *Connector) parseRecording(c connectors.Conn, f url.Values) (connectors
 	if !ok || rec == "" {
 		return out, nil
 	}
-	key := "twilio:" + c.ID + ":" + sid + ":recording:" + rec
+	key := connectors.DedupeKey(Type, c.ID, sid, "recording", rec)
 	call := callOf(f)
 	call.DurationSeconds, _ = strconv.Atoi(f.Get("RecordingDuration"))
 	if c.Files != nil {
