@@ -48,7 +48,13 @@ func (cn *Connector) Parse(ctx context.Context, c connectors.Conn, r connectors.
 		return connectors.Inbound{}, fmt.Errorf("twilio: no %s header: %w", SignatureHeader, connectors.ErrUnauthorized)
 	}
 	var form url.Values
-	if !isJSON(r.Header) {
+	if isJSON(r.Header) {
+		// Twilio signs a JSON body through the URL's bodySHA256; without
+		// it the signature would cover the URL alone, not the body.
+		if r.Query.Get("bodySHA256") == "" {
+			return connectors.Inbound{}, fmt.Errorf("twilio: a JSON webhook without bodySHA256: %w", connectors.ErrUnauthorized)
+		}
+	} else {
 		var err error
 		if form, err = url.ParseQuery(string(r.Body)); err != nil {
 			return connectors.Inbound{}, fmt.Errorf("twilio: form body: %v: %w", err, connectors.ErrMalformed)

@@ -2,10 +2,13 @@ package twilio_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -403,5 +406,27 @@ func TestVoicemailRecording(t *testing.T) {
 	}
 	if !strings.Contains(string(in.Response.Body), "<Hangup>") {
 		t.Fatalf("answer %s", in.Response.Body)
+	}
+}
+
+func TestJSONWebhooks(t *testing.T) {
+	cn, c, _, _ := setup(t)
+	body := []byte(`{"event":"something from Event Streams"}`)
+	sum := sha256.Sum256(body)
+	u := entryURL + "?bodySHA256=" + hex.EncodeToString(sum[:])
+	h := http.Header{"Content-Type": {"application/json"}}
+	h.Set("X-Twilio-Signature", twilio.Signature(twiliotest.AuthToken, u, nil))
+	in, err := cn.Parse(context.Background(), c, asRequest(t, u, h, body))
+	if err != nil || len(in.Events) != 0 || in.Response == nil {
+		t.Fatalf("signed JSON: %+v %v", in, err)
+	}
+	// The body changed under the same signature.
+	if _, err := cn.Parse(context.Background(), c, asRequest(t, u, h, []byte(`{"event":"forged"}`))); !errors.Is(err, connectors.ErrUnauthorized) {
+		t.Fatalf("changed JSON body: %v", err)
+	}
+	// JSON signed over the URL alone, without bodySHA256: the body is not covered.
+	h.Set("X-Twilio-Signature", twilio.Signature(twiliotest.AuthToken, entryURL, nil))
+	if _, err := cn.Parse(context.Background(), c, asRequest(t, entryURL, h, body)); !errors.Is(err, connectors.ErrUnauthorized) {
+		t.Fatalf("JSON without bodySHA256: %v", err)
 	}
 }
