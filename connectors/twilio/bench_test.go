@@ -2,10 +2,8 @@ package twilio_test
 
 import (
 	"context"
-	"net/url"
 	"testing"
 
-	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/connectors/twilio"
 	"github.com/connector-gateway/connector/connectors/twilio/twiliotest"
 )
@@ -47,6 +45,3 @@ func BenchmarkSignature(b *testing.B) {
 		}
 	}
 }
-
-var _ = url.Values{}
-var _ connectors.Conn

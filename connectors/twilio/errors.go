@@ -76,15 +76,11 @@ func classify(op string, resp *http.Response) error {
 }
 
 // transportError is a failed request without an answer: ctx's error when
-// it ended, else the transport's text (it names no credential: those
-// travel in a header).
+// it ended, else the transport's (its text names the URL, which holds the
+// Account SID but no credential: those travel in a header).
 func transportError(ctx context.Context, op string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("twilio: %s: %w", op, ctxErr)
-	}
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) {
-		return fmt.Errorf("twilio: %s: %w", op, ue.Unwrap())
 	}
 	return fmt.Errorf("twilio: %s: %w", op, err)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 
@@ -114,5 +113,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
-var _ = strings.Contains

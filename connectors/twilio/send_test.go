@@ -154,7 +154,7 @@ func TestSendRefusesBadInput(t *testing.T) {
 }
 
 func TestSendTransportError(t *testing.T) {
-	cn, c, fake, _ := setup(t)
+	cn, c, _, _ := setup(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := cn.Send(ctx, c, connectors.Outbound{ChatID: twiliotest.Customer, Text: "x"})
@@ -162,5 +162,4 @@ func TestSendTransportError(t *testing.T) {
 	if err == nil || errors.As(err, &pe) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled send: %v", err)
 	}
-	_ = fake
 }
