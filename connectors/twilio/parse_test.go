@@ -430,3 +430,24 @@ func TestJSONWebhooks(t *testing.T) {
 		t.Fatalf("JSON without bodySHA256: %v", err)
 	}
 }
+
+// What keeps a late delivered from following a read: the read names the
+// exact key the late delivered arrives under (the outbox then drops it).
+func TestReadSupersedesTheLateDelivered(t *testing.T) {
+	cn, c, _, _ := setup(t)
+	sid := twiliotest.NewSID("SM")
+	cb := withKind("status", "request", "req_9")
+	read := one(t, parse(t, cn, c, cb, twiliotest.MessageStatus(sid, "whatsapp:"+twiliotest.Customer, "read", 0)))
+	late := one(t, parse(t, cn, c, cb, twiliotest.MessageStatus(sid, "whatsapp:"+twiliotest.Customer, "delivered", 0)))
+	if !contains(read.Supersedes, late.DedupeKey) {
+		t.Fatalf("read supersedes %v, the late delivered arrives as %s", read.Supersedes, late.DedupeKey)
+	}
+	// Likewise a call: completed supersedes a late ringing or answered.
+	call := twiliotest.NewSID("CA")
+	done := one(t, parse(t, cn, c, withKind("call"), twiliotest.Call(call, "completed", 5)))
+	for _, st := range []string{"ringing", "in-progress", "initiated", "no-answer"} {
+		if k := one(t, parse(t, cn, c, withKind("call"), twiliotest.Call(call, st, 1))); !contains(done.Supersedes, k.DedupeKey) {
+			t.Errorf("completed does not supersede a late %s (%s): %v", st, k.DedupeKey, done.Supersedes)
+		}
+	}
+}
