@@ -411,3 +411,49 @@ func TestTwilioSameNumberOnSecondLineEmergency(t *testing.T) {
 		}
 	})
 }
+
+// Voicemail end to end: the call is answered with <Say> and <Record>; the
+// recording reaches the portal as call.recorded with a gateway link that
+// serves the fake's recording.
+func TestTwilioVoicemailEndToEnd(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b queuetest.Backend) {
+		fake := twiliotest.New(t)
+		p := portaltest.New(t)
+		g := twilioGateway(t, b, fake)
+		l := wireTwilio(t, g, p, map[string]string{"voice_mode": "voicemail", "voice_message": "We are closed & back at 9 <sharp>."})
+
+		call := twiliotest.NewSID("CA")
+		code, _, body := postTwilio(t, twiliotest.AuthToken, l.Entry+"?kind=voice", twiliotest.Call(call, "ringing", -1))
+		if code != http.StatusOK || !strings.Contains(body, "<Say>We are closed &amp; back at 9 &lt;sharp&gt;.</Say>") ||
+			!strings.Contains(body, `<Record action="`+l.Entry+`?kind=recording"`) {
+			t.Fatalf("voice webhook answered %d:\n%s", code, body)
+		}
+		audio := []byte("ID3\x03 a voicemail")
+		rec, recURL := fake.AddRecording(audio)
+		f := twiliotest.Call(call, "in-progress", -1)
+		f.Set("RecordingSid", rec)
+		f.Set("RecordingUrl", recURL)
+		f.Set("RecordingDuration", "9")
+		code, _, body = postTwilio(t, twiliotest.AuthToken, l.Entry+"?kind=recording", f)
+		if code != http.StatusOK || !strings.Contains(body, "<Hangup>") {
+			t.Fatalf("recording webhook answered %d %s", code, body)
+		}
+		evs := waitEvents(t, p, l.Line, 2)
+		ev := evs[1]
+		if ev.Type != connectors.TypeCallRecorded || ev.Call.ID != call || ev.Call.DurationSeconds != 9 || !strings.HasPrefix(ev.Call.RecordingURL, g.URL+"/files/") {
+			t.Fatalf("recording event %+v %+v", ev, ev.Call)
+		}
+		resp, err := http.Get(ev.Call.RecordingURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(got, audio) || resp.Header.Get("Content-Type") != "audio/mpeg" {
+			t.Fatalf("recording link answered %d %q (%s)", resp.StatusCode, got, resp.Header.Get("Content-Type"))
+		}
+		if strings.Contains(ev.Call.RecordingURL, fake.URL()) || strings.Contains(ev.Call.RecordingURL, twiliotest.AuthToken) {
+			t.Fatal("the recording link names Twilio or a credential")
+		}
+	})
+}
