@@ -23,7 +23,7 @@ type portalHandler func(w http.ResponseWriter, r *http.Request, p portal.Portal,
 // authenticated checks a portal API call: X-Portal-Id names the portal, and
 // the Standard Webhooks headers sign "METHOD REQUEST-URI\nBODY" with one of
 // its secrets, within 5 minutes; a webhook-id is accepted once.
-func (s *Server) authenticated(h portalHandler) http.Handler {
+func (s *base) authenticated(h portalHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := readBody(w, r, s.cfg.BodyLimit)
 		if err != nil {
@@ -53,7 +53,7 @@ func (s *Server) authenticated(h portalHandler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "unauthorized", "unknown portal or bad signature")
 			return
 		}
-		first, err := s.Outbox.FirstSeen(r.Context(), "api:"+p.ID+":"+r.Header.Get(portal.HeaderID))
+		first, err := s.Keys.FirstSeen(r.Context(), "api:"+p.ID+":"+r.Header.Get(portal.HeaderID))
 		if err != nil {
 			s.logger(r).Error("api: replay check", slog.Any("err", err))
 			writeError(w, http.StatusServiceUnavailable, "unavailable", "temporarily unavailable")

@@ -20,15 +20,13 @@ type connectionView struct {
 	Set      []string          `json:"secrets_set"`
 }
 
-func (s *Server) view(c portal.Connection) connectionView {
+func (s *base) view(c portal.Connection) connectionView {
 	v := connectionView{Connection: c, Settings: map[string]string{}, Set: []string{}}
-	if s.cfg.PublicURL != "" {
-		v.EntryURL = c.Conn(s.cfg.PublicURL).EntryURL
-	}
+	v.EntryURL = s.Views.EntryURL(c)
 	secret := map[string]bool{}
 	conn, known := s.Registry.Get(c.Connector)
-	if e, ok := conn.(connectors.Embedder); ok && s.cfg.PublicURL != "" {
-		v.Snippet = e.Snippet(c.Conn(s.cfg.PublicURL), s.cfg.PublicURL)
+	if known {
+		v.Snippet = s.Views.Snippet(conn, c)
 	}
 	if known {
 		for _, f := range conn.Describe().Fields {
@@ -52,7 +50,7 @@ func (s *Server) view(c portal.Connection) connectionView {
 	return v
 }
 
-func (s *Server) listConnections(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
+func (s *connectionAPI) listConnections(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	l, ok := s.ownLine(w, r, p)
 	if !ok {
 		return
@@ -69,7 +67,7 @@ func (s *Server) listConnections(w http.ResponseWriter, r *http.Request, p porta
 	writeJSON(w, http.StatusOK, map[string]any{"connections": out})
 }
 
-func (s *Server) validate(w http.ResponseWriter, typ string, in connectors.Settings) (connectors.Settings, bool) {
+func (s *connectionAPI) validate(w http.ResponseWriter, typ string, in connectors.Settings) (connectors.Settings, bool) {
 	c, ok := s.Registry.Get(typ)
 	if !ok {
 		writeErrorFields(w, http.StatusUnprocessableEntity, "invalid", "unknown connector", map[string]string{"connector": "unknown connector " + typ})
@@ -88,7 +86,7 @@ func (s *Server) validate(w http.ResponseWriter, typ string, in connectors.Setti
 	return out, true
 }
 
-func (s *Server) createConnection(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
+func (s *connectionAPI) createConnection(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
 	l, ok := s.ownLine(w, r, p)
 	if !ok {
 		return
@@ -114,7 +112,7 @@ func (s *Server) createConnection(w http.ResponseWriter, r *http.Request, p port
 
 // ownConnection loads the connection named in the path if it belongs to the
 // portal; another portal's connection is reported as not found.
-func (s *Server) ownConnection(w http.ResponseWriter, r *http.Request, p portal.Portal) (portal.Connection, connectors.Connector, bool) {
+func (s *base) ownConnection(w http.ResponseWriter, r *http.Request, p portal.Portal) (portal.Connection, connectors.Connector, bool) {
 	c, err := s.Records.GetConnection(r.Context(), r.PathValue("connection"))
 	if err == nil && c.PortalID != p.ID {
 		err = portal.ErrNotFound
@@ -135,7 +133,7 @@ func (s *Server) ownConnection(w http.ResponseWriter, r *http.Request, p portal.
 	return c, conn, true
 }
 
-func (s *Server) getConnection(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
+func (s *connectionAPI) getConnection(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
@@ -145,8 +143,8 @@ func (s *Server) getConnection(w http.ResponseWriter, r *http.Request, p portal.
 
 // saveSettings merges the given settings into the stored ones (a secret left
 // out or sent empty keeps its stored value, since secrets are never shown to
-// be sent back), validates and saves them (SaveSettings).
-func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
+// be sent back), validates and saves them (portal.Lifecycle.SaveSettings).
+func (s *connectionAPI) saveSettings(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
 	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
@@ -157,8 +155,8 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, p portal.P
 	if !decode(w, body, &in) {
 		return
 	}
-	c, err := s.SaveSettings(r.Context(), c, in.Settings)
-	var se *SettingsError
+	c, err := s.Lifecycle.SaveSettings(r.Context(), c, in.Settings)
+	var se *portal.SettingsError
 	var fe connectors.FieldErrors
 	switch {
 	case errors.As(err, &fe):
@@ -172,12 +170,12 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, p portal.P
 	}
 }
 
-func (s *Server) testConnection(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
+func (s *connectionAPI) testConnection(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
 	}
-	rep, err := s.TestConnection(r.Context(), c)
+	rep, err := s.Lifecycle.Test(r.Context(), c)
 	if err != nil {
 		s.internal(w, r, "test connection", err)
 		return
@@ -186,16 +184,16 @@ func (s *Server) testConnection(w http.ResponseWriter, r *http.Request, p portal
 }
 
 // activate starts receiving and binds the connection's bot to it
-// (ActivateConnection).
-func (s *Server) activate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
+// (portal.Lifecycle.Activate).
+func (s *connectionAPI) activate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
 	}
-	c, _, err := s.ActivateConnection(r.Context(), c)
-	var ae *ActivationError
+	c, _, err := s.Lifecycle.Activate(r.Context(), c)
+	var ae *portal.ActivationError
 	switch {
-	case errors.Is(err, ErrPollingUnavailable):
+	case errors.Is(err, portal.ErrPollingUnavailable):
 		writeError(w, http.StatusConflict, "polling_unavailable", "this gateway cannot poll for this connection; use webhook mode")
 	case errors.As(err, &ae):
 		writeError(w, http.StatusBadGateway, "activation_failed", ae.Error())
@@ -207,14 +205,14 @@ func (s *Server) activate(w http.ResponseWriter, r *http.Request, p portal.Porta
 }
 
 // deactivate stops receiving and releases the connection's bot
-// (DeactivateConnection).
-func (s *Server) deactivate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
+// (portal.Lifecycle.Deactivate).
+func (s *connectionAPI) deactivate(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
 	}
-	c, err := s.DeactivateConnection(r.Context(), c)
-	var ae *ActivationError
+	c, err := s.Lifecycle.Deactivate(r.Context(), c)
+	var ae *portal.ActivationError
 	switch {
 	case errors.As(err, &ae):
 		writeError(w, http.StatusBadGateway, "deactivation_failed", ae.Error())

@@ -18,7 +18,7 @@ type deadLetterView struct {
 	Event     json.RawMessage `json:"event"`
 }
 
-func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
+func (s *lineAPI) listDeadLetters(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	l, ok := s.ownLine(w, r, p)
 	if !ok {
 		return
@@ -41,7 +41,7 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request, p porta
 	writeJSON(w, http.StatusOK, map[string]any{"dead_letters": out})
 }
 
-func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
+func (s *lineAPI) replayDeadLetters(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
 	l, ok := s.ownLine(w, r, p)
 	if !ok {
 		return

@@ -14,7 +14,7 @@ import (
 
 // file streams a messenger file behind a signed, expiring gateway link, so
 // no messenger secret ever reaches a portal.
-func (s *Server) file(w http.ResponseWriter, r *http.Request) {
+func (s *hooks) file(w http.ResponseWriter, r *http.Request) {
 	if s.Files == nil {
 		http.NotFound(w, r)
 		return
@@ -39,7 +39,7 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	fc, err := ff.FetchFile(r.Context(), s.connView(c), ref.Ref)
+	fc, err := ff.FetchFile(r.Context(), s.Views.Conn(c), ref.Ref)
 	if errors.Is(err, connectors.ErrNoFile) {
 		http.Error(w, "the messenger has no such file", http.StatusNotFound)
 		return
@@ -71,11 +71,4 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Length", strconv.FormatInt(fc.Size, 10))
 	}
 	_, _ = io.Copy(w, fc.Body)
-}
-
-// connView is the connector's view of a connection, with file links.
-func (s *Server) connView(c portal.Connection) connectors.Conn {
-	v := c.Conn(s.cfg.PublicURL)
-	v.Files = s.Files.For(c.ID)
-	return v
 }

@@ -2,21 +2,18 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
-	"github.com/connector-gateway/connector/queue"
 )
 
 // hook receives a messenger's webhook for one connection. It answers 200 only
 // after the events are committed; any error enqueues nothing.
-func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
+func (s *hooks) hook(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	conn, err := s.connectionByHash(ctx, r.PathValue("hash"))
 	if errors.Is(err, portal.ErrNotFound) {
@@ -51,7 +48,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := s.logger(r).With(slog.String("connection", conn.ID), slog.String("connector", conn.Connector))
-	in, err := recv.Parse(ctx, s.connView(conn), s.webhookRequest(r, body))
+	in, err := recv.Parse(ctx, s.Views.Conn(conn), s.webhookRequest(r, body))
 	switch {
 	case errors.Is(err, connectors.ErrUnauthorized):
 		s.refused(conn.Connector, "unauthorized")
@@ -69,17 +66,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(in.Events) > 0 {
-		evs := make([]queue.NewEvent, 0, len(in.Events))
-		for _, k := range in.Events {
-			payload, err := json.Marshal(k.Event)
-			if err != nil {
-				log.Error("hook: encode event", slog.Any("err", err))
-				http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
-				return
-			}
-			evs = append(evs, queue.NewEvent{DedupeKey: k.DedupeKey, PortalID: conn.PortalID, LineID: conn.LineID, EventID: k.Event.ID, Payload: payload})
-		}
-		added, err := s.Outbox.Enqueue(ctx, evs)
+		added, err := s.Inbox.Put(ctx, conn.PortalID, conn.LineID, in.Events)
 		if err != nil {
 			// The messenger retries on a non-2xx answer; dedupe absorbs a
 			// retry of something that did commit.
@@ -89,7 +76,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if s.Metrics != nil {
-			s.Metrics.Webhook(conn.Connector, len(evs), added)
+			s.Metrics.Webhook(conn.Connector, len(in.Events), added)
 		}
 	}
 	if in.Response != nil {
@@ -107,7 +94,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 // handshake answers a GET to a connection's entry URL for messengers that
 // prove the URL that way (connectors.Handshaker); others get 405, as before
 // the route existed.
-func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
+func (s *hooks) handshake(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	conn, err := s.connectionByHash(ctx, r.PathValue("hash"))
 	if errors.Is(err, portal.ErrNotFound) {
@@ -130,7 +117,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	resp, err := hs.Handshake(ctx, s.connView(conn), s.webhookRequest(r, nil))
+	resp, err := hs.Handshake(ctx, s.Views.Conn(conn), s.webhookRequest(r, nil))
 	switch {
 	case errors.Is(err, connectors.ErrUnauthorized):
 		s.refused(conn.Connector, "unauthorized")
@@ -157,32 +144,22 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
 
 // webhookRequest is r as the connector sees it: URL is the one the
 // messenger called, i.e. the public URL with r's path and raw query.
-func (s *Server) webhookRequest(r *http.Request, body []byte) connectors.Request {
-	u := r.URL.RequestURI()
-	if s.cfg.PublicURL != "" {
-		u = strings.TrimSuffix(s.cfg.PublicURL, "/") + u
-	}
+func (s *hooks) webhookRequest(r *http.Request, body []byte) connectors.Request {
+	u := s.Views.PublicURL() + r.URL.RequestURI()
 	return connectors.Request{Method: r.Method, URL: u, Query: r.URL.Query(), Header: r.Header, Body: body}
 }
 
-func (s *Server) refused(connector, reason string) {
+func (s *base) refused(connector, reason string) {
 	if s.Metrics != nil {
 		s.Metrics.Refused(connector, reason)
 	}
 }
 
-func (s *Server) connectionByHash(ctx context.Context, hash string) (portal.Connection, error) {
+func (s *hooks) connectionByHash(ctx context.Context, hash string) (portal.Connection, error) {
 	if s.Cache != nil {
 		return s.Cache.ConnectionByHash(ctx, hash)
 	}
 	return s.Records.ConnectionByHash(ctx, hash)
-}
-
-// forget makes this process see a change to a connection at once.
-func (s *Server) forget(c portal.Connection) {
-	if s.Cache != nil {
-		s.Cache.Forget(c.Hash, "")
-	}
 }
 
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {

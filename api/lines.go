@@ -11,11 +11,11 @@ import (
 	"github.com/connector-gateway/connector/queue"
 )
 
-func (s *Server) listConnectors(w http.ResponseWriter, _ *http.Request, _ portal.Portal, _ []byte) {
+func (s *lineAPI) listConnectors(w http.ResponseWriter, _ *http.Request, _ portal.Portal, _ []byte) {
 	writeJSON(w, http.StatusOK, map[string]any{"connectors": s.Registry.Describe()})
 }
 
-func (s *Server) listLines(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
+func (s *lineAPI) listLines(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	lines, err := s.Records.ListLines(r.Context(), p.ID)
 	if err != nil {
 		s.internal(w, r, "list lines", err)
@@ -27,7 +27,7 @@ func (s *Server) listLines(w http.ResponseWriter, r *http.Request, p portal.Port
 	writeJSON(w, http.StatusOK, map[string]any{"lines": lines})
 }
 
-func (s *Server) createLine(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
+func (s *lineAPI) createLine(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
 	var in struct {
 		Name string `json:"name"`
 	}
@@ -52,7 +52,7 @@ type lineStatus struct {
 	Queue queue.LineStatus `json:"queue"`
 }
 
-func (s *Server) getLine(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
+func (s *lineAPI) getLine(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	l, ok := s.ownLine(w, r, p)
 	if !ok {
 		return
@@ -67,7 +67,7 @@ func (s *Server) getLine(w http.ResponseWriter, r *http.Request, p portal.Portal
 
 // ownLine loads the line named in the path if it belongs to the portal; a
 // line of another portal is reported as not found, like a missing one.
-func (s *Server) ownLine(w http.ResponseWriter, r *http.Request, p portal.Portal) (portal.Line, bool) {
+func (s *base) ownLine(w http.ResponseWriter, r *http.Request, p portal.Portal) (portal.Line, bool) {
 	l, err := s.Records.GetLine(r.Context(), r.PathValue("line"))
 	if err == nil && l.PortalID != p.ID {
 		err = portal.ErrNotFound
@@ -83,7 +83,7 @@ func (s *Server) ownLine(w http.ResponseWriter, r *http.Request, p portal.Portal
 	return l, true
 }
 
-func (s *Server) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
+func (s *base) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
 	s.logger(r).Error("api: "+what, slog.Any("err", err))
 	writeError(w, http.StatusInternalServerError, "internal", "internal error")
 }

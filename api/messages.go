@@ -21,7 +21,7 @@ type accepted struct {
 
 // submit stores an outbound request durably and answers 202 with its id. An
 // Idempotency-Key header makes a repeated call return the first id.
-func (s *Server) submit(w http.ResponseWriter, r *http.Request, c portal.Connection, op, chatID string, payload any) {
+func (s *messageAPI) submit(w http.ResponseWriter, r *http.Request, c portal.Connection, op, chatID string, payload any) {
 	raw, err := json.Marshal(payload)
 	if err != nil {
 		s.internal(w, r, "encode request", err)
@@ -32,7 +32,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, c portal.Connect
 		writeErrorFields(w, http.StatusUnprocessableEntity, "invalid", "Idempotency-Key is longer than 190 characters", map[string]string{"Idempotency-Key": "at most 190 characters"})
 		return
 	}
-	id, existing, err := s.Outbox.Submit(r.Context(), queue.OutboundRequest{
+	id, existing, err := s.Outbound.Submit(r.Context(), queue.OutboundRequest{
 		ID: portal.NewID("req"), PortalID: c.PortalID, LineID: c.LineID, ConnectionID: c.ID,
 		ChatID: chatID, Op: op, Payload: raw, IdemKey: key,
 	})
@@ -43,7 +43,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, c portal.Connect
 	state := queue.OutboundPending
 	if existing {
 		// A repeat answers with the first request's id and current state.
-		if prev, err := s.Outbox.GetOutbound(r.Context(), c.PortalID, id); err == nil {
+		if prev, err := s.Outbound.Get(r.Context(), c.PortalID, id); err == nil {
 			state = prev.State
 		}
 	} else if s.WakeSender != nil {
@@ -52,7 +52,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, c portal.Connect
 	writeJSON(w, http.StatusAccepted, accepted{ID: id, Status: state})
 }
 
-func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
+func (s *messageAPI) sendMessage(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
 	c, _, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
@@ -75,7 +75,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, p portal.Po
 	s.submit(w, r, c, portal.OpSend, m.ChatID, m)
 }
 
-func (s *Server) editMessage(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
+func (s *messageAPI) editMessage(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
 	c, conn, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
@@ -96,7 +96,7 @@ func (s *Server) editMessage(w http.ResponseWriter, r *http.Request, p portal.Po
 	s.submit(w, r, c, portal.OpEdit, e.ChatID, e)
 }
 
-func (s *Server) deleteMessage(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
+func (s *messageAPI) deleteMessage(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
 	c, conn, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
@@ -115,7 +115,7 @@ func (s *Server) deleteMessage(w http.ResponseWriter, r *http.Request, p portal.
 
 // typing shows a typing indicator now. It is not queued: a late typing
 // indicator is worse than none.
-func (s *Server) typing(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
+func (s *messageAPI) typing(w http.ResponseWriter, r *http.Request, p portal.Portal, body []byte) {
 	c, conn, ok := s.ownConnection(w, r, p)
 	if !ok {
 		return
@@ -137,15 +137,15 @@ func (s *Server) typing(w http.ResponseWriter, r *http.Request, p portal.Portal,
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	if err := t.Typing(ctx, s.connView(c), in.ChatID); err != nil {
+	if err := t.Typing(ctx, s.Views.Conn(c), in.ChatID); err != nil {
 		writeError(w, http.StatusBadGateway, "messenger_error", err.Error())
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) getRequest(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
-	req, err := s.Outbox.GetOutbound(r.Context(), p.ID, r.PathValue("request"))
+func (s *messageAPI) getRequest(w http.ResponseWriter, r *http.Request, p portal.Portal, _ []byte) {
+	req, err := s.Outbound.Get(r.Context(), p.ID, r.PathValue("request"))
 	if errors.Is(err, queue.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "no such request")
 		return

@@ -20,13 +20,31 @@ import (
 )
 
 // Config tunes the HTTP surface. Zero fields take the documented default.
+// The tagged fields are the gateway's http.* config keys.
 type Config struct {
-	// PublicURL is the gateway's public base URL, used to build entry URLs
-	// for messengers ("" when the gateway is not reachable from outside).
-	PublicURL string
-	// BodyLimit caps every request body. Default 1 MiB.
-	BodyLimit int64
-	Logger    *slog.Logger
+	// BodyLimit caps every request body, in bytes. Default 1048576 (1 MiB).
+	BodyLimit int64 `mapstructure:"body_limit"`
+	// ShutdownTimeout bounds the drain of in-flight requests when the
+	// gateway stops (the program that serves the handler applies it).
+	// Default 15s.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+
+	Logger *slog.Logger `mapstructure:"-"`
+}
+
+// DefaultConfig is the http.* configuration used when nothing is set.
+func DefaultConfig() Config { return Config{BodyLimit: 1 << 20, ShutdownTimeout: 15 * time.Second} }
+
+// Validate checks the configured fields and names the first bad one by its
+// config key.
+func (c Config) Validate() error {
+	if c.BodyLimit < 1024 {
+		return errors.New("body_limit: must be at least 1024 bytes")
+	}
+	if c.ShutdownTimeout < 0 {
+		return errors.New("shutdown_timeout: must not be negative")
+	}
+	return nil
 }
 
 func (c *Config) setDefaults() {
@@ -38,19 +56,22 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Receivers starts and stops receiving for connections that poll instead of
-// taking webhooks. The app provides it; nil means polling is unavailable.
-type Receivers interface {
-	StartPolling(ctx context.Context, c portal.Connection) error
-	StopPolling(ctx context.Context, connectionID string)
-}
-
 // Deps are the parts the API works with.
 type Deps struct {
-	Records   *portal.Records
-	Outbox    *queue.Outbox
-	Registry  *connectors.Registry
-	Receivers Receivers
+	Records *portal.Records
+	Outbox  *queue.Outbox
+	// Outbound stores portals' send/edit/delete requests.
+	Outbound *queue.Outbound
+	// Keys refuses replayed signed requests.
+	Keys     *queue.Keys
+	Registry *connectors.Registry
+	// Inbox takes the events webhooks carry.
+	Inbox *portal.Inbox
+	// Views makes connectors' views of connections (and knows the public
+	// URL messengers call).
+	Views *portal.Views
+	// Lifecycle tests, activates, deactivates and reconfigures connections.
+	Lifecycle *portal.Lifecycle
 	// Metrics records HTTP and webhook metrics and serves /metrics (nil:
 	// no metrics).
 	Metrics *metrics.Metrics
@@ -67,26 +88,41 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 }
 
-// Server serves the gateway's HTTP API.
+// Server serves the gateway's HTTP API. It routes; the handlers live in
+// groups by concept (hooks: what messengers call; lineAPI, connectionAPI,
+// messageAPI: the signed portal API), each over the same base.
 type Server struct {
-	cfg Config
-	Deps
+	*base
 	mux *http.ServeMux
 	// console serves /console/ (nil: not found); see MountConsole.
 	console http.Handler
 }
 
+// base is what every handler group works with: the configuration, the
+// deps, and the helpers that find a portal's own lines and connections.
+type base struct {
+	cfg Config
+	Deps
+}
+
+// The handler groups.
+type (
+	hooks         struct{ *base }
+	lineAPI       struct{ *base }
+	connectionAPI struct{ *base }
+	messageAPI    struct{ *base }
+)
+
 // New builds the server and its routes.
 func New(cfg Config, deps Deps) *Server {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, Deps: deps, mux: http.NewServeMux()}
+	s := &Server{base: &base{cfg: cfg, Deps: deps}, mux: http.NewServeMux()}
 	s.routes()
 	return s
 }
 
 // MountConsole has the server pass every request under /console/ to h (the
-// admin console, which is built after the server because it activates
-// connections through it). Call it before serving.
+// admin console). Call it before serving.
 func (s *Server) MountConsole(h http.Handler) { s.console = h }
 
 func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request) {
@@ -124,7 +160,7 @@ func saneID(id string) bool {
 }
 
 // logger is the server's logger with the request's id.
-func (s *Server) logger(r *http.Request) *slog.Logger {
+func (s *base) logger(r *http.Request) *slog.Logger {
 	if id, ok := r.Context().Value(requestIDKey).(string); ok {
 		return s.cfg.Logger.With(slog.String("request_id", id))
 	}
@@ -161,9 +197,10 @@ func PortalRoutes() []Route {
 func (s *Server) routes() {
 	s.handle("GET /healthz", http.HandlerFunc(s.healthz))
 	s.handle("GET /readyz", http.HandlerFunc(s.readyz))
-	s.handle("POST /hook/{hash}", http.HandlerFunc(s.hook))
-	s.handle("GET /hook/{hash}", http.HandlerFunc(s.handshake))
-	s.handle("GET /files/{token}", http.HandlerFunc(s.file))
+	hk, lines, conns, msgs := hooks{s.base}, lineAPI{s.base}, connectionAPI{s.base}, messageAPI{s.base}
+	s.handle("POST /hook/{hash}", http.HandlerFunc(hk.hook))
+	s.handle("GET /hook/{hash}", http.HandlerFunc(hk.handshake))
+	s.handle("GET /files/{token}", http.HandlerFunc(hk.file))
 	s.handle("GET /console/", http.HandlerFunc(s.serveConsole))
 	s.handle("POST /console/", http.HandlerFunc(s.serveConsole))
 	metricsHandler := http.NotFoundHandler()
@@ -174,24 +211,24 @@ func (s *Server) routes() {
 	s.widgetRoutes()
 
 	handlers := map[string]portalHandler{
-		"GET /v1/connectors":                                     s.listConnectors,
-		"GET /v1/lines":                                          s.listLines,
-		"POST /v1/lines":                                         s.createLine,
-		"GET /v1/lines/{line}":                                   s.getLine,
-		"GET /v1/lines/{line}/connections":                       s.listConnections,
-		"POST /v1/lines/{line}/connections":                      s.createConnection,
-		"GET /v1/lines/{line}/dead-letters":                      s.listDeadLetters,
-		"POST /v1/lines/{line}/dead-letters/replay":              s.replayDeadLetters,
-		"GET /v1/connections/{connection}":                       s.getConnection,
-		"PUT /v1/connections/{connection}/settings":              s.saveSettings,
-		"POST /v1/connections/{connection}/test":                 s.testConnection,
-		"POST /v1/connections/{connection}/activate":             s.activate,
-		"POST /v1/connections/{connection}/deactivate":           s.deactivate,
-		"POST /v1/connections/{connection}/messages":             s.sendMessage,
-		"PATCH /v1/connections/{connection}/messages/{message}":  s.editMessage,
-		"DELETE /v1/connections/{connection}/messages/{message}": s.deleteMessage,
-		"POST /v1/connections/{connection}/typing":               s.typing,
-		"GET /v1/requests/{request}":                             s.getRequest,
+		"GET /v1/connectors":                                     lines.listConnectors,
+		"GET /v1/lines":                                          lines.listLines,
+		"POST /v1/lines":                                         lines.createLine,
+		"GET /v1/lines/{line}":                                   lines.getLine,
+		"GET /v1/lines/{line}/connections":                       conns.listConnections,
+		"POST /v1/lines/{line}/connections":                      conns.createConnection,
+		"GET /v1/lines/{line}/dead-letters":                      lines.listDeadLetters,
+		"POST /v1/lines/{line}/dead-letters/replay":              lines.replayDeadLetters,
+		"GET /v1/connections/{connection}":                       conns.getConnection,
+		"PUT /v1/connections/{connection}/settings":              conns.saveSettings,
+		"POST /v1/connections/{connection}/test":                 conns.testConnection,
+		"POST /v1/connections/{connection}/activate":             conns.activate,
+		"POST /v1/connections/{connection}/deactivate":           conns.deactivate,
+		"POST /v1/connections/{connection}/messages":             msgs.sendMessage,
+		"PATCH /v1/connections/{connection}/messages/{message}":  msgs.editMessage,
+		"DELETE /v1/connections/{connection}/messages/{message}": msgs.deleteMessage,
+		"POST /v1/connections/{connection}/typing":               msgs.typing,
+		"GET /v1/requests/{request}":                             msgs.getRequest,
 	}
 	for _, rt := range PortalRoutes() {
 		h, ok := handlers[rt.Method+" "+rt.Pattern]
@@ -223,11 +260,11 @@ func writeErrorFields(w http.ResponseWriter, status int, code, msg string, field
 
 func writeJSON(w http.ResponseWriter, status int, v any) { httpjson.Write(w, status, v) }
 
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+func (s *base) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+func (s *base) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.Ready != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()

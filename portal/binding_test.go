@@ -24,12 +24,12 @@ func TestActivateSameBotConcurrently(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			recs := portal.NewRecords(db, sealer)
 			outbox, err := queue.NewOutbox(db, queue.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer outbox.Close()
+			recs := portal.NewRecords(db, sealer, outbox, queue.NewPolls(db, nil))
 			p, _, err := recs.CreatePortal(ctx, "Acme", "https://acme.example/hook")
 			if err != nil {
 				t.Fatal(err)
@@ -53,7 +53,7 @@ func TestActivateSameBotConcurrently(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					lost, err := recs.Activate(ctx, outbox, c.ID, "telegram:1")
+					lost, err := recs.Activate(ctx, c.ID, "telegram:1")
 					if err != nil {
 						t.Errorf("activate %s: %v", c.ID, err)
 					}
@@ -114,7 +114,7 @@ func TestActivateSameBotConcurrently(t *testing.T) {
 			}
 			l, _ := recs.CreateLine(ctx, p.ID, "Fresh")
 			fresh, _ := recs.CreateConnection(ctx, l.ID, "telegram", connectors.Settings{"bot_token": "1:secret"})
-			if lost, err := recs.Activate(ctx, outbox, fresh.ID, "telegram:1"); err != nil || lost.ID != "" {
+			if lost, err := recs.Activate(ctx, fresh.ID, "telegram:1"); err != nil || lost.ID != "" {
 				t.Errorf("binding a released bot: lost %q, %v", lost.ID, err)
 			}
 		})

@@ -19,29 +19,58 @@ import (
 )
 
 // DispatcherConfig tunes delivery. Zero fields take the documented default.
+// The tagged fields are the gateway's dispatch.* config keys; the others
+// are set by the program.
 type DispatcherConfig struct {
-	// Owner names this process in line leases. Default: a random id.
-	Owner string
 	// BatchSize is the most events in one batch. Default 100.
-	BatchSize int
+	BatchSize int `mapstructure:"batch_size"`
 	// Concurrency is the most lines delivered at once. Default 64.
-	Concurrency int
+	Concurrency int `mapstructure:"concurrency"`
 	// PerPortal is the most lines of one portal delivered at once, so a
 	// portal that hangs can hold only this many workers. Default 32.
-	PerPortal int
+	PerPortal int `mapstructure:"per_portal"`
 	// Timeout bounds one batch POST. Default 10s.
-	Timeout time.Duration
+	Timeout time.Duration `mapstructure:"timeout"`
 	// Lease is how long a line stays ours without renewal; it must outlast
-	// Timeout. Default 3×Timeout.
-	Lease time.Duration
+	// Timeout. Default (0) 3×Timeout.
+	Lease time.Duration `mapstructure:"lease"`
 	// Poll is how often the queue is scanned when nothing wakes the
 	// dispatcher (events enqueued by other processes). Default 1s.
-	Poll time.Duration
+	Poll time.Duration `mapstructure:"poll"`
+
+	// Owner names this process in line leases. Default: a random id.
+	Owner string `mapstructure:"-"`
 	// UserAgent is sent with every batch.
-	UserAgent string
-	Logger    *slog.Logger
+	UserAgent string       `mapstructure:"-"`
+	Logger    *slog.Logger `mapstructure:"-"`
 	// Observer hears every batch outcome (metrics). Default: none.
-	Observer Observer
+	Observer Observer `mapstructure:"-"`
+}
+
+// DefaultDispatcherConfig is the dispatch.* configuration used when
+// nothing is set.
+func DefaultDispatcherConfig() DispatcherConfig {
+	return DispatcherConfig{BatchSize: 100, Concurrency: 64, PerPortal: 32, Timeout: 10 * time.Second, Poll: time.Second}
+}
+
+// Validate checks the configured fields and names the first bad one by its
+// config key.
+func (c DispatcherConfig) Validate() error {
+	switch {
+	case c.BatchSize < 1 || c.BatchSize > 10000:
+		return fmt.Errorf("batch_size: want 1..10000, got %d", c.BatchSize)
+	case c.Concurrency < 1:
+		return errors.New("concurrency: must be at least 1")
+	case c.PerPortal < 1:
+		return errors.New("per_portal: must be at least 1")
+	case c.Timeout <= 0:
+		return errors.New("timeout: must be positive")
+	case c.Lease != 0 && c.Lease <= c.Timeout:
+		return fmt.Errorf("lease: must be longer than dispatch.timeout (%s)", c.Timeout)
+	case c.Poll <= 0:
+		return errors.New("poll: must be positive")
+	}
+	return nil
 }
 
 func (c *DispatcherConfig) setDefaults() {
@@ -75,16 +104,6 @@ func (c *DispatcherConfig) setDefaults() {
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
 	}
-}
-
-func (c *DispatcherConfig) validate() error {
-	if c.BatchSize < 1 || c.Concurrency < 1 || c.PerPortal < 1 {
-		return errors.New("portal: dispatcher batch size, concurrency and per-portal limit must be at least 1")
-	}
-	if c.Lease <= c.Timeout {
-		return fmt.Errorf("portal: dispatcher lease (%s) must be longer than the delivery timeout (%s)", c.Lease, c.Timeout)
-	}
-	return nil
 }
 
 // PortalSource returns a portal's delivery details.
@@ -128,8 +147,8 @@ type hint struct {
 // NewDispatcher returns a dispatcher; Run starts it.
 func NewDispatcher(outbox *queue.Outbox, portals PortalSource, cfg DispatcherConfig) (*Dispatcher, error) {
 	cfg.setDefaults()
-	if err := cfg.validate(); err != nil {
-		return nil, err
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("portal: dispatcher: %w", err)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = cfg.PerPortal * 2

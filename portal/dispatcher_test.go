@@ -35,7 +35,7 @@ func TestRedirectIsNotAnAck(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			recs := portal.NewRecords(db, sealer)
+			recs := portal.NewRecords(db, sealer, nil, nil)
 			p, _, err := recs.CreatePortal(ctx, "Redirecting", srv.URL)
 			if err != nil {
 				t.Fatal(err)

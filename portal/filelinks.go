@@ -14,6 +14,24 @@ import (
 	"github.com/connector-gateway/connector/connectors"
 )
 
+// FileLinksConfig is the gateway's files.* config keys.
+type FileLinksConfig struct {
+	// LinkTTL is how long a file link in an event stays valid. Default 72h.
+	LinkTTL time.Duration `mapstructure:"link_ttl"`
+}
+
+// DefaultFileLinksConfig is the files.* configuration used when nothing
+// is set.
+func DefaultFileLinksConfig() FileLinksConfig { return FileLinksConfig{LinkTTL: 72 * time.Hour} }
+
+// Validate names the first bad field by its config key.
+func (c FileLinksConfig) Validate() error {
+	if c.LinkTTL <= 0 {
+		return errors.New("link_ttl: must be positive")
+	}
+	return nil
+}
+
 // FileLinks signs and checks the gateway's file URLs:
 // <public_url>/files/<payload>.<mac>, where payload names the connection, the
 // connector's file reference and an expiry, and mac is an HMAC-SHA256 with a
@@ -35,7 +53,9 @@ type linkPayload struct {
 
 // NewFileLinks derives the link key from the secrets key (so links survive
 // restarts and work on every replica). publicURL "" disables links.
-func NewFileLinks(secretsKey, publicURL string, ttl time.Duration) (*FileLinks, error) {
+// ttl is FileLinksConfig.LinkTTL.
+func NewFileLinks(secretsKey, publicURL string, cfg FileLinksConfig) (*FileLinks, error) {
+	ttl := cfg.LinkTTL
 	raw, err := decodeKey(secretsKey)
 	if err != nil {
 		return nil, err

@@ -8,7 +8,7 @@ import (
 )
 
 func TestFileLinks(t *testing.T) {
-	f, err := NewFileLinks(NewKey(), "https://gw.example/", time.Hour)
+	f, err := NewFileLinks(NewKey(), "https://gw.example/", FileLinksConfig{LinkTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestFileLinks(t *testing.T) {
 	if _, err := f.Open(forged); !errors.Is(err, ErrLinkInvalid) {
 		t.Fatalf("forged token: %v", err)
 	}
-	other, _ := NewFileLinks(NewKey(), "https://gw.example", time.Hour)
+	other, _ := NewFileLinks(NewKey(), "https://gw.example", FileLinksConfig{LinkTTL: time.Hour})
 	if _, err := other.Open(tok); !errors.Is(err, ErrLinkInvalid) {
 		t.Fatalf("token from another key: %v", err)
 	}
@@ -35,7 +35,7 @@ func TestFileLinks(t *testing.T) {
 	if _, err := f.Open(tok); !errors.Is(err, ErrLinkExpired) {
 		t.Fatalf("expired token: %v", err)
 	}
-	none, _ := NewFileLinks(NewKey(), "", time.Hour)
+	none, _ := NewFileLinks(NewKey(), "", FileLinksConfig{LinkTTL: time.Hour})
 	if none.For("con_1") != nil {
 		t.Fatal("links made without a public URL")
 	}

@@ -2,7 +2,6 @@ package portal
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,18 +13,29 @@ import (
 )
 
 // ReceiversConfig tunes the poll supervisor. Zero fields take the default.
+// The tagged field is the gateway's poll.* config key.
 type ReceiversConfig struct {
-	// Owner names this process in poll leases. Default: a random id.
-	Owner string
 	// Lease is how long this process owns a polled connection without
 	// renewing; another process takes the connection over only after it
 	// expired. Renewals happen every Lease/3. Default 30s.
-	Lease time.Duration
-	// PublicURL is the gateway's public base URL, for connectors' views.
-	PublicURL string
-	// Files makes file links for polled events (nil: none).
-	Files  *FileLinks
-	Logger *slog.Logger
+	Lease time.Duration `mapstructure:"lease"`
+
+	// Owner names this process in poll leases. Default: a random id.
+	Owner  string       `mapstructure:"-"`
+	Logger *slog.Logger `mapstructure:"-"`
+}
+
+// DefaultReceiversConfig is the poll.* configuration used when nothing is
+// set.
+func DefaultReceiversConfig() ReceiversConfig { return ReceiversConfig{Lease: 30 * time.Second} }
+
+// Validate checks the configured fields and names the first bad one by its
+// config key.
+func (c ReceiversConfig) Validate() error {
+	if c.Lease < time.Second {
+		return fmt.Errorf("lease: must be at least 1s, got %s", c.Lease)
+	}
+	return nil
 }
 
 func (c *ReceiversConfig) setDefaults() {
@@ -51,9 +61,11 @@ func (c *ReceiversConfig) setDefaults() {
 // safe for concurrent use.
 type Receivers struct {
 	cfg      ReceiversConfig
-	outbox   *queue.Outbox
+	polls    *queue.Polls
 	records  *Records
 	registry *connectors.Registry
+	views    *Views
+	inbox    *Inbox
 	wake     chan struct{}
 
 	mu      sync.Mutex
@@ -70,10 +82,11 @@ type runningPoller struct {
 	expire *time.Timer
 }
 
-// NewReceivers returns the supervisor; Run starts it.
-func NewReceivers(outbox *queue.Outbox, records *Records, registry *connectors.Registry, cfg ReceiversConfig) *Receivers {
+// NewReceivers returns the supervisor; Run starts it. Pollers' events go
+// into inbox; views makes the pollers' views of connections.
+func NewReceivers(polls *queue.Polls, inbox *Inbox, records *Records, registry *connectors.Registry, views *Views, cfg ReceiversConfig) *Receivers {
 	cfg.setDefaults()
-	return &Receivers{cfg: cfg, outbox: outbox, records: records, registry: registry,
+	return &Receivers{cfg: cfg, polls: polls, inbox: inbox, records: records, registry: registry, views: views,
 		wake: make(chan struct{}, 1), running: map[string]*runningPoller{}}
 }
 
@@ -88,7 +101,7 @@ func (rs *Receivers) StartPolling(ctx context.Context, c Connection) error {
 	if _, can := conn.(connectors.Poller); !can {
 		return fmt.Errorf("receivers: %s cannot poll: %w", c.Connector, connectors.ErrUnsupported)
 	}
-	if err := rs.outbox.EnablePolling(ctx, c.ID); err != nil {
+	if err := rs.polls.Enable(ctx, c.ID); err != nil {
 		return fmt.Errorf("receivers: %w", err)
 	}
 	rs.stopLocal(c.ID)
@@ -99,7 +112,7 @@ func (rs *Receivers) StartPolling(ctx context.Context, c Connection) error {
 // StopPolling stops polling a connection, here and (at their next renewal)
 // in other processes. Errors are logged: the caller has nothing to undo.
 func (rs *Receivers) StopPolling(ctx context.Context, connectionID string) {
-	if err := rs.outbox.DisablePolling(ctx, connectionID); err != nil {
+	if err := rs.polls.Disable(ctx, connectionID); err != nil {
 		rs.cfg.Logger.Error("receivers: disable polling", slog.String("connection", connectionID), slog.Any("err", err))
 	}
 	rs.stopLocal(connectionID)
@@ -144,7 +157,7 @@ func (rs *Receivers) Run(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	for _, id := range ids {
-		if err := rs.outbox.ReleasePollLease(rctx, id, rs.cfg.Owner); err != nil {
+		if err := rs.polls.ReleaseLease(rctx, id, rs.cfg.Owner); err != nil {
 			rs.cfg.Logger.Warn("receivers: release poll lease", slog.String("connection", id), slog.Any("err", err))
 		}
 	}
@@ -166,7 +179,7 @@ func (rs *Receivers) Polling() []string {
 // connections to poll, and stops pollers that must not run any more.
 func (rs *Receivers) scan(ctx context.Context) {
 	log := rs.cfg.Logger
-	states, err := rs.outbox.PollStates(ctx)
+	states, err := rs.polls.States(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			log.Error("receivers: list poll states", slog.Any("err", err))
@@ -177,7 +190,7 @@ func (rs *Receivers) scan(ctx context.Context) {
 	for _, st := range states {
 		c, err := rs.records.GetConnection(ctx, st.ConnectionID)
 		if errors.Is(err, ErrNotFound) {
-			_ = rs.outbox.DisablePolling(ctx, st.ConnectionID)
+			_ = rs.polls.Disable(ctx, st.ConnectionID)
 			continue
 		}
 		if err != nil {
@@ -194,7 +207,7 @@ func (rs *Receivers) scan(ctx context.Context) {
 		}
 		wanted[c.ID] = true
 		if rs.isRunning(c.ID) {
-			held, err := rs.outbox.RenewPollLease(ctx, c.ID, rs.cfg.Owner, rs.cfg.Lease)
+			held, err := rs.polls.RenewLease(ctx, c.ID, rs.cfg.Owner, rs.cfg.Lease)
 			switch {
 			case err != nil:
 				log.Warn("receivers: renew poll lease", slog.String("connection", c.ID), slog.Any("err", err))
@@ -206,7 +219,7 @@ func (rs *Receivers) scan(ctx context.Context) {
 			}
 			continue
 		}
-		held, err := rs.outbox.TakePollLease(ctx, c.ID, rs.cfg.Owner, rs.cfg.Lease)
+		held, err := rs.polls.TakeLease(ctx, c.ID, rs.cfg.Owner, rs.cfg.Lease)
 		if err != nil {
 			log.Warn("receivers: take poll lease", slog.String("connection", c.ID), slog.Any("err", err))
 			continue
@@ -218,7 +231,7 @@ func (rs *Receivers) scan(ctx context.Context) {
 	for _, id := range rs.Polling() {
 		if !wanted[id] {
 			rs.stopLocal(id)
-			if err := rs.outbox.ReleasePollLease(ctx, id, rs.cfg.Owner); err != nil {
+			if err := rs.polls.ReleaseLease(ctx, id, rs.cfg.Owner); err != nil {
 				log.Warn("receivers: release poll lease", slog.String("connection", id), slog.Any("err", err))
 			}
 		}
@@ -257,16 +270,15 @@ func (rs *Receivers) start(c Connection, p connectors.Poller) {
 		cancel()
 	})
 	rs.running[c.ID] = rp
-	view := c.Conn(rs.cfg.PublicURL)
-	view.Files = rs.cfg.Files.For(c.ID)
-	view.Cursor = pollCursor{outbox: rs.outbox, conn: c.ID, owner: rs.cfg.Owner}
+	view := rs.views.Conn(c)
+	view.Cursor = pollCursor{polls: rs.polls, conn: c.ID, owner: rs.cfg.Owner}
 	log := rs.cfg.Logger.With(slog.String("connection", c.ID), slog.String("connector", c.Connector))
 	log.Info("receivers: polling started")
 	rs.wg.Add(1)
 	go func() {
 		defer rs.wg.Done()
 		defer close(rp.done)
-		err := p.Poll(ctx, view, rs.sink(c))
+		err := p.Poll(ctx, view, rs.inbox.Sink(c))
 		rp.expire.Stop()
 		cancel()
 		// While this poller still counts as running, a scan does not start
@@ -281,7 +293,7 @@ func (rs *Receivers) start(c Connection, p connectors.Poller) {
 		case errors.As(err, &perm):
 			log.Error("receivers: connection stopped receiving", slog.Any("err", err))
 			sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			if serr := rs.records.Stopped(sctx, rs.outbox, c.ID, err.Error()); serr != nil {
+			if serr := rs.records.Stopped(sctx, c.ID, err.Error()); serr != nil {
 				log.Error("receivers: record stopped connection", slog.Any("err", serr))
 			}
 			scancel()
@@ -319,49 +331,20 @@ func (rs *Receivers) stopLocal(id string) {
 	}
 }
 
-// sink commits a poller's events to the outbox; it returns only after the
-// commit, so the poller may then save its position.
-func (rs *Receivers) sink(c Connection) func(context.Context, []connectors.Keyed) error {
-	return func(ctx context.Context, ks []connectors.Keyed) error {
-		evs, err := QueueEvents(c, ks)
-		if err != nil {
-			return err
-		}
-		if _, err := rs.outbox.Enqueue(ctx, evs); err != nil {
-			return fmt.Errorf("receivers: %w", err)
-		}
-		return nil
-	}
-}
-
-// QueueEvents turns a connector's events into outbox entries for the
-// connection's portal and line.
-func QueueEvents(c Connection, ks []connectors.Keyed) ([]queue.NewEvent, error) {
-	out := make([]queue.NewEvent, 0, len(ks))
-	for _, k := range ks {
-		payload, err := json.Marshal(k.Event)
-		if err != nil {
-			return nil, fmt.Errorf("encode event: %w", err)
-		}
-		out = append(out, queue.NewEvent{DedupeKey: k.DedupeKey, PortalID: c.PortalID, LineID: c.LineID, EventID: k.Event.ID, Payload: payload})
-	}
-	return out, nil
-}
-
 // pollCursor keeps a poller's position in poll_state, writable only while
 // this process holds the connection's lease.
 type pollCursor struct {
-	outbox *queue.Outbox
-	conn   string
-	owner  string
+	polls *queue.Polls
+	conn  string
+	owner string
 }
 
 func (pc pollCursor) Load(ctx context.Context) (string, error) {
-	return pc.outbox.PollPosition(ctx, pc.conn)
+	return pc.polls.Position(ctx, pc.conn)
 }
 
 func (pc pollCursor) Save(ctx context.Context, pos string) error {
-	err := pc.outbox.SavePollPosition(ctx, pc.conn, pc.owner, pos)
+	err := pc.polls.SavePosition(ctx, pc.conn, pc.owner, pos)
 	if errors.Is(err, queue.ErrLeaseLost) {
 		return fmt.Errorf("receivers: %s: %w", pc.conn, connectors.ErrLeaseLost)
 	}

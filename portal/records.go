@@ -19,6 +19,7 @@ import (
 
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Portal is a helpdesk site the gateway delivers to.
@@ -77,14 +78,20 @@ var ErrNotFound = errors.New("portal: not found")
 // Records stores portals, lines and connections. Secrets (signing secrets,
 // connector settings) are sealed before they reach the database.
 type Records struct {
-	db     *queue.DB
+	db     *sqldb.DB
+	polls  *queue.Polls
+	inbox  *Inbox
 	sealer *Sealer
 	now    func() time.Time
 }
 
-// NewRecords returns the record store.
-func NewRecords(db *queue.DB, sealer *Sealer) *Records {
-	return &Records{db: db, sealer: sealer, now: time.Now}
+// NewRecords returns the record store. Connection events it makes itself
+// (connection.emergency, connection.error) go into outbox in the same
+// transaction as the change that causes them, and polling of a connection
+// that loses its bot or stops is switched off in polls, also in that
+// transaction.
+func NewRecords(db *sqldb.DB, sealer *Sealer, outbox *queue.Outbox, polls *queue.Polls) *Records {
+	return &Records{db: db, polls: polls, inbox: NewInbox(outbox), sealer: sealer, now: time.Now}
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
@@ -445,16 +452,6 @@ func nullable(s string) any {
 	return s
 }
 
-// Conn is the view of a connection a connector works with. publicURL is the
-// gateway's public base URL ("" when it has none).
-func (c Connection) Conn(publicURL string) connectors.Conn {
-	entry := ""
-	if publicURL != "" {
-		entry = strings.TrimRight(publicURL, "/") + "/hook/" + c.Hash
-	}
-	return connectors.Conn{ID: c.ID, PortalID: c.PortalID, LineID: c.LineID, Hash: c.Hash, EntryURL: entry, Settings: c.Settings}
-}
-
 // Codes of connection.* events the gateway makes itself.
 const (
 	// CodeBoundElsewhere: the bot was bound to another connection.
@@ -473,7 +470,7 @@ const (
 // queued for its portal. Activate returns that connection as it was before
 // (zero value when the bot was free). Activating a connection clears an
 // emergency mark on its own line.
-func (r *Records) Activate(ctx context.Context, outbox *queue.Outbox, id, botKey string) (Connection, error) {
+func (r *Records) Activate(ctx context.Context, id, botKey string) (Connection, error) {
 	var lost Connection
 	var lines []queue.LineRef
 	var err error
@@ -482,7 +479,7 @@ func (r *Records) Activate(ctx context.Context, outbox *queue.Outbox, id, botKey
 	// take the bot in turn. Each refusal means another activation finished,
 	// so a few rounds settle any realistic number of concurrent ones.
 	for attempt := 0; attempt < 10; attempt++ {
-		lost, lines, err = r.activateTx(ctx, outbox, id, botKey)
+		lost, lines, err = r.activateTx(ctx, id, botKey)
 		if err == nil || !r.db.Dialect.IsDuplicate(err) {
 			break
 		}
@@ -493,11 +490,11 @@ func (r *Records) Activate(ctx context.Context, outbox *queue.Outbox, id, botKey
 		}
 		return Connection{}, fmt.Errorf("portal: activate connection: %w", err)
 	}
-	outbox.Notify(lines)
+	r.inbox.Notify(lines)
 	return lost, nil
 }
 
-func (r *Records) activateTx(ctx context.Context, outbox *queue.Outbox, id, botKey string) (Connection, []queue.LineRef, error) {
+func (r *Records) activateTx(ctx context.Context, id, botKey string) (Connection, []queue.LineRef, error) {
 	var lost Connection
 	var lines []queue.LineRef
 	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -517,7 +514,7 @@ func (r *Records) activateTx(ctx context.Context, outbox *queue.Outbox, id, botK
 			case err != nil:
 				return err
 			default:
-				lines, err = r.evict(ctx, tx, outbox, old, self, now)
+				lines, err = r.evict(ctx, tx, old, self, now)
 				if err != nil {
 					return err
 				}
@@ -535,7 +532,7 @@ func (r *Records) activateTx(ctx context.Context, outbox *queue.Outbox, id, botK
 }
 
 // evict takes the bot away from old because taker bound it, in tx.
-func (r *Records) evict(ctx context.Context, tx *sql.Tx, outbox *queue.Outbox, old, taker Connection, now time.Time) ([]queue.LineRef, error) {
+func (r *Records) evict(ctx context.Context, tx *sql.Tx, old, taker Connection, now time.Time) ([]queue.LineRef, error) {
 	takerLine := taker.LineID
 	var name string
 	if err := tx.QueryRowContext(ctx, "SELECT name FROM portal_lines WHERE id = ?", taker.LineID).Scan(&name); err == nil {
@@ -553,7 +550,7 @@ func (r *Records) evict(ctx context.Context, tx *sql.Tx, outbox *queue.Outbox, o
 	if _, err := tx.ExecContext(ctx, "UPDATE portal_lines SET status = ?, status_detail = ? WHERE id = ?", LineEmergency, "connection "+old.ID+": "+detail, old.LineID); err != nil {
 		return nil, err
 	}
-	if err := outbox.DisablePollingTx(ctx, tx, old.ID); err != nil {
+	if err := r.polls.DisableTx(ctx, tx, old.ID); err != nil {
 		return nil, err
 	}
 	ev := connectors.Event{
@@ -566,11 +563,7 @@ func (r *Records) evict(ctx context.Context, tx *sql.Tx, outbox *queue.Outbox, o
 		Line:       old.LineID,
 		Error:      &connectors.ErrorInfo{Code: CodeBoundElsewhere, Message: "this connection's bot was bound to another connection: " + detail},
 	}
-	payload, err := json.Marshal(ev)
-	if err != nil {
-		return nil, err
-	}
-	return outbox.EnqueueTx(ctx, tx, []queue.NewEvent{{PortalID: old.PortalID, LineID: old.LineID, EventID: ev.ID, Payload: payload}})
+	return r.inbox.PutTx(ctx, tx, old.PortalID, old.LineID, ev)
 }
 
 // Deactivate marks a connection inactive (status new) and releases its
@@ -591,7 +584,7 @@ func (r *Records) Deactivate(ctx context.Context, id string) error {
 // poller found the token revoked): it becomes inactive with status error
 // and reason as last error, and a connection.error event is queued for its
 // portal, in one transaction.
-func (r *Records) Stopped(ctx context.Context, outbox *queue.Outbox, id, reason string) error {
+func (r *Records) Stopped(ctx context.Context, id, reason string) error {
 	var lines []queue.LineRef
 	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
 		c, err := r.scanConn(tx.QueryRowContext(ctx, "SELECT "+connCols+" FROM connections WHERE id = ?", id))
@@ -606,7 +599,7 @@ func (r *Records) Stopped(ctx context.Context, outbox *queue.Outbox, id, reason 
 			ConnError, reason, now.UnixMilli(), id); err != nil {
 			return err
 		}
-		if err := outbox.DisablePollingTx(ctx, tx, id); err != nil {
+		if err := r.polls.DisableTx(ctx, tx, id); err != nil {
 			return err
 		}
 		ev := connectors.Event{
@@ -614,11 +607,7 @@ func (r *Records) Stopped(ctx context.Context, outbox *queue.Outbox, id, reason 
 			OccurredAt: now.Truncate(time.Second), Connector: c.Connector, Channel: c.Connector, Connection: id, Line: c.LineID,
 			Error: &connectors.ErrorInfo{Code: CodeStopped, Message: reason},
 		}
-		payload, err := json.Marshal(ev)
-		if err != nil {
-			return err
-		}
-		lines, err = outbox.EnqueueTx(ctx, tx, []queue.NewEvent{{PortalID: c.PortalID, LineID: c.LineID, EventID: ev.ID, Payload: payload}})
+		lines, err = r.inbox.PutTx(ctx, tx, c.PortalID, c.LineID, ev)
 		return err
 	})
 	if err != nil {
@@ -627,6 +616,6 @@ func (r *Records) Stopped(ctx context.Context, outbox *queue.Outbox, id, reason 
 		}
 		return fmt.Errorf("portal: record stopped connection: %w", err)
 	}
-	outbox.Notify(lines)
+	r.inbox.Notify(lines)
 	return nil
 }

@@ -21,28 +21,48 @@ const (
 )
 
 // SenderConfig tunes the outbound sender. Zero fields take the default.
+// The tagged fields are the gateway's send.* config keys; the others are
+// set by the program.
 type SenderConfig struct {
-	// Owner names this process in request leases. Default: a random id.
-	Owner string
 	// Concurrency is the most requests in flight. Default 16.
-	Concurrency int
+	Concurrency int `mapstructure:"concurrency"`
 	// Timeout bounds one messenger call. Default 30s.
-	Timeout time.Duration
-	// Backoff is the wait after the 1st, 2nd... transient failure; the last
-	// entry repeats. Default 1s 2s 5s 10s 30s 1m 2m 5m.
-	Backoff []time.Duration
+	Timeout time.Duration `mapstructure:"timeout"`
 	// GiveUpAfter is how long transient failures are retried before the
 	// request is reported failed. Default 24h. Rate limits never give up.
-	GiveUpAfter time.Duration
+	GiveUpAfter time.Duration `mapstructure:"give_up_after"`
+
+	// Owner names this process in request leases. Default: a random id.
+	Owner string `mapstructure:"-"`
+	// Backoff is the wait after the 1st, 2nd... transient failure; the last
+	// entry repeats. Default 1s 2s 5s 10s 30s 1m 2m 5m.
+	Backoff []time.Duration `mapstructure:"-"`
 	// Poll is how often due requests are looked for when nothing wakes
 	// the sender. Default 1s.
-	Poll time.Duration
-	// PublicURL is the gateway's public base URL, for connectors' views.
-	PublicURL string
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Poll   time.Duration    `mapstructure:"-"`
+	Now    func() time.Time `mapstructure:"-"`
+	Logger *slog.Logger     `mapstructure:"-"`
 	// Observer hears every attempt's outcome (metrics). Default: none.
-	Observer Observer
+	Observer Observer `mapstructure:"-"`
+}
+
+// DefaultSenderConfig is the send.* configuration used when nothing is set.
+func DefaultSenderConfig() SenderConfig {
+	return SenderConfig{Concurrency: 16, Timeout: 30 * time.Second, GiveUpAfter: 24 * time.Hour}
+}
+
+// Validate checks the configured fields and names the first bad one by its
+// config key.
+func (c SenderConfig) Validate() error {
+	switch {
+	case c.Concurrency < 1:
+		return errors.New("concurrency: must be at least 1")
+	case c.Timeout <= 0:
+		return errors.New("timeout: must be positive")
+	case c.GiveUpAfter <= 0:
+		return errors.New("give_up_after: must be positive")
+	}
+	return nil
 }
 
 func (c *SenderConfig) setDefaults() {
@@ -83,19 +103,21 @@ type ConnectionSource interface {
 
 // Sender carries portals' outbound requests to the messengers, in order per
 // chat, retrying transient failures, and reports each outcome to the portal
-// as a status event through the outbox.
+// as a status event (queue.Outbound writes it into the outbox).
 type Sender struct {
 	cfg      SenderConfig
-	outbox   *queue.Outbox
+	outbound *queue.Outbound
 	conns    ConnectionSource
 	registry *connectors.Registry
+	views    *Views
 	wake     chan struct{}
 }
 
-// NewSender returns a sender; Run starts it.
-func NewSender(outbox *queue.Outbox, conns ConnectionSource, registry *connectors.Registry, cfg SenderConfig) *Sender {
+// NewSender returns a sender; Run starts it. views makes the connectors'
+// views of connections.
+func NewSender(outbound *queue.Outbound, conns ConnectionSource, registry *connectors.Registry, views *Views, cfg SenderConfig) *Sender {
 	cfg.setDefaults()
-	return &Sender{cfg: cfg, outbox: outbox, conns: conns, registry: registry, wake: make(chan struct{}, 1)}
+	return &Sender{cfg: cfg, outbound: outbound, conns: conns, registry: registry, views: views, wake: make(chan struct{}, 1)}
 }
 
 // Wake makes the sender look for work now. It never blocks.
@@ -115,7 +137,7 @@ func (s *Sender) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		free := s.cfg.Concurrency - len(sem)
 		if free > 0 {
-			reqs, err := s.outbox.ClaimOutbound(ctx, s.cfg.Owner, free, lease)
+			reqs, err := s.outbound.Claim(ctx, s.cfg.Owner, free, lease)
 			if err != nil && ctx.Err() == nil {
 				s.cfg.Logger.Error("sender: claim", slog.Any("err", err))
 			}
@@ -134,7 +156,7 @@ func (s *Sender) Run(ctx context.Context) error {
 			}
 		}
 		next := s.cfg.Poll
-		if at, err := s.outbox.NextOutboundWake(ctx); err == nil && !at.IsZero() {
+		if at, err := s.outbound.NextWake(ctx); err == nil && !at.IsZero() {
 			if d := at.Sub(s.cfg.Now()); d < next {
 				next = max(d, 5*time.Millisecond)
 			}
@@ -176,7 +198,7 @@ func (s *Sender) handle(ctx context.Context, r queue.OutboundRequest) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	view := c.Conn(s.cfg.PublicURL)
+	view := s.views.Conn(c)
 	switch r.Op {
 	case OpSend:
 		var m connectors.Outbound
@@ -221,7 +243,7 @@ func (s *Sender) handle(ctx context.Context, r queue.OutboundRequest) {
 		wait := max(rl.RetryAfter, time.Second)
 		log.Info("sender: rate limited, will resend", slog.Duration("in", wait))
 		keepProgress(&r, d)
-		if rerr := s.outbox.RetryOutbound(ctx, r, s.cfg.Now().Add(wait), err.Error()); rerr != nil {
+		if rerr := s.outbound.Retry(ctx, r, s.cfg.Now().Add(wait), err.Error()); rerr != nil {
 			log.Error("sender: reschedule", slog.Any("err", rerr))
 		}
 		s.Wake()
@@ -263,7 +285,7 @@ func (s *Sender) retry(ctx context.Context, r queue.OutboundRequest, d connector
 	keepProgress(&r, d)
 	wait := s.cfg.Backoff[min(r.Attempts, len(s.cfg.Backoff)-1)]
 	log.Warn("sender: transient failure, will retry", slog.Duration("in", wait), slog.String("reason", err.Error()))
-	if rerr := s.outbox.RetryOutbound(ctx, r, s.cfg.Now().Add(wait), err.Error()); rerr != nil {
+	if rerr := s.outbound.Retry(ctx, r, s.cfg.Now().Add(wait), err.Error()); rerr != nil {
 		log.Error("sender: reschedule", slog.Any("err", rerr))
 	}
 }
@@ -283,14 +305,13 @@ func (s *Sender) finish(ctx context.Context, r queue.OutboundRequest, connector 
 		Connector: connector, Channel: connector, Connection: r.ConnectionID, Line: r.LineID,
 		Chat: &connectors.Chat{ID: r.ChatID}, Status: st,
 	}
-	payload, err := json.Marshal(ev)
+	rows, err := Rows(r.PortalID, r.LineID, []connectors.Keyed{{Event: ev}})
 	if err != nil {
 		log.Error("sender: encode status", slog.Any("err", err))
 		return
 	}
 	result, _ := json.Marshal(d.MessageIDs)
-	if err := s.outbox.FinishOutbound(ctx, r, state, string(result),
-		queue.NewEvent{PortalID: r.PortalID, LineID: r.LineID, EventID: ev.ID, Payload: payload}); err != nil {
+	if err := s.outbound.Finish(ctx, r, state, string(result), rows[0]); err != nil {
 		log.Error("sender: record outcome", slog.Any("err", err))
 	}
 }

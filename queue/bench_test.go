@@ -67,7 +67,7 @@ func BenchmarkClaimNextAck(b *testing.B) {
 				b.StopTimer()
 				fill(100)
 				b.StartTimer()
-				l, err := o.Claim(ctx, line, "w", time.Minute)
+				l, err := queuetest.ClaimLine(ctx, o, line, "w", time.Minute)
 				if err != nil || l == nil {
 					b.Fatal("claim", err)
 				}
@@ -101,7 +101,7 @@ func BenchmarkFail(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				clk.Advance(time.Second)
-				l, err := o.Claim(ctx, line, "w", time.Minute)
+				l, err := queuetest.ClaimLine(ctx, o, line, "w", time.Minute)
 				if err != nil || l == nil {
 					b.Fatal("claim", err)
 				}

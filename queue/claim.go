@@ -83,25 +83,6 @@ func (o *Outbox) NextWake(ctx context.Context) (time.Time, error) {
 	return fromMS(v.Int64), nil
 }
 
-// Claim takes the lease of a line for owner if it is not locked out and
-// nobody else holds it. It returns nil, nil when it is not claimable. The
-// line may turn out to have no events (Next is empty): release it then. The
-// lease must be renewed (Ack does) or released.
-func (o *Outbox) Claim(ctx context.Context, line LineRef, owner string, d time.Duration) (*Lease, error) {
-	now := o.cfg.Now()
-	until := now.Add(d)
-	res, err := o.db.SQL.ExecContext(ctx, `UPDATE line_queue SET lease_owner = ?, lease_until = ?
-		WHERE line_id = ? AND locked_until <= ? AND (lease_owner IS NULL OR lease_until <= ? OR lease_owner = ?)`,
-		owner, ms(until), line.LineID, ms(now), ms(now), owner)
-	if err != nil {
-		return nil, fmt.Errorf("queue: claim line: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, nil
-	}
-	return &Lease{LineID: line.LineID, PortalID: line.PortalID, Owner: owner, Until: until}, nil
-}
-
 // Next reads up to max of the oldest events of a leased line. An empty batch
 // means the line is drained; release the lease then.
 func (o *Outbox) Next(ctx context.Context, l *Lease, max int) (*Batch, error) {
@@ -138,7 +119,7 @@ func (o *Outbox) Ack(ctx context.Context, b *Batch, d time.Duration) error {
 	select {
 	case <-o.quit:
 		// After Close: ack alone, so a batch finishing at shutdown is kept.
-		o.ackGroup([]*ackReq{r})
+		acker{o}.ackGroup([]*ackReq{r})
 	case o.acks <- r:
 		select {
 		case <-r.done:
@@ -164,7 +145,7 @@ type ackReq struct {
 
 // ackLoop commits whatever acks wait, together, as commitLoop does for
 // enqueues.
-func (o *Outbox) ackLoop() {
+func (o acker) ackLoop() {
 	group := make([]*ackReq, 0, 256)
 	for {
 		select {
@@ -193,7 +174,7 @@ func (o *Outbox) ackLoop() {
 	}
 }
 
-func (o *Outbox) ackGroup(group []*ackReq) {
+func (o acker) ackGroup(group []*ackReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	now := o.cfg.Now()
@@ -212,7 +193,7 @@ func (o *Outbox) ackGroup(group []*ackReq) {
 
 // ackMany deletes the acked events and updates the lines of a group of
 // acks in one transaction, and reports the lines whose lease was lost.
-func (o *Outbox) ackMany(ctx context.Context, group []*ackReq, now time.Time) (map[string]bool, error) {
+func (o acker) ackMany(ctx context.Context, group []*ackReq, now time.Time) (map[string]bool, error) {
 	var lost map[string]bool
 	err := o.db.InTx(ctx, func(tx *sql.Tx) error {
 		lost = map[string]bool{}
@@ -287,7 +268,7 @@ func (o *Outbox) ackMany(ctx context.Context, group []*ackReq, now time.Time) (m
 
 // maxRenew is the renewal period of a group (dispatchers of one outbox use
 // one lease length).
-func (o *Outbox) maxRenew(group []*ackReq) time.Duration {
+func (o acker) maxRenew(group []*ackReq) time.Duration {
 	var d time.Duration
 	for _, r := range group {
 		d = max(d, r.renew)

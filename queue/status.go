@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 )
 
 // Statuses reports the queue state of every line that ever had events, by
@@ -93,54 +92,4 @@ func (o *Outbox) Statuses(ctx context.Context) (map[string]LineStatus, error) {
 		return nil, fmt.Errorf("queue: statuses: %w", err)
 	}
 	return out, nil
-}
-
-// prefixRange returns the key range [lo, hi) of the keys starting with
-// prefix (which must not be empty or end in byte 0xff).
-func prefixRange(prefix string) (lo, hi string) {
-	last := prefix[len(prefix)-1]
-	return prefix, prefix[:len(prefix)-1] + string(rune(last+1))
-}
-
-// FirstKeySince reports when the first dedupe key starting with prefix was
-// recorded at or after since (ok false when none). Connectors key every
-// messenger update "<type>:<connection id>:<update id>" (connectors.Keyed),
-// so the prefix "<type>:<connection id>:" tells whether a connection
-// received anything from its messenger since a moment, however it arrived
-// (webhook, polling, socket, widget) and whichever gateway process took it.
-// Keys are kept for the dedupe TTL; the lookup reads the key index only.
-func (o *Outbox) FirstKeySince(ctx context.Context, prefix string, since time.Time) (time.Time, bool, error) {
-	if prefix == "" {
-		return time.Time{}, false, fmt.Errorf("queue: first key: empty prefix")
-	}
-	lo, hi := prefixRange(prefix)
-	var at sql.NullInt64
-	err := o.db.SQL.QueryRowContext(ctx, "SELECT MIN(created_at) FROM inbox_keys WHERE dedupe_key >= ? AND dedupe_key < ? AND created_at >= ?",
-		lo, hi, ms(since)).Scan(&at)
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("queue: first key: %w", err)
-	}
-	if !at.Valid {
-		return time.Time{}, false, nil
-	}
-	return fromMS(at.Int64), true, nil
-}
-
-// LastKey reports when the newest dedupe key starting with prefix was
-// recorded (ok false when none is remembered): for a connection, when it
-// last received something (see FirstKeySince).
-func (o *Outbox) LastKey(ctx context.Context, prefix string) (time.Time, bool, error) {
-	if prefix == "" {
-		return time.Time{}, false, fmt.Errorf("queue: last key: empty prefix")
-	}
-	lo, hi := prefixRange(prefix)
-	var at sql.NullInt64
-	err := o.db.SQL.QueryRowContext(ctx, "SELECT MAX(created_at) FROM inbox_keys WHERE dedupe_key >= ? AND dedupe_key < ?", lo, hi).Scan(&at)
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("queue: last key: %w", err)
-	}
-	if !at.Valid {
-		return time.Time{}, false, nil
-	}
-	return fromMS(at.Int64), true, nil
 }

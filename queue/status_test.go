@@ -38,7 +38,7 @@ func TestStatusesMatchStatus(t *testing.T) {
 			}
 			fail := func(line string) {
 				t.Helper()
-				l, err := o.Claim(ctx, queue.LineRef{LineID: line, PortalID: "p1"}, "me", time.Minute)
+				l, err := queuetest.ClaimLine(ctx, o, queue.LineRef{LineID: line, PortalID: "p1"}, "me", time.Minute)
 				if err != nil || l == nil {
 					t.Fatalf("claim %s: %v %v", line, l, err)
 				}
@@ -81,57 +81,6 @@ func TestStatusesMatchStatus(t *testing.T) {
 			}
 			if all["locked"].Failures != 1 || all["locked"].LockedUntil == nil || all["dead"].LockedUntil != nil {
 				t.Errorf("locked line = %+v", all["locked"])
-			}
-		})
-	}
-}
-
-// FirstKeySince and LastKey tell when a connection received something, from
-// the dedupe keys its updates left: only that connection's keys count
-// (not a connection whose id extends it), and only from the given moment.
-func TestKeysTellWhenAConnectionReceived(t *testing.T) {
-	for _, b := range queuetest.Backends() {
-		t.Run(b.Driver, func(t *testing.T) {
-			ctx := context.Background()
-			start := time.Now().Truncate(time.Millisecond)
-			clock := queuetest.NewClock(start)
-			o, err := queue.NewOutbox(queuetest.Open(t, b), queue.Config{Now: clock.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(o.Close)
-			update := func(key string) {
-				t.Helper()
-				if _, err := o.Enqueue(ctx, []queue.NewEvent{{DedupeKey: key, PortalID: "p", LineID: "l", EventID: key, Payload: []byte(`{}`)}}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			update("telegram:con_a:1")
-			update("telegram:con_ab:7") // another connection, its id extends con_a
-			clock.Advance(time.Minute)
-			since := clock.Now()
-			if _, ok, err := o.FirstKeySince(ctx, "telegram:con_a:", since); err != nil || ok {
-				t.Fatalf("before a new update: ok=%v, %v", ok, err)
-			}
-			clock.Advance(time.Second)
-			update("telegram:con_ab:8")
-			if _, ok, _ := o.FirstKeySince(ctx, "telegram:con_a:", since); ok {
-				t.Fatal("another connection's update counted")
-			}
-			clock.Advance(time.Second)
-			update("telegram:con_a:2")
-			clock.Advance(time.Second)
-			update("telegram:con_a:3")
-			at, ok, err := o.FirstKeySince(ctx, "telegram:con_a:", since)
-			if err != nil || !ok || !at.Equal(since.Add(2*time.Second).UTC()) {
-				t.Fatalf("first since = %v, %v, %v; want %v", at, ok, err, since.Add(2*time.Second))
-			}
-			last, ok, err := o.LastKey(ctx, "telegram:con_a:")
-			if err != nil || !ok || !last.Equal(since.Add(3*time.Second).UTC()) {
-				t.Fatalf("last = %v, %v, %v", last, ok, err)
-			}
-			if _, ok, _ := o.LastKey(ctx, "slack:con_a:"); ok {
-				t.Fatal("a connector type with no updates has a last key")
 			}
 		})
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
 )
@@ -29,7 +28,7 @@ type connView struct {
 
 // connectionOf loads the connection named by id with its line, portal and
 // connector, answering errors itself.
-func (c *Console) connectionOf(w http.ResponseWriter, r *http.Request, s *session, id string) (connView, connectors.Connector, bool) {
+func (c *base) connectionOf(w http.ResponseWriter, r *http.Request, s *session, id string) (connView, connectors.Connector, bool) {
 	ctx := r.Context()
 	var v connView
 	cn, err := c.deps.Records.GetConnection(ctx, id)
@@ -52,21 +51,19 @@ func (c *Console) connectionOf(w http.ResponseWriter, r *http.Request, s *sessio
 		v.Portal, err = c.deps.Records.GetPortal(ctx, cn.PortalID)
 	}
 	if err == nil {
-		v.LastReceived, _, err = c.deps.Outbox.LastKey(ctx, receivedPrefix(cn))
+		v.LastReceived, _, err = c.deps.Keys.Last(ctx, receivedPrefix(cn))
 	}
 	if err != nil {
 		c.internal(w, r, s, "read the connection", err)
 		return v, nil, false
 	}
-	v.EntryURL = cn.Conn(c.cfg.PublicURL).EntryURL
-	if e, ok := impl.(connectors.Embedder); ok && c.cfg.PublicURL != "" {
-		v.Snippet = e.Snippet(cn.Conn(c.cfg.PublicURL), c.cfg.PublicURL)
-	}
+	v.EntryURL = c.deps.Views.EntryURL(cn)
+	v.Snippet = c.deps.Views.Snippet(impl, cn)
 	v.Shown, v.Secrets = publicSettings(v.Connector, cn.Settings)
 	return v, impl, true
 }
 
-func (c *Console) connectionPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *adminPages) connectionPage(w http.ResponseWriter, r *http.Request, s *session) {
 	v, _, ok := c.connectionOf(w, r, s, r.PathValue("connection"))
 	if !ok {
 		return
@@ -81,7 +78,7 @@ type settingsView struct {
 	Next string
 }
 
-func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *adminPages) settingsPage(w http.ResponseWriter, r *http.Request, s *session) {
 	v, _, ok := c.connectionOf(w, r, s, r.PathValue("connection"))
 	if !ok {
 		return
@@ -96,7 +93,7 @@ func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, s *sessio
 
 // saveSettings merges the form into the stored settings (a secret left empty
 // keeps its value), validates and saves them.
-func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *adminPages) saveSettings(w http.ResponseWriter, r *http.Request, s *session) {
 	v, _, ok := c.connectionOf(w, r, s, r.PathValue("connection"))
 	if !ok {
 		return
@@ -104,7 +101,7 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, s *sessio
 	next := safeNext(r.PostForm.Get("next"))
 	changes := readSettings(r, v.Connector)
 	saved, err := c.deps.Lifecycle.SaveSettings(r.Context(), v.Conn, changes)
-	var se *api.SettingsError
+	var se *portal.SettingsError
 	if errors.As(err, &se) {
 		fe, ok := se.Err.(connectors.FieldErrors)
 		if !ok {
@@ -145,13 +142,13 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, s *sessio
 
 // deactivate stops a connection from receiving, through the same code the
 // portal API uses.
-func (c *Console) deactivate(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *adminPages) deactivate(w http.ResponseWriter, r *http.Request, s *session) {
 	v, _, ok := c.connectionOf(w, r, s, r.PathValue("connection"))
 	if !ok {
 		return
 	}
-	_, err := c.deps.Lifecycle.DeactivateConnection(r.Context(), v.Conn)
-	var ae *api.ActivationError
+	_, err := c.deps.Lifecycle.Deactivate(r.Context(), v.Conn)
+	var ae *portal.ActivationError
 	if errors.As(err, &ae) {
 		c.message(w, r, s, http.StatusBadGateway, "Not deactivated",
 			"The messenger refused to stop delivering to the gateway: "+ae.Error()+". Try again in a moment.")

@@ -22,6 +22,7 @@ import (
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Prefix is the path the console is served under.
@@ -34,34 +35,42 @@ const (
 	CookieSecureNever  = "never"
 )
 
-// Config tunes the console. Zero fields take the documented default.
+// Config tunes the console. Zero fields take the documented default. The
+// tagged fields are the gateway's console.* config keys; the others are
+// set by the program.
 type Config struct {
-	// PublicURL is the gateway's public base URL; the wizard shows entry
-	// URLs built from it. "" when the gateway has none.
-	PublicURL string
+	// Enabled serves the console (the gateway mounts it only then).
+	// Default true.
+	Enabled bool `mapstructure:"enabled"`
 	// AdminUser names the first admin, created at the first start when
 	// there is no admin yet. Default "admin".
-	AdminUser string
-	// AdminPassword is the first admin's password. Empty: a one-time
-	// password is generated and written to the log, and must be changed at
-	// the first sign-in.
-	AdminPassword string
+	AdminUser string `mapstructure:"admin_user"`
+	// AdminPassword is the first admin's password (at least 12
+	// characters). Empty: a one-time password is generated and written to
+	// the log, and must be changed at the first sign-in.
+	AdminPassword string `mapstructure:"admin_password"`
 	// CookieSecure is "auto" (default: the Secure flag is set when the
 	// request came over HTTPS, directly or as X-Forwarded-Proto says),
 	// "always" or "never".
-	CookieSecure string
+	CookieSecure string `mapstructure:"cookie_secure"`
 	// SessionTTL ends a session after this long without a request.
 	// Default 12h.
-	SessionTTL time.Duration
+	SessionTTL time.Duration `mapstructure:"session_ttl"`
 	// Refresh is how often the status page refreshes itself. Default 5s.
-	Refresh time.Duration
+	Refresh time.Duration `mapstructure:"refresh"`
+
 	// Logger defaults to slog.Default().
-	Logger *slog.Logger
+	Logger *slog.Logger `mapstructure:"-"`
 	// Templates replaces the embedded page templates and static files (a
 	// directory with templates/ and static/). Default: the embedded ones.
-	Templates fs.FS
+	Templates fs.FS `mapstructure:"-"`
 	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	Now func() time.Time `mapstructure:"-"`
+}
+
+// DefaultConfig is the console.* configuration used when nothing is set.
+func DefaultConfig() Config {
+	return Config{Enabled: true, AdminUser: "admin", CookieSecure: CookieSecureAuto, SessionTTL: 12 * time.Hour, Refresh: 5 * time.Second}
 }
 
 func (c *Config) setDefaults() {
@@ -88,64 +97,89 @@ func (c *Config) setDefaults() {
 	}
 }
 
-func (c *Config) validate() error {
+// Validate checks the configured fields (defaults applied) and names the
+// first bad one by its config key.
+func (c Config) Validate() error {
 	switch c.CookieSecure {
 	case CookieSecureAuto, CookieSecureAlways, CookieSecureNever:
 	default:
-		return fmt.Errorf("console: cookie_secure must be %q, %q or %q, got %q", CookieSecureAuto, CookieSecureAlways, CookieSecureNever, c.CookieSecure)
+		return fmt.Errorf("cookie_secure: want auto, always or never, got %q", c.CookieSecure)
 	}
 	if c.SessionTTL < time.Minute {
-		return fmt.Errorf("console: session_ttl must be at least 1m, got %s", c.SessionTTL)
+		return fmt.Errorf("session_ttl: must be at least 1m, got %s", c.SessionTTL)
 	}
 	if c.Refresh < 100*time.Millisecond {
-		return fmt.Errorf("console: refresh must be at least 100ms, got %s", c.Refresh)
+		return fmt.Errorf("refresh: must be at least 100ms, got %s", c.Refresh)
 	}
-	if normalizeUsername(c.AdminUser) == "" || len(c.AdminUser) > 100 {
-		return fmt.Errorf("console: admin_user must be 1 to 100 characters")
+	if u := normalizeUsername(c.AdminUser); u == "" || len(c.AdminUser) > 100 {
+		return fmt.Errorf("admin_user: want 1 to 100 characters, got %q", c.AdminUser)
 	}
 	if c.AdminPassword != "" {
 		if msg := validateNewPassword(c.AdminPassword, c.AdminUser); msg != "" {
-			return fmt.Errorf("console: admin_password %s", msg)
+			return fmt.Errorf("admin_password: %s (or empty for a one-time password)", msg)
 		}
 	}
 	return nil
 }
 
-// Lifecycle tests, activates, deactivates and reconfigures connections. The
-// gateway's API server implements it (api.Server); the console goes through
-// it so a bot set up in the browser behaves exactly like one set up through
-// the portal API (the same bot binding, polling, cache and metrics).
-// Methods are called concurrently; errors are as api.Server documents them.
+// Lifecycle tests, activates, deactivates and reconfigures connections:
+// portal.Lifecycle, the service the portal API uses too, so a bot set up in
+// the browser behaves exactly like one set up through the API (the same bot
+// binding, polling and cache). Methods are called concurrently; errors are
+// as portal.Lifecycle documents them.
 type Lifecycle interface {
-	TestConnection(ctx context.Context, c portal.Connection) (connectors.TestReport, error)
+	Test(ctx context.Context, c portal.Connection) (connectors.TestReport, error)
 	SaveSettings(ctx context.Context, c portal.Connection, changes connectors.Settings) (portal.Connection, error)
-	ActivateConnection(ctx context.Context, c portal.Connection) (activated, lost portal.Connection, err error)
-	DeactivateConnection(ctx context.Context, c portal.Connection) (portal.Connection, error)
+	Activate(ctx context.Context, c portal.Connection) (activated, lost portal.Connection, err error)
+	Deactivate(ctx context.Context, c portal.Connection) (portal.Connection, error)
 }
+
+var _ Lifecycle = (*portal.Lifecycle)(nil)
 
 // Deps are the parts the console works with.
 type Deps struct {
 	// DB holds the console's own tables (admins, sessions, audit trail).
-	DB        *queue.DB
+	DB        *sqldb.DB
 	Records   *portal.Records
 	Outbox    *queue.Outbox
+	Keys      *queue.Keys
 	Registry  *connectors.Registry
 	Lifecycle Lifecycle
+	// Views gives the entry URLs and snippets the wizard shows.
+	Views *portal.Views
 }
 
 // Console serves the admin console under Prefix. It is safe for concurrent
 // use.
+//
+// The pages live in groups by concept (authPages: sign-in and password;
+// adminPages: status, lines, connections, audit; wizardPages: the setup
+// wizard), each over the same base.
 type Console struct {
+	*base
+	mux    *http.ServeMux
+	static http.Handler
+}
+
+// base is what every page group works with: configuration, deps, the
+// console's own store, the templates, and the shared look-ups and
+// rendering.
+type base struct {
 	cfg   Config
 	deps  Deps
 	store *store
 	pages *pages
-	mux   *http.ServeMux
 	// hashing limits concurrent password hashes (each takes 19 MiB), so a
 	// burst of sign-in attempts cannot exhaust memory.
 	hashing chan struct{}
-	static  http.Handler
 }
+
+// The page groups.
+type (
+	authPages   struct{ *base }
+	adminPages  struct{ *base }
+	wizardPages struct{ *base }
+)
 
 // New builds the console: it parses every page template (refusing to start
 // when one is missing or broken) and, when there is no admin yet, creates
@@ -153,13 +187,13 @@ type Console struct {
 // logs.
 func New(ctx context.Context, cfg Config, deps Deps) (*Console, error) {
 	cfg.setDefaults()
-	if err := cfg.validate(); err != nil {
-		return nil, err
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("console: %w", err)
 	}
-	if deps.DB == nil || deps.Records == nil || deps.Outbox == nil || deps.Registry == nil || deps.Lifecycle == nil {
-		return nil, errors.New("console: DB, Records, Outbox, Registry and Lifecycle are required")
+	if deps.DB == nil || deps.Records == nil || deps.Outbox == nil || deps.Keys == nil || deps.Registry == nil || deps.Lifecycle == nil || deps.Views == nil {
+		return nil, errors.New("console: DB, Records, Outbox, Keys, Registry, Lifecycle and Views are required")
 	}
-	c := &Console{cfg: cfg, deps: deps, store: &store{db: deps.DB, now: cfg.Now}, mux: http.NewServeMux(), hashing: make(chan struct{}, 2)}
+	c := &Console{base: &base{cfg: cfg, deps: deps, store: &store{db: deps.DB, now: cfg.Now}, hashing: make(chan struct{}, 2)}, mux: http.NewServeMux()}
 	var err error
 	if c.pages, err = loadPages(cfg.Templates, c.funcs()); err != nil {
 		return nil, err
@@ -182,7 +216,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Console, error) {
 }
 
 // ensureAdmin creates the first admin when there is none.
-func (c *Console) ensureAdmin(ctx context.Context) error {
+func (c *base) ensureAdmin(ctx context.Context) error {
 	n, err := c.store.countAdmins(ctx)
 	if err != nil {
 		return err
@@ -226,38 +260,39 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) routes() {
+	auth, admin, wiz := authPages{c.base}, adminPages{c.base}, wizardPages{c.base}
 	open := func(pattern string, h http.HandlerFunc) { c.mux.Handle(pattern, h) }
 	authed := func(pattern string, h authedHandler) { c.mux.Handle(pattern, c.requireSession(h)) }
 
 	open("GET /console/static/", c.static.ServeHTTP)
-	open("GET /console/login", c.loginPage)
-	open("POST /console/login", c.login)
+	open("GET /console/login", auth.loginPage)
+	open("POST /console/login", auth.login)
 
-	authed("POST /console/logout", c.logout)
-	authed("GET /console/password", c.passwordPage)
-	authed("POST /console/password", c.changePassword)
+	authed("POST /console/logout", auth.logout)
+	authed("GET /console/password", auth.passwordPage)
+	authed("POST /console/password", auth.changePassword)
 
-	authed("GET /console/{$}", c.statusPage)
-	authed("GET /console/status", c.statusFragment)
-	authed("GET /console/lines/{line}", c.linePage)
-	authed("POST /console/lines/{line}/replay", c.replay)
-	authed("GET /console/connections/{connection}", c.connectionPage)
-	authed("GET /console/connections/{connection}/settings", c.settingsPage)
-	authed("POST /console/connections/{connection}/settings", c.saveSettings)
-	authed("POST /console/connections/{connection}/deactivate", c.deactivate)
-	authed("GET /console/connections/{connection}/received", c.received)
-	authed("GET /console/audit", c.auditPage)
+	authed("GET /console/{$}", admin.statusPage)
+	authed("GET /console/status", admin.statusFragment)
+	authed("GET /console/lines/{line}", admin.linePage)
+	authed("POST /console/lines/{line}/replay", admin.replay)
+	authed("GET /console/connections/{connection}", admin.connectionPage)
+	authed("GET /console/connections/{connection}/settings", admin.settingsPage)
+	authed("POST /console/connections/{connection}/settings", admin.saveSettings)
+	authed("POST /console/connections/{connection}/deactivate", admin.deactivate)
+	authed("GET /console/connections/{connection}/received", admin.received)
+	authed("GET /console/audit", admin.auditPage)
 
-	authed("GET /console/wizard", c.wizardPortalPage)
-	authed("POST /console/wizard/portal", c.wizardCreatePortal)
-	authed("GET /console/wizard/line", c.wizardLinePage)
-	authed("POST /console/wizard/line", c.wizardCreateLine)
-	authed("GET /console/wizard/channel", c.wizardChannelPage)
-	authed("POST /console/wizard/channel", c.wizardCreateConnection)
-	authed("GET /console/wizard/test", c.wizardTestPage)
-	authed("POST /console/wizard/test", c.wizardRunTest)
-	authed("GET /console/wizard/activate", c.wizardActivatePage)
-	authed("POST /console/wizard/activate", c.wizardActivate)
+	authed("GET /console/wizard", wiz.wizardPortalPage)
+	authed("POST /console/wizard/portal", wiz.wizardCreatePortal)
+	authed("GET /console/wizard/line", wiz.wizardLinePage)
+	authed("POST /console/wizard/line", wiz.wizardCreateLine)
+	authed("GET /console/wizard/channel", wiz.wizardChannelPage)
+	authed("POST /console/wizard/channel", wiz.wizardCreateConnection)
+	authed("GET /console/wizard/test", wiz.wizardTestPage)
+	authed("POST /console/wizard/test", wiz.wizardRunTest)
+	authed("GET /console/wizard/activate", wiz.wizardActivatePage)
+	authed("POST /console/wizard/activate", wiz.wizardActivate)
 
 	// Anything else: not found, but only a signed-in admin learns that.
 	authed("/console/", func(w http.ResponseWriter, r *http.Request, s *session) {

@@ -19,6 +19,7 @@ import (
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/queuetest"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 const adminPassword = "a long admin passphrase"
@@ -45,7 +46,7 @@ func (b *syncBuffer) String() string {
 // loopback, with its own database.
 type gateway struct {
 	URL     string
-	DB      *queue.DB
+	DB      *sqldb.DB
 	Records *portal.Records
 	Outbox  *queue.Outbox
 	Log     *syncBuffer
@@ -70,7 +71,7 @@ func newGateway(t testing.TB, b queuetest.Backend, cfg console.Config, cs ...con
 	if err != nil {
 		t.Fatal(err)
 	}
-	records := portal.NewRecords(db, sealer)
+	records := portal.NewRecords(db, sealer, outbox, queue.NewPolls(db, nil))
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	t.Cleanup(func() {
@@ -78,15 +79,18 @@ func newGateway(t testing.TB, b queuetest.Backend, cfg console.Config, cs ...con
 			t.Logf("gateway log:\n%s", logs.String())
 		}
 	})
-	srv := api.New(api.Config{PublicURL: "https://gateway.example", Logger: log}, api.Deps{Records: records, Outbox: outbox, Registry: reg})
+	views := portal.NewViews("https://gateway.example", nil)
+	lc := portal.NewLifecycle(portal.LifecycleDeps{Records: records, Registry: reg, Views: views, Logger: log})
+	srv := api.New(api.Config{Logger: log}, api.Deps{Records: records, Outbox: outbox, Outbound: queue.NewOutbound(outbox), Keys: queue.NewKeys(outbox),
+		Inbox: portal.NewInbox(outbox), Registry: reg, Views: views, Lifecycle: lc})
 	switch cfg.AdminPassword {
 	case "":
 		cfg.AdminPassword = adminPassword
 	case "-":
 		cfg.AdminPassword = ""
 	}
-	cfg.Logger, cfg.PublicURL = log, "https://gateway.example"
-	cons, err := console.New(context.Background(), cfg, console.Deps{DB: db, Records: records, Outbox: outbox, Registry: reg, Lifecycle: srv})
+	cfg.Logger = log
+	cons, err := console.New(context.Background(), cfg, console.Deps{DB: db, Records: records, Outbox: outbox, Keys: queue.NewKeys(outbox), Registry: reg, Lifecycle: lc, Views: views})
 	if err != nil {
 		t.Fatalf("console: %v", err)
 	}
@@ -189,5 +193,5 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, b queuetest.Backend)) {
 }
 
 func sqliteOnly() queuetest.Backend {
-	return queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}
+	return queuetest.Backend{Driver: sqldb.DriverSQLite, DSN: queuetest.SQLiteDSN}
 }

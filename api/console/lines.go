@@ -57,7 +57,7 @@ func summarize(d queue.DeadLetter) deadLetterRow {
 }
 
 // lineOf loads the line named in the path, answering 404 itself.
-func (c *Console) lineOf(w http.ResponseWriter, r *http.Request, s *session) (portal.Line, bool) {
+func (c *base) lineOf(w http.ResponseWriter, r *http.Request, s *session) (portal.Line, bool) {
 	l, err := c.deps.Records.GetLine(r.Context(), r.PathValue("line"))
 	if errors.Is(err, portal.ErrNotFound) {
 		c.message(w, r, s, http.StatusNotFound, "No such line", "The line does not exist (any more).")
@@ -71,7 +71,7 @@ func (c *Console) lineOf(w http.ResponseWriter, r *http.Request, s *session) (po
 }
 
 // linePage shows one line: its state, connections and dead letters.
-func (c *Console) linePage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *adminPages) linePage(w http.ResponseWriter, r *http.Request, s *session) {
 	l, ok := c.lineOf(w, r, s)
 	if !ok {
 		return
@@ -112,7 +112,7 @@ func (c *Console) linePage(w http.ResponseWriter, r *http.Request, s *session) {
 
 // replay puts a line's dead letters (all, or the ticked ones) back in its
 // queue, in their original order.
-func (c *Console) replay(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *adminPages) replay(w http.ResponseWriter, r *http.Request, s *session) {
 	l, ok := c.lineOf(w, r, s)
 	if !ok {
 		return
@@ -160,7 +160,7 @@ type auditView struct {
 
 const auditPerPage = 100
 
-func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *adminPages) auditPage(w http.ResponseWriter, r *http.Request, s *session) {
 	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 	es, err := c.store.auditPage(r.Context(), before, auditPerPage+1)
 	if err != nil {
@@ -190,7 +190,7 @@ type receivedView struct {
 // received tells whether the connection received anything from its
 // messenger since the given time (ms since the epoch), and whether the
 // portal has acknowledged it; the wizard's last step polls it.
-func (c *Console) received(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *adminPages) received(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
 	cn, err := c.deps.Records.GetConnection(ctx, r.PathValue("connection"))
 	if errors.Is(err, portal.ErrNotFound) {
@@ -203,7 +203,7 @@ func (c *Console) received(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	since, _ := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
-	first, got, err := c.deps.Outbox.FirstKeySince(ctx, receivedPrefix(cn), time.UnixMilli(since))
+	first, got, err := c.deps.Keys.FirstSince(ctx, receivedPrefix(cn), time.UnixMilli(since))
 	if err == nil {
 		var st queue.LineStatus
 		if st, err = c.deps.Outbox.Status(ctx, cn.LineID); err == nil {

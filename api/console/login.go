@@ -18,7 +18,7 @@ type loginView struct {
 }
 
 // loginPage shows the sign-in form (or goes home when already signed in).
-func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+func (c *authPages) loginPage(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
 	if _, err := c.currentSession(r); err == nil {
 		http.Redirect(w, r, next, http.StatusSeeOther)
@@ -27,14 +27,14 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	c.showLogin(w, r, http.StatusOK, loginView{Next: next})
 }
 
-func (c *Console) showLogin(w http.ResponseWriter, r *http.Request, status int, v loginView) {
+func (c *authPages) showLogin(w http.ResponseWriter, r *http.Request, status int, v loginView) {
 	v.Token = randomToken()
 	c.setCookie(w, r, loginCookie, v.Token, 3600)
 	c.render(w, r, status, "login", nil, "", v)
 }
 
 // login checks the credentials and starts a session.
-func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+func (c *authPages) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, formLimit)
 	if err := r.ParseForm(); err != nil {
 		c.message(w, r, nil, http.StatusBadRequest, "Form not accepted", "The form could not be read; go back and try again.")
@@ -112,7 +112,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZHVtbXloYXNoZHVtbXloYXNoZHVtbXloYXNoISE"
 
 // verify checks a password, a few at a time (each hash takes 19 MiB).
-func (c *Console) verify(r *http.Request, hash, password string, known bool) (bool, error) {
+func (c *authPages) verify(r *http.Request, hash, password string, known bool) (bool, error) {
 	select {
 	case c.hashing <- struct{}{}:
 		defer func() { <-c.hashing }()
@@ -129,7 +129,7 @@ func (c *Console) verify(r *http.Request, hash, password string, known bool) (bo
 }
 
 // logout ends the session.
-func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *authPages) logout(w http.ResponseWriter, r *http.Request, s *session) {
 	if err := c.store.deleteSession(r.Context(), s.TokenHash); err != nil {
 		c.internal(w, r, s, "sign you out", err)
 		return
@@ -147,13 +147,13 @@ type passwordView struct {
 	Errors map[string]string
 }
 
-func (c *Console) passwordPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *authPages) passwordPage(w http.ResponseWriter, r *http.Request, s *session) {
 	c.render(w, r, http.StatusOK, "password", s, "", passwordView{Forced: s.Admin.MustChange})
 }
 
 // changePassword sets a new password after checking the current one; every
 // other session of the admin ends.
-func (c *Console) changePassword(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *authPages) changePassword(w http.ResponseWriter, r *http.Request, s *session) {
 	v := passwordView{Forced: s.Admin.MustChange, Errors: map[string]string{}}
 	current, next, again := r.PostForm.Get("current"), r.PostForm.Get("new"), r.PostForm.Get("again")
 	ok, err := c.verify(r, s.Admin.PasswordHash, current, true)

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // ResetPassword gives the admin username a new one-time password and returns
@@ -13,7 +13,7 @@ import (
 // password form. An admin of that name is created when there is none. It is
 // the way back in for an admin who lost the password (the command line's
 // `connector console reset-password`); the audit trail records it.
-func ResetPassword(ctx context.Context, db *queue.DB, username string) (string, error) {
+func ResetPassword(ctx context.Context, db *sqldb.DB, username string) (string, error) {
 	st := &store{db: db, now: time.Now}
 	username = normalizeUsername(username)
 	if username == "" || len(username) > 100 {

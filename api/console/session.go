@@ -28,7 +28,7 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, s *session)
 // one it is redirected to the sign-in page. A POST must also carry the
 // session's CSRF token; without it nothing runs and the answer is 403. An
 // admin with a one-time password only reaches the password form.
-func (c *Console) requireSession(h authedHandler) http.Handler {
+func (c *base) requireSession(h authedHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := c.currentSession(r)
 		if errors.Is(err, errNoSession) {
@@ -69,13 +69,13 @@ func (c *Console) requireSession(h authedHandler) http.Handler {
 }
 
 // refuseForm answers a form whose CSRF token is missing or wrong.
-func (c *Console) refuseForm(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *base) refuseForm(w http.ResponseWriter, r *http.Request, s *session) {
 	c.message(w, r, s, http.StatusForbidden, "Form refused",
 		"This form did not carry a valid security token, so nothing was changed. It may have come from another site, or from a page opened before you signed in again. Go back, reload the page and send it again.")
 }
 
 // currentSession returns the live session of the request's cookie.
-func (c *Console) currentSession(r *http.Request) (session, error) {
+func (c *base) currentSession(r *http.Request) (session, error) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil || ck.Value == "" || len(ck.Value) > 100 {
 		return session{}, errNoSession
@@ -86,7 +86,7 @@ func (c *Console) currentSession(r *http.Request) (session, error) {
 // secure tells whether cookies for this request get the Secure flag.
 // X-Forwarded-Proto may be trusted for this: a forged value only makes the
 // forger's own cookie stricter.
-func (c *Console) secure(r *http.Request) bool {
+func (c *base) secure(r *http.Request) bool {
 	switch c.cfg.CookieSecure {
 	case CookieSecureAlways:
 		return true
@@ -96,7 +96,7 @@ func (c *Console) secure(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+func (c *base) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     name,
 		Value:    value,

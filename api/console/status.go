@@ -64,7 +64,7 @@ func (c *connRow) State() string {
 
 // collectStatus reads every portal, line and connection with its delivery
 // state, in a fixed number of queries.
-func (c *Console) collectStatus(ctx context.Context) (statusView, error) {
+func (c *adminPages) collectStatus(ctx context.Context) (statusView, error) {
 	v := statusView{RefreshMS: c.cfg.Refresh.Milliseconds(), At: c.cfg.Now().UTC()}
 	portals, err := c.deps.Records.ListPortals(ctx)
 	if err != nil {
@@ -155,7 +155,7 @@ func lineState(l portal.Line, q queue.LineStatus) string {
 }
 
 // statusPage is the console's home: every portal, line and connection.
-func (c *Console) statusPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *adminPages) statusPage(w http.ResponseWriter, r *http.Request, s *session) {
 	v, err := c.collectStatus(r.Context())
 	if err != nil {
 		c.internal(w, r, s, "read the status", err)
@@ -166,7 +166,7 @@ func (c *Console) statusPage(w http.ResponseWriter, r *http.Request, s *session)
 
 // statusFragment is the status page's body alone, which the page's script
 // fetches to refresh itself.
-func (c *Console) statusFragment(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *adminPages) statusFragment(w http.ResponseWriter, r *http.Request, s *session) {
 	v, err := c.collectStatus(r.Context())
 	if err != nil {
 		c.internal(w, r, s, "read the status", err)

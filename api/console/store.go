@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/connector-gateway/connector/portal"
-	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // admin is a console user.
@@ -51,7 +51,7 @@ type auditEntry struct {
 // store keeps admins, sessions and the audit trail in the gateway database.
 // It is safe for concurrent use, also by several gateway processes.
 type store struct {
-	db  *queue.DB
+	db  *sqldb.DB
 	now func() time.Time
 }
 

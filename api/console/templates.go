@@ -86,7 +86,7 @@ type page struct {
 
 // render executes a page into a buffer first, so a template error becomes
 // a clean 500 instead of half a page.
-func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, s *session, nav string, data any) {
+func (c *base) render(w http.ResponseWriter, r *http.Request, status int, name string, s *session, nav string, data any) {
 	p := page{Nav: nav, Data: data, Notice: noticeFor(r.URL.Query())}
 	if s != nil {
 		p.Admin, p.CSRF = &s.Admin, s.CSRF
@@ -94,7 +94,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	c.renderPage(w, status, name, "layout", p)
 }
 
-func (c *Console) renderPage(w http.ResponseWriter, status int, name, tmpl string, p page) {
+func (c *base) renderPage(w http.ResponseWriter, status int, name, tmpl string, p page) {
 	t, ok := c.pages.byName[name]
 	if !ok {
 		c.cfg.Logger.Error("console: no such page template", slog.String("page", name))
@@ -157,19 +157,19 @@ type messageView struct {
 }
 
 // message renders a short page that explains something (an error, a refusal).
-func (c *Console) message(w http.ResponseWriter, r *http.Request, s *session, status int, title, text string) {
+func (c *base) message(w http.ResponseWriter, r *http.Request, s *session, status int, title, text string) {
 	c.render(w, r, status, "message", s, "", messageView{Title: title, Text: text})
 }
 
 // internal logs err and shows a generic error page.
-func (c *Console) internal(w http.ResponseWriter, r *http.Request, s *session, what string, err error) {
+func (c *base) internal(w http.ResponseWriter, r *http.Request, s *session, what string, err error) {
 	c.cfg.Logger.Error("console: "+what, slog.Any("err", err))
 	c.message(w, r, s, http.StatusInternalServerError, "Something went wrong",
 		"The gateway could not "+what+". The error is in the gateway's log; try again in a moment.")
 }
 
 // funcs are the template helpers; they read the console's clock.
-func (c *Console) funcs() template.FuncMap {
+func (c *base) funcs() template.FuncMap {
 	return template.FuncMap{
 		// when formats a time for people, in UTC.
 		"when": func(t time.Time) string {

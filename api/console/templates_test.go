@@ -7,11 +7,11 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/queuetest"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // copyWithout copies the embedded files except the one named.
@@ -34,7 +34,7 @@ func copyWithout(t *testing.T, skip string) fstest.MapFS {
 
 func testDeps(t *testing.T) Deps {
 	t.Helper()
-	db := queuetest.Open(t, queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN})
+	db := queuetest.Open(t, queuetest.Backend{Driver: sqldb.DriverSQLite, DSN: queuetest.SQLiteDSN})
 	sealer, err := portal.NewSealer(portal.NewKey())
 	if err != nil {
 		t.Fatal(err)
@@ -48,9 +48,10 @@ func testDeps(t *testing.T) Deps {
 	if err != nil {
 		t.Fatal(err)
 	}
-	records := portal.NewRecords(db, sealer)
-	srv := api.New(api.Config{}, api.Deps{Records: records, Outbox: outbox, Registry: reg})
-	return Deps{DB: db, Records: records, Outbox: outbox, Registry: reg, Lifecycle: srv}
+	records := portal.NewRecords(db, sealer, outbox, queue.NewPolls(db, nil))
+	views := portal.NewViews("", nil)
+	lc := portal.NewLifecycle(portal.LifecycleDeps{Records: records, Registry: reg, Views: views})
+	return Deps{DB: db, Records: records, Outbox: outbox, Keys: queue.NewKeys(outbox), Registry: reg, Lifecycle: lc, Views: views}
 }
 
 // The gateway refuses to start when a page template or static file is

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
 )
@@ -22,7 +21,7 @@ type testStepView struct {
 	Failed int
 }
 
-func (c *Console) connectionSteps(cur int, v connView) []wizardStep {
+func (c *wizardPages) connectionSteps(cur int, v connView) []wizardStep {
 	id := url.QueryEscape(v.Conn.ID)
 	return steps(cur, map[int]string{
 		1: Prefix + "wizard",
@@ -33,7 +32,7 @@ func (c *Console) connectionSteps(cur int, v connView) []wizardStep {
 	})
 }
 
-func (c *Console) wizardTestPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *wizardPages) wizardTestPage(w http.ResponseWriter, r *http.Request, s *session) {
 	v, _, ok := c.connectionOf(w, r, s, r.URL.Query().Get("connection"))
 	if !ok {
 		return
@@ -43,12 +42,12 @@ func (c *Console) wizardTestPage(w http.ResponseWriter, r *http.Request, s *sess
 
 // wizardRunTest runs the connector's live test, through the same code the
 // portal API's test uses, and shows each check in plain words.
-func (c *Console) wizardRunTest(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *wizardPages) wizardRunTest(w http.ResponseWriter, r *http.Request, s *session) {
 	v, _, ok := c.connectionOf(w, r, s, r.PostForm.Get("connection"))
 	if !ok {
 		return
 	}
-	rep, err := c.deps.Lifecycle.TestConnection(r.Context(), v.Conn)
+	rep, err := c.deps.Lifecycle.Test(r.Context(), v.Conn)
 	if err != nil {
 		c.internal(w, r, s, "run the test", err)
 		return
@@ -77,7 +76,7 @@ type activateStepView struct {
 	Took string
 }
 
-func (c *Console) wizardActivatePage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *wizardPages) wizardActivatePage(w http.ResponseWriter, r *http.Request, s *session) {
 	v, _, ok := c.connectionOf(w, r, s, r.URL.Query().Get("connection"))
 	if !ok {
 		return
@@ -87,13 +86,13 @@ func (c *Console) wizardActivatePage(w http.ResponseWriter, r *http.Request, s *
 
 // wizardActivate starts receiving through the same code the portal API's
 // activate uses, then shows the entry URL and the first message check.
-func (c *Console) wizardActivate(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *wizardPages) wizardActivate(w http.ResponseWriter, r *http.Request, s *session) {
 	v, _, ok := c.connectionOf(w, r, s, r.PostForm.Get("connection"))
 	if !ok {
 		return
 	}
 	since := c.cfg.Now().UnixMilli()
-	cn, lost, err := c.deps.Lifecycle.ActivateConnection(r.Context(), v.Conn)
+	cn, lost, err := c.deps.Lifecycle.Activate(r.Context(), v.Conn)
 	av := activateStepView{Steps: c.connectionSteps(5, v), connView: v, SinceMS: since}
 	av.Conn = cn
 	if lost.ID != "" {
@@ -101,9 +100,9 @@ func (c *Console) wizardActivate(w http.ResponseWriter, r *http.Request, s *sess
 		// the admin should know which one.
 		av.Took = c.describeConnection(r.Context(), lost)
 	}
-	var ae *api.ActivationError
+	var ae *portal.ActivationError
 	switch {
-	case errors.Is(err, api.ErrPollingUnavailable):
+	case errors.Is(err, portal.ErrPollingUnavailable):
 		av.Error = "This connection is set to receive by polling, which this gateway cannot do. Change its receive mode to webhook."
 	case errors.As(err, &ae):
 		av.Error = "The messenger refused: " + ae.Error()
@@ -132,7 +131,7 @@ func (c *Console) wizardActivate(w http.ResponseWriter, r *http.Request, s *sess
 }
 
 // describeConnection names a connection for people: its line and portal.
-func (c *Console) describeConnection(ctx context.Context, cn portal.Connection) string {
+func (c *wizardPages) describeConnection(ctx context.Context, cn portal.Connection) string {
 	name := "connection " + cn.ID
 	if l, err := c.deps.Records.GetLine(ctx, cn.LineID); err == nil {
 		name = fmt.Sprintf("line “%s”", l.Name)

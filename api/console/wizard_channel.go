@@ -25,7 +25,7 @@ type channelStepView struct {
 }
 
 // lineParam loads the line a wizard step names, with its portal.
-func (c *Console) lineParam(w http.ResponseWriter, r *http.Request, s *session, id string) (portal.Line, portal.Portal, bool) {
+func (c *base) lineParam(w http.ResponseWriter, r *http.Request, s *session, id string) (portal.Line, portal.Portal, bool) {
 	l, err := c.deps.Records.GetLine(r.Context(), id)
 	if errors.Is(err, portal.ErrNotFound) || id == "" {
 		http.Redirect(w, r, Prefix+"wizard", http.StatusSeeOther)
@@ -39,7 +39,7 @@ func (c *Console) lineParam(w http.ResponseWriter, r *http.Request, s *session, 
 	return l, p, ok
 }
 
-func (c *Console) wizardChannelPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *wizardPages) wizardChannelPage(w http.ResponseWriter, r *http.Request, s *session) {
 	l, p, ok := c.lineParam(w, r, s, r.URL.Query().Get("line"))
 	if !ok {
 		return
@@ -57,7 +57,7 @@ func (c *Console) wizardChannelPage(w http.ResponseWriter, r *http.Request, s *s
 	c.showChannelStep(w, r, s, http.StatusOK, v)
 }
 
-func (c *Console) showChannelStep(w http.ResponseWriter, r *http.Request, s *session, status int, v channelStepView) {
+func (c *wizardPages) showChannelStep(w http.ResponseWriter, r *http.Request, s *session, status int, v channelStepView) {
 	v.Steps = steps(3, map[int]string{1: Prefix + "wizard", 2: Prefix + "wizard/line?portal=" + url.QueryEscape(v.Portal.ID)})
 	v.Connectors, v.Nonce = c.deps.Registry.Describe(), randomToken()
 	c.render(w, r, status, "wizard_channel", s, "wizard", v)
@@ -65,7 +65,7 @@ func (c *Console) showChannelStep(w http.ResponseWriter, r *http.Request, s *ses
 
 // wizardCreateConnection validates the chosen connector's settings and
 // binds it to the line (inactive until step 5).
-func (c *Console) wizardCreateConnection(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *wizardPages) wizardCreateConnection(w http.ResponseWriter, r *http.Request, s *session) {
 	l, p, ok := c.lineParam(w, r, s, r.PostForm.Get("line"))
 	if !ok {
 		return

@@ -22,7 +22,7 @@ type lineStepView struct {
 
 // portalParam loads the portal a wizard step names; a missing or unknown
 // one sends the admin back to step 1.
-func (c *Console) portalParam(w http.ResponseWriter, r *http.Request, s *session, id string) (portal.Portal, bool) {
+func (c *base) portalParam(w http.ResponseWriter, r *http.Request, s *session, id string) (portal.Portal, bool) {
 	p, err := c.deps.Records.GetPortal(r.Context(), id)
 	if errors.Is(err, portal.ErrNotFound) || id == "" {
 		http.Redirect(w, r, Prefix+"wizard", http.StatusSeeOther)
@@ -35,7 +35,7 @@ func (c *Console) portalParam(w http.ResponseWriter, r *http.Request, s *session
 	return p, true
 }
 
-func (c *Console) wizardLinePage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *wizardPages) wizardLinePage(w http.ResponseWriter, r *http.Request, s *session) {
 	p, ok := c.portalParam(w, r, s, r.URL.Query().Get("portal"))
 	if !ok {
 		return
@@ -43,7 +43,7 @@ func (c *Console) wizardLinePage(w http.ResponseWriter, r *http.Request, s *sess
 	c.showLineStep(w, r, s, http.StatusOK, lineStepView{Portal: p})
 }
 
-func (c *Console) showLineStep(w http.ResponseWriter, r *http.Request, s *session, status int, v lineStepView) {
+func (c *wizardPages) showLineStep(w http.ResponseWriter, r *http.Request, s *session, status int, v lineStepView) {
 	ls, err := c.deps.Records.ListLines(r.Context(), v.Portal.ID)
 	if err != nil {
 		c.internal(w, r, s, "list the lines", err)
@@ -54,7 +54,7 @@ func (c *Console) showLineStep(w http.ResponseWriter, r *http.Request, s *sessio
 	c.render(w, r, status, "wizard_line", s, "wizard", v)
 }
 
-func (c *Console) wizardCreateLine(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *wizardPages) wizardCreateLine(w http.ResponseWriter, r *http.Request, s *session) {
 	p, ok := c.portalParam(w, r, s, r.PostForm.Get("portal"))
 	if !ok {
 		return

@@ -35,13 +35,13 @@ func steps(cur int, urls map[int]string) []wizardStep {
 
 // consumeNonce makes a create form single-use, so a double click or a
 // reload does not create two portals (or lines, or connections).
-func (c *Console) consumeNonce(w http.ResponseWriter, r *http.Request, s *session, back string) bool {
+func (c *base) consumeNonce(w http.ResponseWriter, r *http.Request, s *session, back string) bool {
 	nonce := r.PostForm.Get("nonce")
 	if nonce == "" || len(nonce) > 100 {
 		c.message(w, r, s, http.StatusBadRequest, "Form not accepted", "The form is incomplete; reload the page and send it again.")
 		return false
 	}
-	first, err := c.deps.Outbox.FirstSeen(r.Context(), "console:form:"+nonce)
+	first, err := c.deps.Keys.FirstSeen(r.Context(), "console:form:"+nonce)
 	if err != nil {
 		c.internal(w, r, s, "check the form", err)
 		return false
@@ -64,11 +64,11 @@ type portalStepView struct {
 	Nonce   string
 }
 
-func (c *Console) wizardPortalPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *wizardPages) wizardPortalPage(w http.ResponseWriter, r *http.Request, s *session) {
 	c.showPortalStep(w, r, s, http.StatusOK, portalStepView{})
 }
 
-func (c *Console) showPortalStep(w http.ResponseWriter, r *http.Request, s *session, status int, v portalStepView) {
+func (c *wizardPages) showPortalStep(w http.ResponseWriter, r *http.Request, s *session, status int, v portalStepView) {
 	ps, err := c.deps.Records.ListPortals(r.Context())
 	if err != nil {
 		c.internal(w, r, s, "list the portals", err)
@@ -85,7 +85,7 @@ type portalCreatedView struct {
 	Secret string
 }
 
-func (c *Console) wizardCreatePortal(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *wizardPages) wizardCreatePortal(w http.ResponseWriter, r *http.Request, s *session) {
 	v := portalStepView{Name: strings.TrimSpace(r.PostForm.Get("name")), URL: strings.TrimSpace(r.PostForm.Get("webhook_url")), Errors: map[string]string{}}
 	switch {
 	case v.Name == "":

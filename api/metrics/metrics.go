@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/connector-gateway/connector/queue"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -123,32 +124,47 @@ func (w *statusWriter) WriteHeader(code int) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// QueueSource is what the queue collector reads at scrape time: the
+// outbox's per-line depths (queue.Outbox satisfies it). It is called from
+// concurrent scrapes; an error means nothing was read.
+type QueueSource interface {
+	Depths(ctx context.Context) ([]queue.LineDepth, error)
+}
+
+// OutboundSource counts the outbound requests not yet finished
+// (queue.Outbound satisfies it).
+type OutboundSource interface {
+	Pending(ctx context.Context) (int64, error)
+}
+
 // QueueCollector reads the queue's state at scrape time: depth and oldest
 // event age per line, locked-out lines, dead letters, pending outbound
 // requests.
 type QueueCollector struct {
-	db  *sql.DB
-	log *slog.Logger
+	queue    QueueSource
+	outbound OutboundSource
+	log      *slog.Logger
 
-	depth, age, locked, dead, lockedTotal, outbound *prometheus.Desc
+	depth, age, locked, dead, lockedTotal, outboundPending *prometheus.Desc
 }
 
-// NewQueueCollector reads db (the gateway's database).
-func NewQueueCollector(db *sql.DB, log *slog.Logger) *QueueCollector {
+// NewQueueCollector reads the outbox's depths from q and the pending
+// outbound requests from out.
+func NewQueueCollector(q QueueSource, out OutboundSource, log *slog.Logger) *QueueCollector {
 	return &QueueCollector{
-		db: db, log: log,
-		depth:       prometheus.NewDesc("connector_queue_depth", "Events waiting in the outbox, by line.", []string{"portal", "line"}, nil),
-		age:         prometheus.NewDesc("connector_queue_oldest_age_seconds", "Age of the oldest waiting event, by line.", []string{"portal", "line"}, nil),
-		locked:      prometheus.NewDesc("connector_line_locked_out", "1 while a line is locked out after failed deliveries.", []string{"portal", "line"}, nil),
-		lockedTotal: prometheus.NewDesc("connector_lines_locked_out", "Lines locked out now.", nil, nil),
-		dead:        prometheus.NewDesc("connector_dead_letters", "Events that expired undelivered and wait for replay, by line.", []string{"portal", "line"}, nil),
-		outbound:    prometheus.NewDesc("connector_outbound_pending", "Outbound requests not yet delivered or failed.", nil, nil),
+		queue: q, outbound: out, log: log,
+		depth:           prometheus.NewDesc("connector_queue_depth", "Events waiting in the outbox, by line.", []string{"portal", "line"}, nil),
+		age:             prometheus.NewDesc("connector_queue_oldest_age_seconds", "Age of the oldest waiting event, by line.", []string{"portal", "line"}, nil),
+		locked:          prometheus.NewDesc("connector_line_locked_out", "1 while a line is locked out after failed deliveries.", []string{"portal", "line"}, nil),
+		lockedTotal:     prometheus.NewDesc("connector_lines_locked_out", "Lines locked out now.", nil, nil),
+		dead:            prometheus.NewDesc("connector_dead_letters", "Events that expired undelivered and wait for replay, by line.", []string{"portal", "line"}, nil),
+		outboundPending: prometheus.NewDesc("connector_outbound_pending", "Outbound requests not yet delivered or failed.", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *QueueCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.depth, c.age, c.locked, c.lockedTotal, c.dead, c.outbound} {
+	for _, d := range []*prometheus.Desc{c.depth, c.age, c.locked, c.lockedTotal, c.dead, c.outboundPending} {
 		ch <- d
 	}
 }
@@ -158,46 +174,26 @@ func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	now := time.Now()
-	rows, err := c.db.QueryContext(ctx, `SELECT e.portal_id, e.line_id, COUNT(*), MIN(e.created_at) FROM outbox_events e GROUP BY e.portal_id, e.line_id`)
-	if err == nil {
-		for rows.Next() {
-			var p, l string
-			var n, oldest int64
-			if rows.Scan(&p, &l, &n, &oldest) == nil {
-				ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(n), p, l)
-				ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, now.Sub(time.UnixMilli(oldest)).Seconds(), p, l)
-			}
-		}
-		rows.Close()
-	} else {
+	depths, err := c.queue.Depths(ctx)
+	if err != nil {
 		c.log.Warn("metrics: queue depth", slog.Any("err", err))
 	}
 	var lockedN int
-	rows, err = c.db.QueryContext(ctx, "SELECT portal_id, line_id FROM line_queue WHERE locked_until > ?", now.UnixMilli())
-	if err == nil {
-		for rows.Next() {
-			var p, l string
-			if rows.Scan(&p, &l) == nil {
-				lockedN++
-				ch <- prometheus.MustNewConstMetric(c.locked, prometheus.GaugeValue, 1, p, l)
-			}
+	for _, d := range depths {
+		if d.Pending > 0 {
+			ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(d.Pending), d.PortalID, d.LineID)
+			ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, now.Sub(d.OldestAt).Seconds(), d.PortalID, d.LineID)
 		}
-		rows.Close()
+		if d.LockedOut {
+			lockedN++
+			ch <- prometheus.MustNewConstMetric(c.locked, prometheus.GaugeValue, 1, d.PortalID, d.LineID)
+		}
+		if d.DeadLetters > 0 {
+			ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(d.DeadLetters), d.PortalID, d.LineID)
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.lockedTotal, prometheus.GaugeValue, float64(lockedN))
-	rows, err = c.db.QueryContext(ctx, "SELECT portal_id, line_id, COUNT(*) FROM dead_letters GROUP BY portal_id, line_id")
-	if err == nil {
-		for rows.Next() {
-			var p, l string
-			var n int64
-			if rows.Scan(&p, &l, &n) == nil {
-				ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(n), p, l)
-			}
-		}
-		rows.Close()
-	}
-	var pending int64
-	if c.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM outbound_requests WHERE state = 'pending'").Scan(&pending) == nil {
-		ch <- prometheus.MustNewConstMetric(c.outbound, prometheus.GaugeValue, float64(pending))
+	if pending, err := c.outbound.Pending(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(c.outboundPending, prometheus.GaugeValue, float64(pending))
 	}
 }

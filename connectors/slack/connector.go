@@ -14,9 +14,11 @@
 package slack
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -52,20 +54,33 @@ const DefaultAPIURL = slackapi.APIURL
 type Options struct {
 	// APIURL is the Web API base URL, method names are appended to it.
 	// Default DefaultAPIURL ("https://slack.com/api/"); tests name a fake.
-	APIURL string
+	APIURL string `mapstructure:"api_url"`
+
 	// HTTPClient makes every Web API request and file download. Default: a
 	// client with a 20s timeout (downloads use a client without one, bounded
 	// by the caller's context).
-	HTTPClient *http.Client
+	HTTPClient *http.Client `mapstructure:"-"`
 	// ChannelInterval is the pause between two messages to one channel
 	// (Slack allows about one per second). Default 1s; negative disables.
-	ChannelInterval time.Duration
+	ChannelInterval time.Duration `mapstructure:"-"`
 	// ProfileTTL is how long a looked-up user profile or channel title is
 	// used before it is looked up again (in the background). Default 1h.
-	ProfileTTL time.Duration
+	ProfileTTL time.Duration `mapstructure:"-"`
 	// Logger receives background failures (profile lookups, Socket Mode).
 	// Default slog.Default().
-	Logger *slog.Logger
+	Logger *slog.Logger `mapstructure:"-"`
+}
+
+// DefaultOptions are the slack.* config keys' defaults.
+func DefaultOptions() Options { return Options{APIURL: DefaultAPIURL} }
+
+// Validate checks the configured fields and names the first bad one by its
+// config key.
+func (o Options) Validate() error {
+	if u, err := url.Parse(o.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("api_url: want an absolute http(s) URL, got %q", o.APIURL)
+	}
+	return nil
 }
 
 // Connector is the Slack connector. One value serves every Slack connection;

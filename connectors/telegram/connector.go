@@ -11,6 +11,7 @@ package telegram
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -42,27 +43,46 @@ const (
 type Options struct {
 	// APIEndpoint is a fmt format with two %s verbs, the token and the
 	// method name. Default tgbotapi.APIEndpoint
-	// ("https://api.telegram.org/bot%s/%s"). Files are downloaded from the
-	// same host: "/bot%s/" becomes "/file/bot%s/" (the Bot API's layout).
-	APIEndpoint string
+	// ("https://api.telegram.org/bot%s/%s"); a local Bot API server or a
+	// test server may be named here. Files are downloaded from the same
+	// host: "/bot%s/" becomes "/file/bot%s/" (the Bot API's layout).
+	APIEndpoint string `mapstructure:"api_endpoint"`
+	// PollTimeout is how long one getUpdates call waits for updates in
+	// polling mode. Default 25s.
+	PollTimeout time.Duration `mapstructure:"poll_timeout"`
+
 	// HTTPClient makes every Bot API request. Default: a client with a 15s
 	// timeout. Long polls and file downloads use its Transport with longer
 	// timeouts of their own.
-	HTTPClient *http.Client
-	// PollTimeout is how long one getUpdates call waits for updates.
-	// Default 25s.
-	PollTimeout time.Duration
+	HTTPClient *http.Client `mapstructure:"-"`
 	// ChatInterval is the least time between two messages to one private
 	// chat (Telegram: about one per second). Default 1s.
-	ChatInterval time.Duration
+	ChatInterval time.Duration `mapstructure:"-"`
 	// GroupInterval is the same for groups (Telegram: 20 per minute).
 	// Default 3s.
-	GroupInterval time.Duration
+	GroupInterval time.Duration `mapstructure:"-"`
 	// BotInterval is the least time between two messages of one bot to any
 	// chat (Telegram: about 30 per second). Default 34ms.
-	BotInterval time.Duration
+	BotInterval time.Duration `mapstructure:"-"`
 	// Logger receives the poller's warnings. Default slog.Default().
-	Logger *slog.Logger
+	Logger *slog.Logger `mapstructure:"-"`
+}
+
+// DefaultOptions are the telegram.* config keys' defaults.
+func DefaultOptions() Options {
+	return Options{APIEndpoint: tgbotapi.APIEndpoint, PollTimeout: 25 * time.Second}
+}
+
+// Validate checks the configured fields and names the first bad one by its
+// config key.
+func (o Options) Validate() error {
+	if o.PollTimeout < time.Second || o.PollTimeout > 50*time.Second {
+		return fmt.Errorf("poll_timeout: want 1s..50s, got %s", o.PollTimeout)
+	}
+	if strings.Count(o.APIEndpoint, "%s") != 2 {
+		return fmt.Errorf("api_endpoint: must contain two %%s (token, method), got %q", o.APIEndpoint)
+	}
+	return nil
 }
 
 // Connector is the Telegram connector. One value serves every Telegram

@@ -19,7 +19,9 @@
 package twilio
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -66,14 +68,30 @@ const (
 // voice_message is set.
 const DefaultVoiceMessage = "Thank you for calling. Please leave a message after the tone."
 
+// DefaultAPIURL is Twilio's REST API.
+const DefaultAPIURL = "https://api.twilio.com"
+
 // Options configure a Connector. The zero value talks to api.twilio.com.
 type Options struct {
-	// APIURL is the REST API's base URL, without the /2010-04-01 path.
-	// Default "https://api.twilio.com".
-	APIURL string
+	// APIURL is the REST API's base URL, without the /2010-04-01 path;
+	// media and recordings are fetched from it too. Default DefaultAPIURL;
+	// tests name a fake.
+	APIURL string `mapstructure:"api_url"`
 	// HTTPClient makes every REST request. Default: a client with a 15s
 	// timeout. File downloads use its Transport with a longer timeout.
-	HTTPClient *http.Client
+	HTTPClient *http.Client `mapstructure:"-"`
+}
+
+// DefaultOptions are the twilio.* config keys' defaults.
+func DefaultOptions() Options { return Options{APIURL: DefaultAPIURL} }
+
+// Validate checks the configured fields and names the first bad one by its
+// config key.
+func (o Options) Validate() error {
+	if u, err := url.Parse(o.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("api_url: want an absolute http(s) URL, got %q", o.APIURL)
+	}
+	return nil
 }
 
 // Connector is the Twilio connector. One value serves every Twilio
@@ -95,7 +113,7 @@ var (
 func New(opts Options) *Connector {
 	cn := &Connector{apiURL: strings.TrimSuffix(opts.APIURL, "/"), client: opts.HTTPClient}
 	if cn.apiURL == "" {
-		cn.apiURL = "https://api.twilio.com"
+		cn.apiURL = DefaultAPIURL
 	}
 	if cn.client == nil {
 		cn.client = &http.Client{Timeout: 15 * time.Second}

@@ -8,8 +8,8 @@ import (
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/connectors/connectortest"
 	"github.com/connector-gateway/connector/connectors/webchat"
-	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/queuetest"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // TestConformance runs the connector suite with the widget itself as the
@@ -19,7 +19,7 @@ import (
 func TestConformance(t *testing.T) {
 	connectortest.Run(t, connectortest.Harness{
 		New: func(t *testing.T) (connectors.Connector, connectors.Conn, connectortest.Messenger) {
-			e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
+			e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: sqldb.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
 			c := shopConn(e)
 			c.EntryURL = e.srv.URL
 			return e.cn, c, newVisitorTab(t, e, c)

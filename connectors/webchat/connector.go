@@ -14,6 +14,8 @@ package webchat
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
@@ -25,24 +27,48 @@ const Type = "webchat"
 // Options tune the connector. Zero fields take the documented default.
 type Options struct {
 	// MessageLimit is the longest visitor message, in characters. Default 4000.
-	MessageLimit int
-	// UploadLimit is the largest visitor upload, in bytes. Default 10 MiB.
-	UploadLimit int64
+	MessageLimit int `mapstructure:"message_limit"`
+	// UploadLimit is the largest visitor upload, in bytes. Default
+	// 10485760 (10 MiB); at most 64 MiB. MySQL's max_allowed_packet must
+	// be larger.
+	UploadLimit int64 `mapstructure:"upload_limit"`
 	// RatePerMinute is how many messages and uploads one visitor may send
 	// per minute; bursts of up to Burst pass at once. Default 30.
-	RatePerMinute int
-	// Burst is the most messages a visitor may send at once. Default 10.
-	Burst int
+	RatePerMinute int `mapstructure:"rate_per_minute"`
 	// Poll is how often an open widget socket looks in the database for
-	// messages stored by another gateway process. Default 2s.
-	Poll time.Duration
+	// messages stored by another gateway process (mysql only). Default 2s.
+	Poll time.Duration `mapstructure:"poll"`
+
+	// Burst is the most messages a visitor may send at once. Default 10.
+	Burst int `mapstructure:"-"`
 	// MaxTabs is the most open sockets of one visitor. Default 8.
-	MaxTabs int
+	MaxTabs int `mapstructure:"-"`
 	// Recheck is how often an open socket checks that its connection is
 	// still active and the page's site still allowed. Default 30s.
-	Recheck time.Duration
+	Recheck time.Duration `mapstructure:"-"`
 	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	Now func() time.Time `mapstructure:"-"`
+}
+
+// DefaultOptions are the webchat.* config keys' defaults.
+func DefaultOptions() Options {
+	return Options{MessageLimit: 4000, UploadLimit: 10 << 20, RatePerMinute: 30, Poll: 2 * time.Second}
+}
+
+// Validate checks the configured fields and names the first bad one by its
+// config key.
+func (o Options) Validate() error {
+	switch {
+	case o.MessageLimit < 1 || o.MessageLimit > 100000:
+		return fmt.Errorf("message_limit: want 1..100000 characters, got %d", o.MessageLimit)
+	case o.UploadLimit < 1024 || o.UploadLimit > 64<<20:
+		return fmt.Errorf("upload_limit: want 1024..67108864 bytes, got %d", o.UploadLimit)
+	case o.RatePerMinute < 1:
+		return errors.New("rate_per_minute: must be at least 1")
+	case o.Poll <= 0:
+		return errors.New("poll: must be positive")
+	}
+	return nil
 }
 
 func (o *Options) setDefaults() {

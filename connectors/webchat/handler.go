@@ -18,9 +18,9 @@ type Gateway struct {
 	DB *sql.DB
 	// Driver is the database's driver name: "mysql" or "sqlite".
 	Driver string
-	// Sink takes visitors' messages as events; it returns once they are
-	// committed.
-	Sink connectors.Sink
+	// Sink returns the sink of one connection's events: visitors'
+	// messages go there, and it returns once they are committed.
+	Sink func(c connectors.Conn) connectors.Sink
 	// Connection returns the connection behind a widget id (the
 	// connection's hash, as in the snippet's data-widget), with file links.
 	// ok is false when there is no such connection, it is not a webchat

@@ -19,6 +19,7 @@ import (
 	"github.com/connector-gateway/connector/connectors/webchat"
 	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/queuetest"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 const (
@@ -37,7 +38,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, b queuetest.Backend)) {
 // as the API server routes it.
 type env struct {
 	t      *testing.T
-	db     *queue.DB
+	db     *sqldb.DB
 	outbox *queue.Outbox
 	cn     *webchat.Connector
 	h      *webchat.Handler
@@ -59,7 +60,7 @@ const serverTimeout = time.Second
 
 const secretsKey = "c2VjcmV0cyBrZXkgZm9yIHRoZSB3ZWJjaGF0IHRlc3RzIQ=="
 
-func newEnv(t *testing.T, db *queue.DB, opts webchat.Options) *env {
+func newEnv(t *testing.T, db *sqldb.DB, opts webchat.Options) *env {
 	t.Helper()
 	outbox, err := queue.NewOutbox(db, queue.Config{})
 	if err != nil {
@@ -67,7 +68,7 @@ func newEnv(t *testing.T, db *queue.DB, opts webchat.Options) *env {
 	}
 	t.Cleanup(outbox.Close)
 	e := &env{t: t, db: db, outbox: outbox, conns: map[string]connectors.Conn{}}
-	e.cn, err = webchat.New(webchat.Gateway{DB: db.SQL, Driver: db.Dialect.Name(), Sink: e.enqueue, SecretsKey: secretsKey, Connection: e.lookup}, opts)
+	e.cn, err = webchat.New(webchat.Gateway{DB: db.SQL, Driver: db.Dialect.Name(), Sink: func(connectors.Conn) connectors.Sink { return e.enqueue }, SecretsKey: secretsKey, Connection: e.lookup}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +336,7 @@ func (s *socket) closeStatus() websocket.StatusCode {
 func (e *env) queued(line string) []connectors.Event {
 	e.t.Helper()
 	ctx := context.Background()
-	l, err := e.outbox.Claim(ctx, queue.LineRef{LineID: line}, "test", time.Minute)
+	l, err := queuetest.ClaimLine(ctx, e.outbox, queue.LineRef{LineID: line}, "test", time.Minute)
 	if err != nil {
 		e.t.Fatal(err)
 	}

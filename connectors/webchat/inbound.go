@@ -71,7 +71,7 @@ func (h *Handler) visitorMessage(ctx context.Context, c connectors.Conn, visitor
 		User:    &connectors.User{ID: visitor, Name: p.Name, Email: p.Email, Language: p.Language, ProfileHash: p.hash()},
 		Message: &connectors.Message{ID: f.ID, Text: f.Text, Files: files},
 	}
-	if err := h.gw.Sink(ctx, []connectors.Keyed{{DedupeKey: key, Event: ev}}); err != nil {
+	if err := h.gw.Sink(c)(ctx, []connectors.Keyed{{DedupeKey: key, Event: ev}}); err != nil {
 		return message{}, fmt.Errorf("webchat: enqueue: %w", err)
 	}
 	m, _, err := h.store.appendMessage(ctx, c.ID, visitor, message{ID: f.ID, From: fromVisitor, Text: f.Text, Files: stored})

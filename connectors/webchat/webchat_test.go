@@ -14,8 +14,8 @@ import (
 
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/connectors/webchat"
-	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/queuetest"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 func shopConn(e *env) connectors.Conn {
@@ -115,7 +115,7 @@ func TestRepliesLiveAndCaughtUp(t *testing.T) {
 // widget's token, or one signed with another key is refused, and a new
 // visitor sees nothing of anyone else's.
 func TestVisitorsCannotReadEachOther(t *testing.T) {
-	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
+	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: sqldb.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
 	c := shopConn(e)
 	other := shopConn(e)
 	alice, bob := e.visitor(c), e.visitor(c)
@@ -167,7 +167,7 @@ func (e *env) visitorOf(c connectors.Conn) sessionAnswer { return e.visitor(c) }
 
 // Only pages of the allowed sites get a session or a socket.
 func TestOriginChecked(t *testing.T) {
-	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
+	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: sqldb.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
 	c := shopConn(e)
 	cases := []struct {
 		origin string
@@ -334,7 +334,7 @@ func TestUploads(t *testing.T) {
 // Send fails for good for a chat id that is no visitor, and succeeds for a
 // visitor who is not online.
 func TestSendToUnknownVisitor(t *testing.T) {
-	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
+	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: sqldb.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
 	c := shopConn(e)
 	for _, chat := range []string{"42", "vis_aaaaaaaaaaaaaaaaaaaaaaaaaa"} {
 		_, err := e.cn.Send(context.Background(), c, connectors.Outbound{ChatID: chat, Text: "hi"})
@@ -353,7 +353,7 @@ func TestSendToUnknownVisitor(t *testing.T) {
 // With several gateway processes on one MySQL, a reply stored by one
 // reaches a socket open on another (by its poll).
 func TestReplyFromAnotherProcess(t *testing.T) {
-	db := queuetest.Open(t, queuetest.Backend{Driver: queue.DriverMySQL, DSN: queuetest.MySQLDSN})
+	db := queuetest.Open(t, queuetest.Backend{Driver: sqldb.DriverMySQL, DSN: queuetest.MySQLDSN})
 	a := newEnv(t, db, webchat.Options{Poll: 50 * time.Millisecond})
 	b := newEnv(t, db, webchat.Options{Poll: 50 * time.Millisecond})
 	c := shopConn(a)
@@ -374,7 +374,7 @@ func TestReplyFromAnotherProcess(t *testing.T) {
 
 // Typing reaches the visitor's open sockets.
 func TestTyping(t *testing.T) {
-	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
+	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: sqldb.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
 	c := shopConn(e)
 	v := e.visitor(c)
 	s := e.open(c, v.Token, 0)
@@ -388,7 +388,7 @@ func TestTyping(t *testing.T) {
 
 // Shutdown closes open sockets with "going away", so widgets reconnect.
 func TestShutdownClosesSockets(t *testing.T) {
-	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
+	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: sqldb.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
 	c := shopConn(e)
 	s := e.open(c, e.visitor(c).Token, 0)
 	code := make(chan websocket.StatusCode, 1)
@@ -406,7 +406,7 @@ func TestShutdownClosesSockets(t *testing.T) {
 // The pre-chat form: required fields are enforced on the server too, and
 // the profile reaches the portal in the event.
 func TestPrechatProfile(t *testing.T) {
-	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
+	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: sqldb.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
 	c := e.addConn(connectors.Settings{webchat.SettingOrigins: site, webchat.SettingPrechatName: "required", webchat.SettingPrechatEmail: "optional"})
 	v := e.visitor(c)
 	s := e.open(c, v.Token, 0)
@@ -433,7 +433,7 @@ func TestPrechatProfile(t *testing.T) {
 // The script is served small, cacheable and compressed, and the snippet
 // names it.
 func TestScriptAndSnippet(t *testing.T) {
-	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
+	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: sqldb.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
 	req, _ := http.NewRequest("GET", e.srv.URL+"/widget.js", nil)
 	req.Header.Set("Accept-Encoding", "gzip")
 	resp, err := http.DefaultTransport.RoundTrip(req)
@@ -463,7 +463,7 @@ func TestScriptAndSnippet(t *testing.T) {
 // A deactivated chat closes the sockets that are open, and the widget
 // stops (close code 4003).
 func TestDeactivationClosesSockets(t *testing.T) {
-	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{Recheck: 50 * time.Millisecond})
+	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: sqldb.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{Recheck: 50 * time.Millisecond})
 	c := shopConn(e)
 	s := e.open(c, e.visitor(c).Token, 0)
 	e.removeConn(c)
@@ -475,7 +475,7 @@ func TestDeactivationClosesSockets(t *testing.T) {
 // A socket outlives the HTTP server's request timeouts (net/http clears its
 // deadlines when the connection is hijacked; this keeps it that way).
 func TestSocketOutlivesServerTimeouts(t *testing.T) {
-	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
+	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: sqldb.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
 	c := shopConn(e)
 	v := e.visitor(c)
 	s := e.open(c, v.Token, 0)
@@ -495,7 +495,7 @@ func TestSocketOutlivesServerTimeouts(t *testing.T) {
 
 // A script that keeps sending junk is disconnected.
 func TestJunkFramesDisconnect(t *testing.T) {
-	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
+	e := newEnv(t, queuetest.Open(t, queuetest.Backend{Driver: sqldb.DriverSQLite, DSN: queuetest.SQLiteDSN}), webchat.Options{})
 	c := shopConn(e)
 	s := e.open(c, e.visitor(c).Token, 0)
 	for i := 0; i < 25; i++ {

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,14 +28,23 @@ type Batch struct {
 	Events []connectors.Event `json:"events"`
 }
 
+// ErrTooLarge is a batch body over ReadBatch's limit.
+var ErrTooLarge = errors.New("sdk: batch body over the limit")
+
 // ReadBatch reads a batch request, verifies its signature against any of the
-// portal's secrets (5-minute tolerance) and decodes it. Answer 2xx only
-// after the events are safely stored on the portal's side.
+// portal's secrets (5-minute tolerance) and decodes it. A body over limit
+// bytes is ErrTooLarge (answer 413; the gateway retries, so size the limit
+// for dispatch.batch_size events). Answer 2xx only after the events are
+// safely stored on the portal's side; any error means: answer non-2xx and
+// store nothing, the gateway will send the batch again.
 func ReadBatch(r *http.Request, secrets []string, limit int64) (Batch, error) {
 	var b Batch
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit))
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return b, fmt.Errorf("sdk: read batch: %w", err)
+	}
+	if int64(len(body)) > limit {
+		return b, ErrTooLarge
 	}
 	if err := portal.Verify(secrets, body, r.Header); err != nil {
 		return b, fmt.Errorf("sdk: %w", err)

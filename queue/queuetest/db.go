@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // EnvMySQL names the variable holding a MariaDB/MySQL server DSN (no
@@ -32,8 +32,8 @@ type Backend struct {
 // under CI (CI=true) a missing MariaDB fails the test instead.
 func Backends() []Backend {
 	return []Backend{
-		{Driver: queue.DriverMySQL, DSN: MySQLDSN},
-		{Driver: queue.DriverSQLite, DSN: SQLiteDSN},
+		{Driver: sqldb.DriverMySQL, DSN: MySQLDSN},
+		{Driver: sqldb.DriverSQLite, DSN: SQLiteDSN},
 	}
 }
 
@@ -89,9 +89,9 @@ func withDBName(server, name string) string {
 }
 
 // Open opens and migrates a fresh database of the backend.
-func Open(t testing.TB, b Backend) *queue.DB {
+func Open(t testing.TB, b Backend) *sqldb.DB {
 	t.Helper()
-	db, err := queue.Open(context.Background(), b.Driver, b.DSN(t))
+	db, err := sqldb.Open(context.Background(), b.Driver, b.DSN(t))
 	if err != nil {
 		t.Fatalf("open %s: %v", b.Driver, err)
 	}

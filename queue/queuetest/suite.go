@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Clock is a settable clock for tests of time-based rules.
@@ -32,27 +33,38 @@ func ev(line, key string, n int) queue.NewEvent {
 	return queue.NewEvent{DedupeKey: key, PortalID: "p1", LineID: line, EventID: fmt.Sprintf("evt-%s-%d", line, n), Payload: []byte(fmt.Sprintf(`{"n":%d}`, n))}
 }
 
-// Run is the conformance suite every backend must pass.
+// Run is the conformance suite every backend must pass, one section per
+// store of package queue.
 func Run(t *testing.T, b Backend) {
-	ctx := context.Background()
-	l1 := queue.LineRef{LineID: "l1", PortalID: "p1"}
-	newOutbox := func(t *testing.T, db *queue.DB, cfg queue.Config) *queue.Outbox {
-		o, err := queue.NewOutbox(db, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(o.Close)
-		return o
-	}
+	t.Run("Database", func(t *testing.T) { runDatabase(t, b) })
+	t.Run("Outbox", func(t *testing.T) { runOutbox(t, b) })
+	t.Run("Outbound", func(t *testing.T) { runOutbound(t, b) })
+	t.Run("Polls", func(t *testing.T) { runPolls(t, b) })
+	t.Run("Keys", func(t *testing.T) { runKeys(t, b) })
+}
 
+// newOutbox starts an outbox on db, closed when the test ends.
+func newOutbox(t *testing.T, db *sqldb.DB, cfg queue.Config) *queue.Outbox {
+	t.Helper()
+	o, err := queue.NewOutbox(db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(o.Close)
+	return o
+}
+
+// runDatabase: the schema the binary carries (package sqldb).
+func runDatabase(t *testing.T, b Backend) {
+	ctx := context.Background()
 	t.Run("SchemaBehindIsRefused", func(t *testing.T) {
-		db, err := queue.Open(ctx, b.Driver, b.DSN(t))
+		db, err := sqldb.Open(ctx, b.Driver, b.DSN(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
 		err = db.CheckSchema(ctx)
-		if !errors.Is(err, queue.ErrSchemaBehind) {
+		if !errors.Is(err, sqldb.ErrSchemaBehind) {
 			t.Fatalf("fresh database: CheckSchema = %v, want ErrSchemaBehind", err)
 		}
 		if _, err := db.Migrate(ctx); err != nil {
@@ -62,6 +74,13 @@ func Run(t *testing.T, b Backend) {
 			t.Fatalf("after migrate: %v", err)
 		}
 	})
+}
+
+// runOutbox: enqueue with dedupe, claim, ack, lock-out, dead letters,
+// several processes on one database.
+func runOutbox(t *testing.T, b Backend) {
+	ctx := context.Background()
+	l1 := queue.LineRef{LineID: "l1", PortalID: "p1"}
 
 	t.Run("DedupeKeepsOne", func(t *testing.T) {
 		o := newOutbox(t, Open(t, b), queue.Config{})
@@ -76,6 +95,32 @@ func Run(t *testing.T, b Backend) {
 		st, _ := o.Status(ctx, "l1")
 		if st.Pending != 1 {
 			t.Fatalf("pending = %d, want 1", st.Pending)
+		}
+	})
+
+	t.Run("SupersededKeysAreDuplicates", func(t *testing.T) {
+		o := newOutbox(t, Open(t, b), queue.Config{})
+		read := ev("l1", "m1:status:read", 1)
+		read.Supersedes = []string{"m1:status:delivered", "m1:status:sent"}
+		if n, err := o.Enqueue(ctx, []queue.NewEvent{read}); err != nil || n != 1 {
+			t.Fatalf("read = %d, %v; want 1, nil", n, err)
+		}
+		// The late delivered of the same message adds nothing.
+		late := ev("l1", "m1:status:delivered", 2)
+		late.Supersedes = []string{"m1:status:sent"}
+		if n, err := o.Enqueue(ctx, []queue.NewEvent{late}); err != nil || n != 0 {
+			t.Fatalf("late delivered = %d, %v; want 0, nil", n, err)
+		}
+		// Delivered and read of another message in one group: only read.
+		d2 := ev("l1", "m2:status:delivered", 3)
+		r2 := ev("l1", "m2:status:read", 4)
+		r2.Supersedes = []string{"m2:status:delivered"}
+		if n, err := o.Enqueue(ctx, []queue.NewEvent{d2, r2}); err != nil || n != 1 {
+			t.Fatalf("delivered+read together = %d, %v; want 1, nil", n, err)
+		}
+		st, _ := o.Status(ctx, "l1")
+		if st.Pending != 2 {
+			t.Fatalf("pending = %d, want 2 (the two reads)", st.Pending)
 		}
 	})
 
@@ -120,11 +165,11 @@ func Run(t *testing.T, b Backend) {
 				t.Fatal(err)
 			}
 		}
-		l, err := o.Claim(ctx, l1, "a", time.Minute)
+		l, err := ClaimLine(ctx, o, l1, "a", time.Minute)
 		if err != nil || l == nil {
 			t.Fatalf("claim a = %v, %v", l, err)
 		}
-		if l2, err := o.Claim(ctx, l1, "b", time.Minute); err != nil || l2 != nil {
+		if l2, err := ClaimLine(ctx, o, l1, "b", time.Minute); err != nil || l2 != nil {
 			t.Fatalf("claim b while a holds = %v, %v; want nil", l2, err)
 		}
 		if ready, _ := o.ReadyLines(ctx, 10); len(ready) != 0 {
@@ -157,7 +202,7 @@ func Run(t *testing.T, b Backend) {
 		if ready, _ := o.ReadyLines(ctx, 10); len(ready) != 0 {
 			t.Fatalf("drained line listed as ready: %v", ready)
 		}
-		l3, err := o.Claim(ctx, l1, "b", time.Minute)
+		l3, err := ClaimLine(ctx, o, l1, "b", time.Minute)
 		if err != nil || l3 == nil {
 			t.Fatalf("released line not claimable by another owner: %v, %v", l3, err)
 		}
@@ -176,10 +221,10 @@ func Run(t *testing.T, b Backend) {
 			}
 			refs = append(refs, queue.LineRef{LineID: l, PortalID: "p1"})
 		}
-		if l, _ := o.Claim(ctx, refs[1], "other", time.Minute); l == nil {
+		if l, _ := ClaimLine(ctx, o, refs[1], "other", time.Minute); l == nil {
 			t.Fatal("setup: claim")
 		}
-		lk, _ := o.Claim(ctx, refs[2], "w", time.Minute)
+		lk, _ := ClaimLine(ctx, o, refs[2], "w", time.Minute)
 		bl, _ := o.Next(ctx, lk, 10)
 		if _, err := o.Fail(ctx, bl, "503"); err != nil {
 			t.Fatal(err)
@@ -215,12 +260,12 @@ func Run(t *testing.T, b Backend) {
 		if _, err := o.Enqueue(ctx, []queue.NewEvent{ev("l1", "k", 1)}); err != nil {
 			t.Fatal(err)
 		}
-		la, _ := o.Claim(ctx, l1, "a", 30*time.Second)
+		la, _ := ClaimLine(ctx, o, l1, "a", 30*time.Second)
 		if la == nil {
 			t.Fatal("no lease")
 		}
 		clk.Advance(31 * time.Second)
-		lb, err := o.Claim(ctx, l1, "b", 30*time.Second)
+		lb, err := ClaimLine(ctx, o, l1, "b", 30*time.Second)
 		if err != nil || lb == nil {
 			t.Fatalf("take-over after expiry = %v, %v", lb, err)
 		}
@@ -246,7 +291,7 @@ func Run(t *testing.T, b Backend) {
 		start := clk.Now()
 		var periods []time.Duration
 		for attempt := 0; attempt < 10; attempt++ {
-			l, err := o.Claim(ctx, l1, "a", time.Minute)
+			l, err := ClaimLine(ctx, o, l1, "a", time.Minute)
 			if err != nil || l == nil {
 				t.Fatalf("attempt %d: claim = %v, %v", attempt, l, err)
 			}
@@ -264,7 +309,7 @@ func Run(t *testing.T, b Backend) {
 				}
 				break
 			}
-			if l2, _ := o.Claim(ctx, l1, "a", time.Minute); l2 != nil {
+			if l2, _ := ClaimLine(ctx, o, l1, "a", time.Minute); l2 != nil {
 				t.Fatal("locked line claimed")
 			}
 			st, _ := o.Status(ctx, "l1")
@@ -291,7 +336,7 @@ func Run(t *testing.T, b Backend) {
 		if err != nil || n != 5 {
 			t.Fatalf("replay = %d, %v", n, err)
 		}
-		l, _ := o.Claim(ctx, l1, "a", time.Minute)
+		l, _ := ClaimLine(ctx, o, l1, "a", time.Minute)
 		batch, _ := o.Next(ctx, l, 100)
 		for i, it := range batch.Items {
 			if it.EventID != fmt.Sprintf("evt-l1-%d", i) {
@@ -303,10 +348,54 @@ func Run(t *testing.T, b Backend) {
 		}
 	})
 
+	t.Run("DepthsCountWhatWaits", func(t *testing.T) {
+		clk := NewClock(time.Unix(1_700_000_000, 0))
+		o := newOutbox(t, Open(t, b), queue.Config{Now: clk.Now, Schedule: []time.Duration{time.Hour}, Window: 2 * time.Hour})
+		if ds, err := o.Depths(ctx); err != nil || len(ds) != 0 {
+			t.Fatalf("empty outbox: depths %+v, %v", ds, err)
+		}
+		start := clk.Now()
+		if _, err := o.Enqueue(ctx, []queue.NewEvent{ev("l1", "", 1), ev("l1", "", 2), ev("l2", "", 1), ev("l3", "", 1)}); err != nil {
+			t.Fatal(err)
+		}
+		fail := func(line string) {
+			t.Helper()
+			l, err := ClaimLine(ctx, o, queue.LineRef{LineID: line, PortalID: "p1"}, "w", time.Minute)
+			if err != nil || l == nil {
+				t.Fatalf("claim %s: %v, %v", line, l, err)
+			}
+			batch, err := o.Next(ctx, l, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := o.Fail(ctx, batch, "portal down"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// l3 fails until its window is over: its event becomes a dead
+		// letter. l2 fails once after that: it is locked out now.
+		fail("l3")
+		clk.Advance(2 * time.Hour)
+		fail("l3")
+		fail("l2")
+		got, err := o.Depths(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []queue.LineDepth{
+			{PortalID: "p1", LineID: "l1", Pending: 2, OldestAt: start.UTC()},
+			{PortalID: "p1", LineID: "l2", Pending: 1, OldestAt: start.UTC(), LockedOut: true},
+			{PortalID: "p1", LineID: "l3", DeadLetters: 1},
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("depths\n got %+v\nwant %+v", got, want)
+		}
+	})
+
 	t.Run("TwoProcessesNeverShareALine", func(t *testing.T) {
 		dsn := b.DSN(t)
 		open := func() *queue.Outbox {
-			db, err := queue.Open(ctx, b.Driver, dsn)
+			db, err := sqldb.Open(ctx, b.Driver, dsn)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -345,7 +434,7 @@ func Run(t *testing.T, b Backend) {
 						return
 					}
 					for _, r := range ready {
-						l, err := o.Claim(ctx, r, owner, time.Minute)
+						l, err := ClaimLine(ctx, o, r, owner, time.Minute)
 						if err != nil {
 							t.Error(err)
 							return
@@ -383,68 +472,14 @@ func Run(t *testing.T, b Backend) {
 			}
 		}
 	})
-
-	t.Run("OutboundPerChatOrderAndIdempotency", func(t *testing.T) {
-		clk := NewClock(time.Unix(1_700_000_000, 0))
-		o := newOutbox(t, Open(t, b), queue.Config{Now: clk.Now})
-		sub := func(id, chat, idem string) string {
-			got, _, err := o.Submit(ctx, queue.OutboundRequest{ID: id, PortalID: "p1", LineID: "l1", ConnectionID: "c1", ChatID: chat, Op: "send", Payload: []byte("{}"), IdemKey: idem})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return got
-		}
-		sub("r1", "chatA", "x1")
-		sub("r2", "chatA", "")
-		sub("r3", "chatB", "")
-		if got := sub("r4", "chatA", "x1"); got != "r1" {
-			t.Fatalf("repeat idempotency key gave %s, want r1", got)
-		}
-		reqs, err := o.ClaimOutbound(ctx, "w", 10, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(reqs) != 2 || reqs[0].ID != "r1" || reqs[1].ID != "r3" {
-			t.Fatalf("claimed %v, want heads r1 and r3", ids(reqs))
-		}
-		// r1 fails transiently: r2 must wait behind it.
-		if err := o.RetryOutbound(ctx, reqs[0], clk.Now().Add(time.Minute), "timeout"); err != nil {
-			t.Fatal(err)
-		}
-		if more, _ := o.ClaimOutbound(ctx, "w", 10, time.Minute); len(more) != 0 {
-			t.Fatalf("claimed %v while r1 waits for retry", ids(more))
-		}
-		clk.Advance(time.Minute)
-		reqs2, _ := o.ClaimOutbound(ctx, "w", 10, time.Minute)
-		if len(reqs2) != 1 || reqs2[0].ID != "r1" {
-			t.Fatalf("after backoff claimed %v, want r1", ids(reqs2))
-		}
-		status := queue.NewEvent{PortalID: "p1", LineID: "l1", EventID: "st-r1", Payload: []byte(`{}`)}
-		if err := o.FinishOutbound(ctx, reqs2[0], queue.OutboundDone, `["42"]`, status); err != nil {
-			t.Fatal(err)
-		}
-		reqs3, _ := o.ClaimOutbound(ctx, "w", 10, time.Minute)
-		if len(reqs3) != 1 || reqs3[0].ID != "r2" {
-			t.Fatalf("after r1 done claimed %v, want r2", ids(reqs3))
-		}
-		got, err := o.GetOutbound(ctx, "p1", "r1")
-		if err != nil || got.State != queue.OutboundDone || got.Attempts != 2 {
-			t.Fatalf("r1 = %+v, %v", got, err)
-		}
-		if _, err := o.GetOutbound(ctx, "p2", "r1"); !errors.Is(err, queue.ErrNotFound) {
-			t.Fatalf("other portal reads r1: %v", err)
-		}
-		st, _ := o.Status(ctx, "l1")
-		if st.Pending != 1 {
-			t.Fatalf("status event not enqueued: pending %d", st.Pending)
-		}
-	})
 }
 
-func ids(rs []queue.OutboundRequest) []string {
-	var out []string
-	for _, r := range rs {
-		out = append(out, r.ID)
+// ClaimLine takes the lease of one line for owner through ClaimLines, as
+// the dispatcher does; nil, nil when the line is not claimable.
+func ClaimLine(ctx context.Context, o *queue.Outbox, line queue.LineRef, owner string, d time.Duration) (*queue.Lease, error) {
+	leases, err := o.ClaimLines(ctx, []queue.LineRef{line}, owner, d)
+	if err != nil || len(leases) == 0 {
+		return nil, err
 	}
-	return out
+	return leases[0], nil
 }

@@ -18,12 +18,14 @@ import (
 	"github.com/connector-gateway/connector/api/console"
 	"github.com/connector-gateway/connector/api/metrics"
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/meta"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/connectors/twilio"
 	"github.com/connector-gateway/connector/connectors/webchat"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Version is set at build time (-ldflags "-X ...app.Version=v1.2.3").
@@ -33,27 +35,35 @@ var Version = "dev"
 // one place where channels are registered. The web chat keeps its
 // conversations in the gateway's database, so the registry is built once
 // the store is open.
-func Registry(cfg Config, log *slog.Logger, store *Store, files *portal.FileLinks) (*connectors.Registry, error) {
-	wc, err := newWebchat(cfg, log, store, files)
+func Registry(cfg Config, log *slog.Logger, store *Store, views *portal.Views) (*connectors.Registry, error) {
+	wc, err := newWebchat(cfg, log, store, views)
 	if err != nil {
 		return nil, err
 	}
+	tg := cfg.Telegram
+	tg.Logger = log
 	return connectors.NewRegistry(
-		telegram.New(telegram.Options{APIEndpoint: cfg.Telegram.APIEndpoint, PollTimeout: cfg.Telegram.PollTimeout, Logger: log}),
-		slack.New(slack.Options{APIURL: cfg.Slack.APIURL}),
-		twilio.New(twilio.Options{APIURL: cfg.Twilio.APIURL}),
+		telegram.New(tg),
+		slack.New(cfg.Slack),
+		meta.NewWhatsApp(cfg.Meta), meta.NewMessenger(cfg.Meta), meta.NewInstagram(cfg.Meta),
+		twilio.New(cfg.Twilio),
 		wc,
 	)
 }
 
-// Store is an open database with the records and outbox on it.
+// Store is an open database with the records and the queue's stores on it.
 type Store struct {
 	// SecretsKey is the key records are sealed with (file links derive
 	// their key from it).
 	SecretsKey string
-	DB         *queue.DB
+	DB         *sqldb.DB
 	Records    *portal.Records
 	Outbox     *queue.Outbox
+	Outbound   *queue.Outbound
+	Polls      *queue.Polls
+	Keys       *queue.Keys
+	// Inbox is the one way events enter Outbox.
+	Inbox *portal.Inbox
 }
 
 // Close stops the outbox's committer and closes the database.
@@ -65,7 +75,7 @@ func (s *Store) Close() {
 // OpenStore opens the database, migrates it or refuses a schema that is
 // behind, and opens the records with the secrets key.
 func OpenStore(ctx context.Context, cfg Config, log *slog.Logger, onEnqueue func([]queue.LineRef)) (*Store, error) {
-	db, err := queue.Open(ctx, cfg.Database.Driver, cfg.Database.DSN)
+	db, err := sqldb.Open(ctx, cfg.Database.Driver, cfg.Database.DSN)
 	if err != nil {
 		return nil, err
 	}
@@ -92,14 +102,16 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger, onEnqueue func
 		db.Close()
 		return nil, fmt.Errorf("config: secrets.key: %w", err)
 	}
-	outbox, err := queue.NewOutbox(db, queue.Config{
-		Schedule: cfg.Queue.Schedule, Window: cfg.Queue.Window, DedupeTTL: cfg.Queue.DedupeTTL, OnEnqueue: onEnqueue,
-	})
+	qcfg := cfg.Queue
+	qcfg.OnEnqueue = onEnqueue
+	outbox, err := queue.NewOutbox(db, qcfg)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &Store{SecretsKey: key, DB: db, Records: portal.NewRecords(db, sealer), Outbox: outbox}, nil
+	polls := queue.NewPolls(db, nil)
+	return &Store{SecretsKey: key, DB: db, Records: portal.NewRecords(db, sealer, outbox, polls), Outbox: outbox,
+		Outbound: queue.NewOutbound(outbox), Polls: polls, Keys: queue.NewKeys(outbox), Inbox: portal.NewInbox(outbox)}, nil
 }
 
 func loadKey(cfg Config, log *slog.Logger) (string, error) {
@@ -114,7 +126,7 @@ func loadKey(cfg Config, log *slog.Logger) (string, error) {
 	if err == nil {
 		return strings.TrimSpace(string(raw)), nil
 	}
-	if !errors.Is(err, os.ErrNotExist) || cfg.Secrets.KeyFile != "" || cfg.Database.Driver != queue.DriverSQLite {
+	if !errors.Is(err, os.ErrNotExist) || cfg.Secrets.KeyFile != "" || cfg.Database.Driver != sqldb.DriverSQLite {
 		return "", fmt.Errorf("config: secrets.key_file: %w", err)
 	}
 	key := portal.NewKey()
@@ -159,12 +171,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.store = store
-	files, err := portal.NewFileLinks(store.SecretsKey, cfg.PublicURL, cfg.Files.LinkTTL)
+	files, err := portal.NewFileLinks(store.SecretsKey, cfg.PublicURL, cfg.Files)
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("config: secrets.key: %w", err)
 	}
-	reg, err := Registry(cfg, log, store, files)
+	views := portal.NewViews(cfg.PublicURL, files)
+	reg, err := Registry(cfg, log, store, views)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -173,33 +186,36 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.widget = widgetOf(reg)
 	cache := portal.NewCache(store.Records, 2*time.Second)
 	m := metrics.New(store.DB.SQL)
-	m.Register(metrics.NewQueueCollector(store.DB.SQL, log))
-	a.dispatcher, err = portal.NewDispatcher(store.Outbox, cache, portal.DispatcherConfig{
-		BatchSize: cfg.Dispatch.BatchSize, Concurrency: cfg.Dispatch.Concurrency, PerPortal: cfg.Dispatch.PerPortal,
-		Timeout: cfg.Dispatch.Timeout, Lease: cfg.Dispatch.Lease, Poll: cfg.Dispatch.Poll,
-		UserAgent: "connector-gateway/" + Version, Logger: log, Observer: m,
-	})
+	m.Register(metrics.NewQueueCollector(store.Outbox, store.Outbound, log))
+	dcfg := cfg.Dispatch
+	dcfg.UserAgent, dcfg.Logger, dcfg.Observer = "connector-gateway/"+Version, log, m
+	a.dispatcher, err = portal.NewDispatcher(store.Outbox, cache, dcfg)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
 	a.woken.Store(a.dispatcher)
-	a.sender = portal.NewSender(store.Outbox, store.Records, reg, portal.SenderConfig{
-		Concurrency: cfg.Send.Concurrency, Timeout: cfg.Send.Timeout, GiveUpAfter: cfg.Send.GiveUpAfter,
-		PublicURL: cfg.PublicURL, Logger: log, Observer: m,
+	scfg := cfg.Send
+	scfg.Logger, scfg.Observer = log, m
+	a.sender = portal.NewSender(store.Outbound, store.Records, reg, views, scfg)
+	rcfg := cfg.Poll
+	rcfg.Logger = log
+	a.receivers = portal.NewReceivers(store.Polls, store.Inbox, store.Records, reg, views, rcfg)
+	lifecycle := portal.NewLifecycle(portal.LifecycleDeps{
+		Records: store.Records, Registry: reg, Views: views, Receivers: a.receivers, Cache: cache, Logger: log,
 	})
-	a.receivers = portal.NewReceivers(store.Outbox, store.Records, reg, portal.ReceiversConfig{
-		Lease: cfg.Poll.Lease, PublicURL: cfg.PublicURL, Files: files, Logger: log,
-	})
-	handler := api.New(api.Config{PublicURL: cfg.PublicURL, BodyLimit: cfg.HTTP.BodyLimit, Logger: log}, api.Deps{
-		Records: store.Records, Outbox: store.Outbox, Registry: reg, Receivers: a.receivers, WakeSender: a.sender.Wake, Ready: a.ready,
-		Files: files, Cache: cache, Metrics: m, Widget: widgetSurface(a.widget),
+	hcfg := cfg.HTTP
+	hcfg.Logger = log
+	handler := api.New(hcfg, api.Deps{
+		Records: store.Records, Outbox: store.Outbox, Outbound: store.Outbound, Keys: store.Keys, Inbox: store.Inbox,
+		Registry: reg, Views: views, Lifecycle: lifecycle,
+		WakeSender: a.sender.Wake, Ready: a.ready, Files: files, Cache: cache, Metrics: m, Widget: widgetSurface(a.widget),
 	})
 	if cfg.Console.Enabled {
-		cons, err := console.New(ctx, console.Config{
-			PublicURL: cfg.PublicURL, AdminUser: cfg.Console.AdminUser, AdminPassword: cfg.Console.AdminPassword,
-			CookieSecure: cfg.Console.CookieSecure, SessionTTL: cfg.Console.SessionTTL, Refresh: cfg.Console.Refresh, Logger: log,
-		}, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Registry: reg, Lifecycle: handler})
+		ccfg := cfg.Console
+		ccfg.Logger = log
+		cons, err := console.New(ctx, ccfg, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Keys: store.Keys,
+			Registry: reg, Lifecycle: lifecycle, Views: views})
 		if err != nil {
 			store.Close()
 			return nil, err
@@ -329,12 +345,12 @@ func (a *App) janitor(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := a.store.Outbox.PurgeDedupeKeys(ctx); err != nil && ctx.Err() == nil {
+		if n, err := a.store.Keys.Purge(ctx); err != nil && ctx.Err() == nil {
 			a.log.Warn("purge dedupe keys", slog.Any("err", err))
 		} else if n > 0 {
 			a.log.Debug("purged dedupe keys", slog.Int64("count", n))
 		}
-		if _, err := a.store.Outbox.PurgeOutbound(ctx, 7*24*time.Hour); err != nil && ctx.Err() == nil {
+		if _, err := a.store.Outbound.Purge(ctx, 7*24*time.Hour); err != nil && ctx.Err() == nil {
 			a.log.Warn("purge outbound requests", slog.Any("err", err))
 		}
 		select {

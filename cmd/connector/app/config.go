@@ -8,9 +8,17 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"time"
 
+	"github.com/connector-gateway/connector/api"
+	"github.com/connector-gateway/connector/api/console"
+	"github.com/connector-gateway/connector/connectors/meta"
+	"github.com/connector-gateway/connector/connectors/slack"
+	"github.com/connector-gateway/connector/connectors/telegram"
+	"github.com/connector-gateway/connector/connectors/twilio"
+	"github.com/connector-gateway/connector/connectors/webchat"
+	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Config is the whole gateway configuration. Every field has a key in the
@@ -23,21 +31,26 @@ type Config struct {
 	// production). Needed for webhook mode; default "" (polling only).
 	PublicURL string `mapstructure:"public_url"`
 
+	// The gateway's own settings.
 	Database DatabaseConfig `mapstructure:"database"`
 	Secrets  SecretsConfig  `mapstructure:"secrets"`
 	Log      LogConfig      `mapstructure:"log"`
-	Queue    QueueConfig    `mapstructure:"queue"`
-	Dispatch DispatchConfig `mapstructure:"dispatch"`
-	Send     SendConfig     `mapstructure:"send"`
-	HTTP     HTTPConfig     `mapstructure:"http"`
-	Files    FilesConfig    `mapstructure:"files"`
 	Debug    DebugConfig    `mapstructure:"debug"`
-	Poll     PollConfig     `mapstructure:"poll"`
-	Telegram TelegramConfig `mapstructure:"telegram"`
-	Webchat  WebchatConfig  `mapstructure:"webchat"`
-	Slack    SlackConfig    `mapstructure:"slack"`
-	Twilio   TwilioConfig   `mapstructure:"twilio"`
-	Console  ConsoleConfig  `mapstructure:"console"`
+
+	// Each package's own configuration, documented (with its defaults and
+	// checks) where it is used.
+	Queue    queue.Config            `mapstructure:"queue"`
+	Dispatch portal.DispatcherConfig `mapstructure:"dispatch"`
+	Send     portal.SenderConfig     `mapstructure:"send"`
+	Poll     portal.ReceiversConfig  `mapstructure:"poll"`
+	Files    portal.FileLinksConfig  `mapstructure:"files"`
+	HTTP     api.Config              `mapstructure:"http"`
+	Console  console.Config          `mapstructure:"console"`
+	Telegram telegram.Options        `mapstructure:"telegram"`
+	Slack    slack.Options           `mapstructure:"slack"`
+	Webchat  webchat.Options         `mapstructure:"webchat"`
+	Meta     meta.Options            `mapstructure:"meta"`
+	Twilio   twilio.Options          `mapstructure:"twilio"`
 }
 
 // DebugConfig holds diagnostics, off by default.
@@ -45,43 +58,6 @@ type DebugConfig struct {
 	// PprofAddr, when set, serves net/http/pprof on this address (keep it
 	// on loopback or a private network). Default "" (off).
 	PprofAddr string `mapstructure:"pprof_addr"`
-}
-
-// PollConfig sets how connections in polling mode are shared between
-// gateway processes.
-type PollConfig struct {
-	// Lease is how long a process owns a polled connection without renewing
-	// it (renewals come every third of it); when a process dies, another
-	// takes its connections over after this. Default 30s.
-	Lease time.Duration `mapstructure:"lease"`
-}
-
-// ConsoleConfig sets the admin console in the browser (/console/).
-type ConsoleConfig struct {
-	// Enabled serves the console. Default true.
-	Enabled bool `mapstructure:"enabled"`
-	// AdminUser names the first admin, created at the first start when
-	// there is none. Default "admin".
-	AdminUser string `mapstructure:"admin_user"`
-	// AdminPassword is the first admin's password (at least 12
-	// characters). Default "": a one-time password is printed to the log at
-	// the first start, to be changed at the first sign-in.
-	AdminPassword string `mapstructure:"admin_password"`
-	// CookieSecure sets the session cookie's Secure flag: "auto" (default:
-	// when the request came over HTTPS, directly or per
-	// X-Forwarded-Proto), "always" or "never".
-	CookieSecure string `mapstructure:"cookie_secure"`
-	// SessionTTL signs an admin out after this long without a request.
-	// Default 12h.
-	SessionTTL time.Duration `mapstructure:"session_ttl"`
-	// Refresh is how often the status page refreshes itself. Default 5s.
-	Refresh time.Duration `mapstructure:"refresh"`
-}
-
-// FilesConfig sets the gateway's file links.
-type FilesConfig struct {
-	// LinkTTL is how long a file link in an event stays valid. Default 72h.
-	LinkTTL time.Duration `mapstructure:"link_ttl"`
 }
 
 // DatabaseConfig selects the store.
@@ -114,112 +90,25 @@ type LogConfig struct {
 	Format string `mapstructure:"format"`
 }
 
-// QueueConfig sets the outbox policy.
-type QueueConfig struct {
-	// Schedule is the lock-out after each failed delivery to a line; the
-	// last repeats. Default 1m,2m,5m,10m,30m,1h,2h,4h,8h,12h.
-	Schedule []time.Duration `mapstructure:"schedule"`
-	// Window is how long after the first failed attempt a line's events
-	// expire into dead letters. Default 24h.
-	Window time.Duration `mapstructure:"window"`
-	// DedupeTTL is how long a messenger update id is remembered. Default 72h.
-	DedupeTTL time.Duration `mapstructure:"dedupe_ttl"`
-}
-
-// DispatchConfig tunes delivery to portals.
-type DispatchConfig struct {
-	// BatchSize is the most events per batch. Default 100.
-	BatchSize int `mapstructure:"batch_size"`
-	// Concurrency is the most lines in flight. Default 64.
-	Concurrency int `mapstructure:"concurrency"`
-	// PerPortal is the most lines of one portal in flight. Default 32.
-	PerPortal int `mapstructure:"per_portal"`
-	// Timeout bounds one batch POST. Default 10s.
-	Timeout time.Duration `mapstructure:"timeout"`
-	// Lease is how long a line stays claimed without renewal. Default 3×timeout.
-	Lease time.Duration `mapstructure:"lease"`
-	// Poll is the idle scan interval. Default 1s.
-	Poll time.Duration `mapstructure:"poll"`
-}
-
-// SendConfig tunes delivery of portals' replies to messengers.
-type SendConfig struct {
-	// Concurrency is the most requests in flight. Default 16.
-	Concurrency int `mapstructure:"concurrency"`
-	// Timeout bounds one messenger call. Default 30s.
-	Timeout time.Duration `mapstructure:"timeout"`
-	// GiveUpAfter is how long transient failures are retried. Default 24h.
-	GiveUpAfter time.Duration `mapstructure:"give_up_after"`
-}
-
-// HTTPConfig tunes the HTTP server.
-type HTTPConfig struct {
-	// BodyLimit caps request bodies, in bytes. Default 1048576 (1 MiB).
-	BodyLimit int64 `mapstructure:"body_limit"`
-	// ShutdownTimeout bounds the drain of in-flight requests. Default 15s.
-	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
-}
-
-// TelegramConfig configures the Telegram connector.
-type TelegramConfig struct {
-	// APIEndpoint is the Bot API URL pattern (token, method). Default
-	// "https://api.telegram.org/bot%s/%s"; a local Bot API server or a
-	// test server may be named here.
-	APIEndpoint string `mapstructure:"api_endpoint"`
-	// PollTimeout is how long one getUpdates call waits for updates in
-	// polling mode. Default 25s.
-	PollTimeout time.Duration `mapstructure:"poll_timeout"`
-}
-
-// SlackConfig configures the Slack connector.
-type SlackConfig struct {
-	// APIURL is the Slack Web API base URL, method names are appended to
-	// it. Default "https://slack.com/api/"; a test server may be named here.
-	APIURL string `mapstructure:"api_url"`
-}
-
-// TwilioConfig configures the Twilio connector.
-type TwilioConfig struct {
-	// APIURL is the Twilio REST API base URL (without /2010-04-01).
-	// Default "https://api.twilio.com"; a test server may be named here.
-	APIURL string `mapstructure:"api_url"`
-}
-
-// WebchatConfig tunes the web chat widget (connector webchat).
-type WebchatConfig struct {
-	// MessageLimit is the longest visitor message, in characters. Default 4000.
-	MessageLimit int `mapstructure:"message_limit"`
-	// UploadLimit is the largest file a visitor may upload, in bytes.
-	// Default 10485760 (10 MiB); at most 64 MiB. MySQL's
-	// max_allowed_packet must be larger.
-	UploadLimit int64 `mapstructure:"upload_limit"`
-	// RatePerMinute is how many messages and uploads one visitor may send
-	// per minute (bursts of 10 pass). Default 30.
-	RatePerMinute int `mapstructure:"rate_per_minute"`
-	// Poll is how often an open widget looks in the database for replies
-	// another gateway process stored (mysql only). Default 2s.
-	Poll time.Duration `mapstructure:"poll"`
-}
-
 // Defaults returns the configuration used when nothing is set; every key
 // of the config file appears in it.
 func Defaults() Config {
 	return Config{
 		Addr:     "127.0.0.1:8080",
-		Database: DatabaseConfig{Driver: queue.DriverSQLite, DSN: "connector.db"},
+		Database: DatabaseConfig{Driver: sqldb.DriverSQLite, DSN: "connector.db"},
 		Log:      LogConfig{Level: "info", Format: "text"},
-		Queue:    QueueConfig{Schedule: queue.DefaultSchedule(), Window: 24 * time.Hour, DedupeTTL: 72 * time.Hour},
-		Dispatch: DispatchConfig{BatchSize: 100, Concurrency: 64, PerPortal: 32, Timeout: 10 * time.Second, Poll: time.Second},
-		Send:     SendConfig{Concurrency: 16, Timeout: 30 * time.Second, GiveUpAfter: 24 * time.Hour},
-		HTTP:     HTTPConfig{BodyLimit: 1 << 20, ShutdownTimeout: 15 * time.Second},
-		Files:    FilesConfig{LinkTTL: 72 * time.Hour},
-		Poll:     PollConfig{Lease: 30 * time.Second},
-		Telegram: TelegramConfig{APIEndpoint: "https://api.telegram.org/bot%s/%s", PollTimeout: 25 * time.Second},
-		Slack:    SlackConfig{APIURL: "https://slack.com/api/"},
-		Twilio:   TwilioConfig{APIURL: "https://api.twilio.com"},
-		Webchat:  WebchatConfig{MessageLimit: 4000, UploadLimit: 10 << 20, RatePerMinute: 30, Poll: 2 * time.Second},
-		Console: ConsoleConfig{Enabled: true, AdminUser: "admin", CookieSecure: "auto",
-			SessionTTL: 12 * time.Hour, Refresh: 5 * time.Second},
+		Queue:    queue.DefaultConfig(),
+		Dispatch: portal.DefaultDispatcherConfig(),
+		Send:     portal.DefaultSenderConfig(),
+		Poll:     portal.DefaultReceiversConfig(),
+		Files:    portal.DefaultFileLinksConfig(),
+		HTTP:     api.DefaultConfig(),
+		Console:  console.DefaultConfig(),
+		Telegram: telegram.DefaultOptions(),
+		Slack:    slack.DefaultOptions(),
+		Webchat:  webchat.DefaultOptions(),
+		Meta:     meta.DefaultOptions(),
+		Twilio:   twilio.DefaultOptions(),
 	}
 }
 
@@ -238,14 +127,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch c.Database.Driver {
-	case queue.DriverSQLite, queue.DriverMySQL:
+	case sqldb.DriverSQLite, sqldb.DriverMySQL:
 	default:
-		return bad("database.driver", "want %q or %q, got %q", queue.DriverSQLite, queue.DriverMySQL, c.Database.Driver)
+		return bad("database.driver", "want %q or %q, got %q", sqldb.DriverSQLite, sqldb.DriverMySQL, c.Database.Driver)
 	}
 	if c.Database.DSN == "" {
 		return bad("database.dsn", "must not be empty")
 	}
-	if c.Database.Driver == queue.DriverMySQL && c.Secrets.Key == "" && c.Secrets.KeyFile == "" {
+	if c.Database.Driver == sqldb.DriverMySQL && c.Secrets.Key == "" && c.Secrets.KeyFile == "" {
 		return bad("secrets.key", "required with mysql (every replica must use the same key); generate one with `connector keygen`")
 	}
 	switch c.Log.Level {
@@ -258,101 +147,23 @@ func (c *Config) Validate() error {
 	default:
 		return bad("log.format", "want text or json, got %q", c.Log.Format)
 	}
-	if len(c.Queue.Schedule) == 0 {
-		return bad("queue.schedule", "must list at least one duration")
+	sections := []struct {
+		key string
+		v   interface{ Validate() error }
+	}{
+		{"queue", c.Queue}, {"dispatch", c.Dispatch}, {"send", c.Send}, {"poll", c.Poll}, {"files", c.Files}, {"http", c.HTTP},
+		{"console", c.Console}, {"telegram", c.Telegram}, {"slack", c.Slack}, {"webchat", c.Webchat}, {"meta", c.Meta},
+		{"twilio", c.Twilio},
 	}
-	for _, d := range c.Queue.Schedule {
-		if d <= 0 {
-			return bad("queue.schedule", "durations must be positive, got %s", d)
+	for _, sec := range sections {
+		if err := sec.v.Validate(); err != nil {
+			return fmt.Errorf("config: %s.%w", sec.key, err)
 		}
-	}
-	if c.Queue.Window <= 0 {
-		return bad("queue.window", "must be positive")
-	}
-	if c.Queue.DedupeTTL <= 0 {
-		return bad("queue.dedupe_ttl", "must be positive")
-	}
-	if c.Dispatch.BatchSize < 1 || c.Dispatch.BatchSize > 10000 {
-		return bad("dispatch.batch_size", "want 1..10000, got %d", c.Dispatch.BatchSize)
-	}
-	if c.Dispatch.Concurrency < 1 {
-		return bad("dispatch.concurrency", "must be at least 1")
-	}
-	if c.Dispatch.PerPortal < 1 {
-		return bad("dispatch.per_portal", "must be at least 1")
-	}
-	if c.Dispatch.Timeout <= 0 {
-		return bad("dispatch.timeout", "must be positive")
-	}
-	if c.Dispatch.Lease != 0 && c.Dispatch.Lease <= c.Dispatch.Timeout {
-		return bad("dispatch.lease", "must be longer than dispatch.timeout (%s)", c.Dispatch.Timeout)
-	}
-	if c.Dispatch.Poll <= 0 {
-		return bad("dispatch.poll", "must be positive")
-	}
-	if c.Send.Concurrency < 1 {
-		return bad("send.concurrency", "must be at least 1")
-	}
-	if c.Send.Timeout <= 0 {
-		return bad("send.timeout", "must be positive")
-	}
-	if c.Send.GiveUpAfter <= 0 {
-		return bad("send.give_up_after", "must be positive")
-	}
-	if c.HTTP.BodyLimit < 1024 {
-		return bad("http.body_limit", "must be at least 1024 bytes")
 	}
 	if c.Debug.PprofAddr != "" {
 		if _, _, err := net.SplitHostPort(c.Debug.PprofAddr); err != nil {
 			return bad("debug.pprof_addr", "want HOST:PORT, got %q", c.Debug.PprofAddr)
 		}
-	}
-	if c.Files.LinkTTL <= 0 {
-		return bad("files.link_ttl", "must be positive")
-	}
-	if c.Poll.Lease < time.Second {
-		return bad("poll.lease", "must be at least 1s, got %s", c.Poll.Lease)
-	}
-	if c.Telegram.PollTimeout < time.Second || c.Telegram.PollTimeout > 50*time.Second {
-		return bad("telegram.poll_timeout", "want 1s..50s, got %s", c.Telegram.PollTimeout)
-	}
-	if strings.Count(c.Telegram.APIEndpoint, "%s") != 2 {
-		return bad("telegram.api_endpoint", "must contain two %%s (token, method), got %q", c.Telegram.APIEndpoint)
-	}
-	if u, err := url.Parse(c.Slack.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return bad("slack.api_url", "want an absolute http(s) URL, got %q", c.Slack.APIURL)
-	}
-	if u, err := url.Parse(c.Twilio.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return bad("twilio.api_url", "want an absolute http(s) URL, got %q", c.Twilio.APIURL)
-	}
-	if c.Webchat.MessageLimit < 1 || c.Webchat.MessageLimit > 100000 {
-		return bad("webchat.message_limit", "want 1..100000 characters, got %d", c.Webchat.MessageLimit)
-	}
-	if c.Webchat.UploadLimit < 1024 || c.Webchat.UploadLimit > 64<<20 {
-		return bad("webchat.upload_limit", "want 1024..67108864 bytes, got %d", c.Webchat.UploadLimit)
-	}
-	if c.Webchat.RatePerMinute < 1 {
-		return bad("webchat.rate_per_minute", "must be at least 1")
-	}
-	if c.Webchat.Poll <= 0 {
-		return bad("webchat.poll", "must be positive")
-	}
-	if u := strings.TrimSpace(c.Console.AdminUser); u == "" || len(u) > 100 {
-		return bad("console.admin_user", "want 1 to 100 characters, got %q", c.Console.AdminUser)
-	}
-	if p := c.Console.AdminPassword; p != "" && len([]rune(p)) < 12 {
-		return bad("console.admin_password", "must be at least 12 characters (or empty for a one-time password)")
-	}
-	switch c.Console.CookieSecure {
-	case "auto", "always", "never":
-	default:
-		return bad("console.cookie_secure", "want auto, always or never, got %q", c.Console.CookieSecure)
-	}
-	if c.Console.SessionTTL < time.Minute {
-		return bad("console.session_ttl", "must be at least 1m, got %s", c.Console.SessionTTL)
-	}
-	if c.Console.Refresh < 100*time.Millisecond {
-		return bad("console.refresh", "must be at least 100ms, got %s", c.Console.Refresh)
 	}
 	return nil
 }
@@ -362,7 +173,7 @@ func (c *Config) autoMigrate() bool {
 	if c.Database.AutoMigrate != nil {
 		return *c.Database.AutoMigrate
 	}
-	return c.Database.Driver == queue.DriverSQLite
+	return c.Database.Driver == sqldb.DriverSQLite
 }
 
 // keyFile is where the secrets key is read from (and, for sqlite, created).
@@ -370,7 +181,7 @@ func (c *Config) keyFile() string {
 	if c.Secrets.KeyFile != "" {
 		return c.Secrets.KeyFile
 	}
-	if c.Database.Driver == queue.DriverSQLite {
+	if c.Database.Driver == sqldb.DriverSQLite {
 		dsn := strings.TrimPrefix(c.Database.DSN, "file:")
 		if i := strings.IndexByte(dsn, '?'); i >= 0 {
 			dsn = dsn[:i]

@@ -20,8 +20,8 @@ import (
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/portal/portaltest"
 	"github.com/connector-gateway/connector/portal/sdk"
-	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/queuetest"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 const botToken = "123456789:AAH-test-token-0123456789abcdefghijkl"
@@ -191,7 +191,7 @@ func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 // processes on one database).
 func mysqlBackend() queuetest.Backend {
 	for _, b := range queuetest.Backends() {
-		if b.Driver == queue.DriverMySQL {
+		if b.Driver == sqldb.DriverMySQL {
 			return b
 		}
 	}

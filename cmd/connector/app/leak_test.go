@@ -10,8 +10,8 @@ import (
 	"github.com/connector-gateway/connector/connectors/slack/slacktest"
 	"github.com/connector-gateway/connector/connectors/telegram/telegramtest"
 	"github.com/connector-gateway/connector/portal/portaltest"
-	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/queuetest"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // A stopped gateway leaves nothing running: after a Telegram webhook and a
@@ -23,7 +23,7 @@ func TestLeakNoGoroutineOutlivesServe(t *testing.T) {
 	// leftovers) is not the gateway's.
 	before := goleak.IgnoreCurrent()
 	t.Run("work", func(t *testing.T) {
-		b := queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}
+		b := queuetest.Backend{Driver: sqldb.DriverSQLite, DSN: queuetest.SQLiteDSN}
 		tg := telegramtest.New(t, botToken)
 		sl := slacktest.New(t, slackBotToken, slackAppToken)
 		sl.SetUser(slacktest.Customer)

@@ -16,8 +16,8 @@ import (
 
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal/portaltest"
-	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/queuetest"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 const greeting = "Hi! Ask us anything about your order."
@@ -295,7 +295,7 @@ func shot(t *testing.T, ctx context.Context, name string) {
 // A page on a site that is not on the connection's list gets no session:
 // the widget does not show, and the page's own attempts are refused.
 func TestWidgetRefusedOrigin(t *testing.T) {
-	b := queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}
+	b := queuetest.Backend{Driver: sqldb.DriverSQLite, DSN: queuetest.SQLiteDSN}
 	p := portaltest.New(t)
 	g := widgetGateway(t, b)
 	allowed, elsewhere := newHostPage(t), newHostPage(t) // two loopback origins (ports)
@@ -342,7 +342,7 @@ func TestWidgetRefusedOrigin(t *testing.T) {
 // BenchmarkWidgetReplyToScreen measures the time from a portal's reply
 // (the API call) to its text on the visitor's screen, in a real browser.
 func BenchmarkWidgetReplyToScreen(bm *testing.B) {
-	b := queuetest.Backend{Driver: queue.DriverSQLite, DSN: queuetest.SQLiteDSN}
+	b := queuetest.Backend{Driver: sqldb.DriverSQLite, DSN: queuetest.SQLiteDSN}
 	p := portaltest.New(bm)
 	g := widgetGateway(bm, b)
 	host := newHostPage(bm)

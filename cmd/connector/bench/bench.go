@@ -16,7 +16,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Options set a run. Zero fields take the defaults (or the short defaults).
@@ -51,10 +51,10 @@ type Options struct {
 
 func (o *Options) setDefaults() error {
 	if o.Driver == "" {
-		o.Driver = queue.DriverSQLite
+		o.Driver = sqldb.DriverSQLite
 	}
 	if o.DSN == "" {
-		if o.Driver != queue.DriverSQLite {
+		if o.Driver != sqldb.DriverSQLite {
 			return errors.New("bench: --dsn is required with mysql (a scratch database: the run writes to it)")
 		}
 		dir, err := os.MkdirTemp("", "connector-bench")

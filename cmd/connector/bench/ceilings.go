@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // payload is about the size of a normalized text event.
@@ -25,20 +25,20 @@ const partitions = 8
 // machine right now, with the gateway's own durability settings (the same
 // Open), on a scratch table that is dropped afterwards.
 func ceilings(ctx context.Context, o Options, r *Result, say func(string, ...any)) error {
-	db, err := queue.Open(ctx, o.Driver, o.DSN)
+	db, err := sqldb.Open(ctx, o.Driver, o.DSN)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	ddl := "CREATE TABLE bench_scratch (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL, payload MEDIUMBLOB NOT NULL, KEY bench_k (k, id)) ENGINE=InnoDB"
-	if o.Driver == queue.DriverSQLite {
+	if o.Driver == sqldb.DriverSQLite {
 		ddl = "CREATE TABLE bench_scratch (id INTEGER PRIMARY KEY AUTOINCREMENT, k INTEGER NOT NULL, payload BLOB NOT NULL)"
 	}
 	_, _ = db.SQL.ExecContext(ctx, "DROP TABLE IF EXISTS bench_scratch")
 	if _, err := db.SQL.ExecContext(ctx, ddl); err != nil {
 		return err
 	}
-	if o.Driver == queue.DriverSQLite {
+	if o.Driver == sqldb.DriverSQLite {
 		if _, err := db.SQL.ExecContext(ctx, "CREATE INDEX bench_k ON bench_scratch (k, id)"); err != nil {
 			return err
 		}

@@ -315,9 +315,15 @@ func fill(ctx context.Context, e *env, n int) error {
 
 // waiting counts a portal's events still in the outbox.
 func (e *env) waiting(ctx context.Context, portalID string) int {
-	var n int
-	if err := e.store.DB.SQL.QueryRowContext(ctx, "SELECT COUNT(*) FROM outbox_events WHERE portal_id = ?", portalID).Scan(&n); err != nil {
+	depths, err := e.store.Outbox.Depths(ctx)
+	if err != nil {
 		return -1
+	}
+	n := 0
+	for _, d := range depths {
+		if d.PortalID == portalID {
+			n += int(d.Pending)
+		}
 	}
 	return n
 }

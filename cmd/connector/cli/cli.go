@@ -16,7 +16,7 @@ import (
 
 	"github.com/connector-gateway/connector/cmd/connector/app"
 	"github.com/connector-gateway/connector/portal"
-	"github.com/connector-gateway/connector/queue"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Main runs the command line and returns the exit code.
@@ -86,7 +86,7 @@ func migrateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			db, err := queue.Open(cmd.Context(), cfg.Database.Driver, cfg.Database.DSN)
+			db, err := sqldb.Open(cmd.Context(), cfg.Database.Driver, cfg.Database.DSN)
 			if err != nil {
 				return err
 			}

@@ -1,9 +1,10 @@
-// Package queue is the gateway's durable storage: the outbox of events bound
-// for portals (enqueue with dedupe, per-line claim, ack, lock-out, dead
-// letters), the store of outbound requests bound for messengers, and the
-// embedded schema migrations. It runs on MySQL/MariaDB (production, several
-// gateway processes) and SQLite (embedded default, one process).
-package queue
+// Package sqldb is the gateway's database handle: opening MySQL/MariaDB
+// (production, several gateway processes) or SQLite (embedded default, one
+// process), the small dialect adapter that keeps their differences apart,
+// transactions with retry, and the embedded schema migrations. The stores
+// that hold the gateway's state (queue, portal records, console, web chat)
+// are built on it.
+package sqldb
 
 import (
 	"context"
@@ -23,7 +24,7 @@ import (
 //go:embed migrations
 var migrationsFS embed.FS
 
-// Drivers the queue supports.
+// Drivers the gateway supports.
 const (
 	DriverMySQL  = "mysql"
 	DriverSQLite = "sqlite"
@@ -290,17 +291,19 @@ func (sqliteDialect) retryable(err error) bool {
 	return err != nil && (strings.Contains(err.Error(), "SQLITE_BUSY") || strings.Contains(err.Error(), "database is locked"))
 }
 
-func ms(t time.Time) int64 { return t.UnixMilli() }
+// MS is how every table stores a time: Unix milliseconds.
+func MS(t time.Time) int64 { return t.UnixMilli() }
 
-func fromMS(v int64) time.Time {
+// FromMS reads a stored time; 0 is the zero time.
+func FromMS(v int64) time.Time {
 	if v == 0 {
 		return time.Time{}
 	}
 	return time.UnixMilli(v).UTC()
 }
 
-// placeholders returns "?,?,?" with n marks.
-func placeholders(n int) string {
+// Placeholders returns "?,?,?" with n marks.
+func Placeholders(n int) string {
 	if n <= 0 {
 		return ""
 	}

@@ -1,4 +1,4 @@
-package api
+package portal
 
 import (
 	"context"
@@ -8,12 +8,40 @@ import (
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
-	"github.com/connector-gateway/connector/portal"
 )
 
-// The portal API and the admin console test, activate, deactivate and
-// reconfigure connections through these methods, so a bot set up in the
-// browser behaves exactly like one set up through the API.
+// Lifecycle tests, activates, deactivates and reconfigures connections:
+// the portal API and the admin console both go through it, so a bot set up
+// in the browser behaves exactly like one set up through the API. All
+// methods are safe for concurrent use.
+type Lifecycle struct {
+	records   *Records
+	registry  *connectors.Registry
+	views     *Views
+	receivers *Receivers
+	cache     *Cache
+	log       *slog.Logger
+}
+
+// LifecycleDeps are what the lifecycle works with. Receivers nil means this
+// gateway cannot poll (a polling connection then fails to activate); Cache
+// nil means no lookup cache to keep fresh; Logger nil discards.
+type LifecycleDeps struct {
+	Records   *Records
+	Registry  *connectors.Registry
+	Views     *Views
+	Receivers *Receivers
+	Cache     *Cache
+	Logger    *slog.Logger
+}
+
+// NewLifecycle makes the lifecycle service.
+func NewLifecycle(d LifecycleDeps) *Lifecycle {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Lifecycle{records: d.Records, registry: d.Registry, views: d.Views, receivers: d.Receivers, cache: d.Cache, log: d.Logger}
+}
 
 // lifecycleTimeout bounds one test, activation or deactivation: each makes a
 // few calls to the messenger.
@@ -40,36 +68,35 @@ func (e *SettingsError) Unwrap() error { return e.Err }
 // errNoConnector is returned for a connection whose connector type this
 // gateway does not have.
 func errNoConnector(typ string) error {
-	return fmt.Errorf("api: this gateway has no %s connector", typ)
+	return fmt.Errorf("portal: this gateway has no %s connector", typ)
 }
 
-// ctxLogger is the server's logger with the request id the context carries.
-func (s *Server) ctxLogger(ctx context.Context) *slog.Logger {
-	if id, ok := ctx.Value(requestIDKey).(string); ok {
-		return s.cfg.Logger.With(slog.String("request_id", id))
+// forget makes this process see a change to a connection at once.
+func (s *Lifecycle) forget(c Connection) {
+	if s.cache != nil {
+		s.cache.Forget(c.Hash, "")
 	}
-	return s.cfg.Logger
 }
 
-// TestConnection runs the connector's live test of c. Problems on the
+// Test runs the connector's live test of c. Problems on the
 // messenger's side are failed checks in the report; an error is the
 // gateway's own failure.
-func (s *Server) TestConnection(ctx context.Context, c portal.Connection) (connectors.TestReport, error) {
-	conn, ok := s.Registry.Get(c.Connector)
+func (s *Lifecycle) Test(ctx context.Context, c Connection) (connectors.TestReport, error) {
+	conn, ok := s.registry.Get(c.Connector)
 	if !ok {
 		return connectors.TestReport{}, errNoConnector(c.Connector)
 	}
 	ctx, cancel := context.WithTimeout(ctx, lifecycleTimeout)
 	defer cancel()
-	return conn.Test(ctx, s.connView(c))
+	return conn.Test(ctx, s.views.Conn(c))
 }
 
 // SaveSettings merges changes into c's stored settings (a secret sent empty
 // keeps its stored value, since secrets are never shown to be sent back),
 // has the connector validate them and stores them. A refusal is a
 // *SettingsError; the stored connection is returned on success.
-func (s *Server) SaveSettings(ctx context.Context, c portal.Connection, changes connectors.Settings) (portal.Connection, error) {
-	conn, ok := s.Registry.Get(c.Connector)
+func (s *Lifecycle) SaveSettings(ctx context.Context, c Connection, changes connectors.Settings) (Connection, error) {
+	conn, ok := s.registry.Get(c.Connector)
 	if !ok {
 		return c, errNoConnector(c.Connector)
 	}
@@ -77,7 +104,7 @@ func (s *Server) SaveSettings(ctx context.Context, c portal.Connection, changes 
 	if err != nil {
 		return c, &SettingsError{Err: err}
 	}
-	if err := s.Records.UpdateSettings(ctx, c.ID, settings); err != nil {
+	if err := s.records.UpdateSettings(ctx, c.ID, settings); err != nil {
 		return c, err
 	}
 	s.forget(c)
@@ -85,27 +112,27 @@ func (s *Server) SaveSettings(ctx context.Context, c portal.Connection, changes 
 	return c, nil
 }
 
-// ActivateConnection identifies the connection's bot (connectors.Identifier),
+// Activate identifies the connection's bot (connectors.Identifier),
 // starts receiving (the connector registers its webhook, or the gateway
 // polls), then binds the bot to c and marks it active in one transaction:
 // a connection that held the same bot loses it and goes into emergency
-// (portal.Records.Activate); that connection is returned as lost. A
+// (Records.Activate); that connection is returned as lost. A
 // messenger failure is an *ActivationError and a polling connection on a
 // gateway that cannot poll ErrPollingUnavailable; either is recorded on the
 // connection (inactive, status error) and c is returned as recorded.
-func (s *Server) ActivateConnection(ctx context.Context, c portal.Connection) (activated, lost portal.Connection, err error) {
-	conn, ok := s.Registry.Get(c.Connector)
+func (s *Lifecycle) Activate(ctx context.Context, c Connection) (activated, lost Connection, err error) {
+	conn, ok := s.registry.Get(c.Connector)
 	if !ok {
 		return c, lost, errNoConnector(c.Connector)
 	}
 	actx, cancel := context.WithTimeout(ctx, lifecycleTimeout)
 	defer cancel()
-	view := s.connView(c)
-	fail := func(err error) (portal.Connection, portal.Connection, error) {
-		_ = s.Records.SetState(ctx, c.ID, false, portal.ConnError, err.Error())
+	view := s.views.Conn(c)
+	fail := func(err error) (Connection, Connection, error) {
+		_ = s.records.SetState(ctx, c.ID, false, ConnError, err.Error())
 		s.forget(c)
-		c.Active, c.Status, c.LastError = false, portal.ConnError, err.Error()
-		return c, portal.Connection{}, err
+		c.Active, c.Status, c.LastError = false, ConnError, err.Error()
+		return c, Connection{}, err
 	}
 	botKey := ""
 	if id, can := conn.(connectors.Identifier); can {
@@ -118,7 +145,7 @@ func (s *Server) ActivateConnection(ctx context.Context, c portal.Connection) (a
 	err = conn.Activate(actx, view)
 	polling := errors.Is(err, connectors.ErrNeedsPolling)
 	if polling {
-		if s.Receivers == nil {
+		if s.receivers == nil {
 			return fail(ErrPollingUnavailable)
 		}
 		err = nil
@@ -126,54 +153,54 @@ func (s *Server) ActivateConnection(ctx context.Context, c portal.Connection) (a
 	if err != nil {
 		return fail(&ActivationError{Err: err})
 	}
-	lost, err = s.Records.Activate(ctx, s.Outbox, c.ID, botKey)
+	lost, err = s.records.Activate(ctx, c.ID, botKey)
 	if err != nil {
-		return c, portal.Connection{}, err
+		return c, Connection{}, err
 	}
 	s.forget(c)
 	if lost.ID != "" {
-		s.ctxLogger(ctx).Warn("bot bound to a new connection; the old one is in emergency",
+		s.log.WarnContext(ctx, "bot bound to a new connection; the old one is in emergency",
 			slog.String("connection", c.ID), slog.String("line", c.LineID), slog.String("old_connection", lost.ID), slog.String("old_line", lost.LineID))
-		if s.Receivers != nil {
-			s.Receivers.StopPolling(actx, lost.ID)
+		if s.receivers != nil {
+			s.receivers.StopPolling(actx, lost.ID)
 		}
 	}
-	if s.Receivers != nil {
+	if s.receivers != nil {
 		if polling {
-			if err := s.Receivers.StartPolling(actx, c); err != nil {
+			if err := s.receivers.StartPolling(actx, c); err != nil {
 				return fail(&ActivationError{Err: err})
 			}
 		} else {
-			s.Receivers.StopPolling(actx, c.ID)
+			s.receivers.StopPolling(actx, c.ID)
 		}
 	}
-	c.Active, c.Status, c.LastError, c.UpdatedAt = true, portal.ConnOK, "", time.Now().UTC()
+	c.Active, c.Status, c.LastError, c.UpdatedAt = true, ConnOK, "", time.Now().UTC()
 	return c, lost, nil
 }
 
-// DeactivateConnection stops receiving for c and releases its bot. A
+// Deactivate stops receiving for c and releases its bot. A
 // connection in emergency is not touched at the messenger: its bot now
 // belongs to another connection, whose webhook must stay. A messenger
 // failure is an *ActivationError, and the connection is then left as it was.
-func (s *Server) DeactivateConnection(ctx context.Context, c portal.Connection) (portal.Connection, error) {
-	conn, ok := s.Registry.Get(c.Connector)
+func (s *Lifecycle) Deactivate(ctx context.Context, c Connection) (Connection, error) {
+	conn, ok := s.registry.Get(c.Connector)
 	if !ok {
 		return c, errNoConnector(c.Connector)
 	}
 	actx, cancel := context.WithTimeout(ctx, lifecycleTimeout)
 	defer cancel()
-	if s.Receivers != nil {
-		s.Receivers.StopPolling(actx, c.ID)
+	if s.receivers != nil {
+		s.receivers.StopPolling(actx, c.ID)
 	}
-	if c.Status != portal.ConnEmergency {
-		if err := conn.Deactivate(actx, s.connView(c)); err != nil {
+	if c.Status != ConnEmergency {
+		if err := conn.Deactivate(actx, s.views.Conn(c)); err != nil {
 			return c, &ActivationError{Err: err}
 		}
 	}
-	if err := s.Records.Deactivate(ctx, c.ID); err != nil {
+	if err := s.records.Deactivate(ctx, c.ID); err != nil {
 		return c, err
 	}
 	s.forget(c)
-	c.Active, c.Status, c.LastError, c.UpdatedAt = false, portal.ConnNew, "", time.Now().UTC()
+	c.Active, c.Status, c.LastError, c.UpdatedAt = false, ConnNew, "", time.Now().UTC()
 	return c, nil
 }
