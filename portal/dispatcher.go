@@ -368,6 +368,9 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease) (drop 
 		began := time.Now()
 		err = d.post(bg, batch)
 		d.cfg.Observer.BatchDone(r.PortalID, len(batch.Items), time.Since(began), err)
+		if bo, ok := d.cfg.Observer.(BatchObserver); ok {
+			bo.BatchPosted(r.PortalID, r.LineID, BatchID(batch.Items), batch.Items, time.Since(began), err)
+		}
 		if err != nil {
 			var ge *gatewayError
 			if errors.As(err, &ge) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
+	"github.com/connector-gateway/connector/portal/traffic"
 	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/sqldb"
 )
@@ -147,6 +148,22 @@ type Deps struct {
 	Lifecycle Lifecycle
 	// Views gives the entry URLs and snippets the wizard shows.
 	Views *portal.Views
+	// Traffic is the gateway's recent history for the status page's charts
+	// and the message lookup. Optional: without it neither is shown.
+	Traffic Traffic
+	// Outbound finds replies by request id for the message lookup.
+	// Optional.
+	Outbound *queue.Outbound
+}
+
+// Traffic is the gateway's in-memory window on recent traffic
+// (traffic.Recorder). Methods are called concurrently.
+type Traffic interface {
+	// Series is a portal's last hour, one entry per minute, oldest first.
+	Series(portalID string) []traffic.Minute
+	// Find returns the remembered events matching an event, chat, batch or
+	// request id, newest first.
+	Find(q string) []traffic.Trace
 }
 
 // Console serves the admin console under Prefix. It is safe for concurrent
@@ -273,6 +290,7 @@ func (c *Console) routes() {
 	authed("POST /console/password", auth.changePassword)
 
 	authed("GET /console/{$}", admin.statusPage)
+	authed("GET /console/find", admin.findPage)
 	authed("GET /console/status", admin.statusFragment)
 	authed("GET /console/lines/{line}", admin.linePage)
 	authed("POST /console/lines/{line}/replay", admin.replay)

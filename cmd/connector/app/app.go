@@ -25,6 +25,7 @@ import (
 	"github.com/connector-gateway/connector/connectors/twilio"
 	"github.com/connector-gateway/connector/connectors/webchat"
 	"github.com/connector-gateway/connector/portal"
+	"github.com/connector-gateway/connector/portal/traffic"
 	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/sqldb"
 )
@@ -152,6 +153,7 @@ type App struct {
 	receivers *portal.Receivers
 	widget    *webchat.Handler
 	demo      *demo.Demo
+	traffic   *traffic.Recorder
 	server    *http.Server
 	listener  net.Listener
 }
@@ -190,7 +192,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	m := metrics.New(store.DB.SQL)
 	m.Register(metrics.NewQueueCollector(store.Outbox, store.Outbound, log))
 	dcfg := cfg.Dispatch
-	dcfg.UserAgent, dcfg.Logger, dcfg.Observer = "connector-gateway/"+Version, log, m
+	a.traffic = traffic.New(nil)
+	store.Inbox.Observe(a.traffic.Received)
+	dcfg.UserAgent, dcfg.Logger, dcfg.Observer = "connector-gateway/"+Version, log, traffic.Tee(m, a.traffic)
 	a.dispatcher, err = portal.NewDispatcher(store.Outbox, cache, dcfg)
 	if err != nil {
 		store.Close()
@@ -218,7 +222,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		ccfg := cfg.Console
 		ccfg.Logger = log
 		cons, err = console.New(ctx, ccfg, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Keys: store.Keys,
-			Registry: reg, Lifecycle: lifecycle, Views: views})
+			Registry: reg, Lifecycle: lifecycle, Views: views, Traffic: a.traffic, Outbound: store.Outbound})
 		if err != nil {
 			store.Close()
 			return nil, err
@@ -297,6 +301,11 @@ func (a *App) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		a.janitor(workCtx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.traffic.Sample(workCtx, 15*time.Second, a.depthsByPortal)
 	}()
 	if a.cfg.Debug.PprofAddr != "" {
 		mux := http.NewServeMux()
