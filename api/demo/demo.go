@@ -165,7 +165,10 @@ func (d *Demo) Setup(ctx context.Context) error {
 	}
 }
 
-func (d *Demo) setupOnce(ctx context.Context) error {
+// Prepare finds or creates the demo's portal, so its webhook verifies
+// batches from the first one on (events left from an earlier run may be
+// sent before Setup is done). It needs only the records.
+func (d *Demo) Prepare(ctx context.Context) error {
 	p, secret, err := d.findPortal(ctx)
 	if err != nil {
 		return err
@@ -174,6 +177,21 @@ func (d *Demo) setupOnce(ctx context.Context) error {
 	d.mu.Lock()
 	d.client, d.secret = client, secret
 	d.mu.Unlock()
+	return nil
+}
+
+func (d *Demo) setupOnce(ctx context.Context) error {
+	d.mu.Lock()
+	client := d.client
+	d.mu.Unlock()
+	if client == nil {
+		if err := d.Prepare(ctx); err != nil {
+			return err
+		}
+		d.mu.Lock()
+		client = d.client
+		d.mu.Unlock()
+	}
 
 	var lines struct {
 		Lines []struct{ ID, Name string } `json:"lines"`

@@ -243,7 +243,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	if cfg.Demo.Enabled {
-		if err := a.mountDemo(store, cons, handler); err != nil {
+		if err := a.mountDemo(ctx, store, cons, handler); err != nil {
 			a.listener.Close()
 			store.Close()
 			return nil, err

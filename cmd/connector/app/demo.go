@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -22,7 +23,7 @@ type DemoConfig struct {
 // and serves its pages: the inbox inside the console, the webhook and the
 // test site beside the API. Its setup (portal, line, connections) runs
 // once the gateway serves, in Run, as it calls the API over HTTP.
-func (a *App) mountDemo(store *Store, cons *console.Console, api http.Handler) error {
+func (a *App) mountDemo(ctx context.Context, store *Store, cons *console.Console, api http.Handler) error {
 	if cons == nil {
 		return errors.New("demo: needs the console (console.enabled), which signs the inbox in")
 	}
@@ -31,6 +32,9 @@ func (a *App) mountDemo(store *Store, cons *console.Console, api http.Handler) e
 		TelegramToken: a.cfg.Demo.TelegramToken, Logger: a.log,
 	}, store.Records)
 	if err != nil {
+		return err
+	}
+	if err := d.Prepare(ctx); err != nil {
 		return err
 	}
 	d.MountInbox(cons)
