@@ -19,7 +19,12 @@ type Inbox struct {
 	// heard, when set, hears every committed Put (the console's traffic
 	// window).
 	heard func(portalID, lineID string, events []connectors.Event, added int)
+	// tracer, when set, traces each Put.
+	tracer EnqueueTracer
 }
+
+// Trace has t trace every Put. Call it before the inbox is used.
+func (in *Inbox) Trace(t EnqueueTracer) { in.tracer = t }
 
 // Observe has fn hear every committed Put: the events and how many were
 // new. fn must be quick and safe for concurrent use. Call it before the
@@ -38,6 +43,14 @@ func (in *Inbox) Put(ctx context.Context, portalID, lineID string, events []conn
 	rows, err := Rows(portalID, lineID, events)
 	if err != nil {
 		return 0, err
+	}
+	if in.tracer != nil {
+		ids := make([]string, len(events))
+		for i, k := range events {
+			ids[i] = k.Event.ID
+		}
+		end := in.tracer.StartEnqueue(ctx, portalID, lineID, ids)
+		defer func() { end(added, err) }()
 	}
 	added, err = in.outbox.Enqueue(ctx, rows)
 	if err == nil && in.heard != nil {

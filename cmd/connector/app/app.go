@@ -25,6 +25,7 @@ import (
 	"github.com/connector-gateway/connector/connectors/twilio"
 	"github.com/connector-gateway/connector/connectors/webchat"
 	"github.com/connector-gateway/connector/portal"
+	"github.com/connector-gateway/connector/portal/tracing"
 	"github.com/connector-gateway/connector/portal/traffic"
 	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/sqldb"
@@ -154,6 +155,7 @@ type App struct {
 	widget    *webchat.Handler
 	demo      *demo.Demo
 	traffic   *traffic.Recorder
+	tracer    *tracing.Tracer
 	server    *http.Server
 	listener  net.Listener
 }
@@ -192,6 +194,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	m := metrics.New(store.DB.SQL)
 	m.Register(metrics.NewQueueCollector(store.Outbox, store.Outbound, log))
 	dcfg := cfg.Dispatch
+	a.tracer, err = tracing.New(ctx, cfg.Tracing, Version)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	if a.tracer != nil {
+		store.Inbox.Trace(a.tracer)
+		dcfg.Tracer = a.tracer
+	}
 	a.traffic = traffic.New(nil)
 	store.Inbox.Observe(a.traffic.Received)
 	dcfg.UserAgent, dcfg.Logger, dcfg.Observer = "connector-gateway/"+Version, log, traffic.Tee(m, a.traffic)
@@ -230,7 +241,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		handler.MountConsole(cons)
 	}
 	a.server = &http.Server{
-		Handler:           handler,
+		Handler:           a.tracer.Handler(handler),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -356,6 +367,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	stopWork()
 	wg.Wait()
+	if terr := a.tracer.Shutdown(sctx); terr != nil {
+		a.log.Warn("tracing shutdown", slog.Any("err", terr))
+	}
 	// Nothing calls the connectors any more: stop what they run on their
 	// own (Slack's background profile lookups).
 	if cerr := a.registry.Close(); cerr != nil {

@@ -41,7 +41,7 @@ func (a *App) mountDemo(ctx context.Context, store *Store, cons *console.Console
 	mux := http.NewServeMux()
 	mux.Handle("/demo/", d.Public())
 	mux.Handle("/", api)
-	a.server.Handler = mux
+	a.server.Handler = a.tracer.Handler(mux)
 	a.demo = d
 	return nil
 }
