@@ -36,3 +36,9 @@ type nopSpan struct{}
 func (nopSpan) Header() http.Header { return nil }
 func (nopSpan) Posted(error)        {}
 func (nopSpan) Acked(error)         {}
+
+// SendTracer traces the sender's attempts on portals' requests
+// (SenderConfig.Tracer). end is called with the attempt's outcome.
+type SendTracer interface {
+	StartSend(ctx context.Context, requestID, connector, op string) (context.Context, func(err error))
+}

@@ -1,8 +1,11 @@
 // Package tracing traces the gateway's message path with OpenTelemetry:
 // one trace per inbound message, from the messenger's webhook through the
-// outbox commit to the batch POST and the portal's acknowledgement. The
-// batch POST carries a W3C traceparent header, so a portal can join the
-// trace. Off by default; spans go to an OTLP/HTTP collector.
+// outbox commit to the batch POST and the portal's acknowledgement; and one
+// per reply, from the portal's API call (joining the portal's own trace
+// when it sends a traceparent) through each attempt at the messenger to
+// the batch that carries its status event. Batch POSTs carry a W3C
+// traceparent header, so a portal can join the trace. Off by default;
+// spans go to an OTLP/HTTP collector.
 //
 // The outbox is durable but a trace context is not stored with the
 // events: the link from an event to its trace is kept in memory, so a
@@ -11,7 +14,9 @@
 package tracing
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -61,14 +66,16 @@ type Tracer struct {
 	prop     propagation.TraceContext
 	shutdown func(context.Context) error
 
-	mu     sync.Mutex
-	events map[string]trace.SpanContext
-	order  []string
+	mu       sync.Mutex
+	events   map[string]trace.SpanContext // event id → its enqueue span
+	requests map[string]trace.SpanContext // request id → its API call's span
+	order    []string
 }
 
 var (
 	_ portal.BatchTracer   = (*Tracer)(nil)
 	_ portal.EnqueueTracer = (*Tracer)(nil)
+	_ portal.SendTracer    = (*Tracer)(nil)
 )
 
 // New starts tracing as configured; it returns nil when tracing is off.
@@ -90,7 +97,7 @@ func New(ctx context.Context, cfg Config, version string) (*Tracer, error) {
 		sdk := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 		tp, shutdown = sdk, sdk.Shutdown
 	}
-	return &Tracer{t: tp.Tracer("github.com/connector-gateway/connector"), shutdown: shutdown, events: map[string]trace.SpanContext{}}, nil
+	return &Tracer{t: tp.Tracer("github.com/connector-gateway/connector"), shutdown: shutdown, events: map[string]trace.SpanContext{}, requests: map[string]trace.SpanContext{}}, nil
 }
 
 // Shutdown flushes spans still buffered.
@@ -108,30 +115,74 @@ func (t *Tracer) Handler(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/hook/") {
+		route, reply := traced(r)
+		if route == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		ctx, span := t.t.Start(r.Context(), "POST /hook/{hash}", trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", "/hook/{hash}")))
+		// A portal that traces may send its own traceparent: the reply
+		// joins its trace.
+		ctx := r.Context()
+		if reply {
+			ctx = t.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		}
+		ctx, span := t.t.Start(ctx, r.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", route)))
 		defer span.End()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK, keep: reply}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		span.SetAttributes(attribute.Int("http.response.status_code", sw.status))
 		if sw.status >= 500 {
 			span.SetStatus(codes.Error, http.StatusText(sw.status))
 		}
+		if reply && sw.status == http.StatusAccepted {
+			var acc struct {
+				ID string `json:"id"`
+			}
+			if json.Unmarshal(sw.body.Bytes(), &acc) == nil && acc.ID != "" {
+				span.SetAttributes(attribute.String("connector.request", acc.ID))
+				t.remember(t.requests, acc.ID, span.SpanContext())
+			}
+		}
 	})
+}
+
+// traced names the route of a request that starts a trace: a messenger's
+// webhook, or a portal's send, edit or delete (reply is true).
+func traced(r *http.Request) (route string, reply bool) {
+	p := r.URL.Path
+	switch {
+	case r.Method == http.MethodPost && strings.HasPrefix(p, "/hook/"):
+		return "/hook/{hash}", false
+	case strings.HasPrefix(p, "/v1/connections/") && strings.Contains(p, "/messages"):
+		switch r.Method {
+		case http.MethodPost:
+			return "/v1/connections/{connection}/messages", true
+		case http.MethodPatch, http.MethodDelete:
+			return "/v1/connections/{connection}/messages/{message}", true
+		}
+	}
+	return "", false
 }
 
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	// keep: the body is kept (a 202's request id, small).
+	keep bool
+	body bytes.Buffer
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.keep && w.body.Len() < 4096 {
+		w.body.Write(b)
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -149,22 +200,65 @@ func (t *Tracer) StartEnqueue(ctx context.Context, portalID, lineID string, even
 			span.SetStatus(codes.Error, err.Error())
 			return
 		}
-		sc := span.SpanContext()
-		t.mu.Lock()
-		defer t.mu.Unlock()
 		for _, id := range events {
-			if _, ok := t.events[id]; !ok {
-				t.events[id] = sc
-				t.order = append(t.order, id)
-			}
-		}
-		if over := len(t.order) - keepEvents; over > 0 {
-			for _, id := range t.order[:over] {
-				delete(t.events, id)
-			}
-			t.order = append(t.order[:0:0], t.order[over:]...)
+			t.remember(t.events, id, span.SpanContext())
 		}
 	}
+}
+
+// remember links an event or request id to its trace, forgetting the
+// oldest links beyond keepEvents.
+func (t *Tracer) remember(m map[string]trace.SpanContext, id string, sc trace.SpanContext) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := m[id]; ok {
+		return
+	}
+	m[id] = sc
+	t.order = append(t.order, id)
+	if over := len(t.order) - keepEvents; over > 0 {
+		for _, old := range t.order[:over] {
+			delete(t.events, old)
+			delete(t.requests, old)
+		}
+		t.order = append(t.order[:0:0], t.order[over:]...)
+	}
+}
+
+// StartSend traces one attempt on a portal's request, in the trace of the
+// API call that made it.
+func (t *Tracer) StartSend(ctx context.Context, requestID, connector, op string) (context.Context, func(error)) {
+	t.mu.Lock()
+	parent, ok := t.requests[requestID]
+	t.mu.Unlock()
+	if ok {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, parent)
+	}
+	ctx, span := t.t.Start(ctx, "messenger "+op, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		attribute.String("connector.request", requestID), attribute.String("connector.connector", connector)))
+	return ctx, func(err error) {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}
+}
+
+// statusRequest is the request id a stored status event reports on.
+func statusRequest(payload []byte) string {
+	if !bytes.Contains(payload, []byte(`"request_id"`)) {
+		return ""
+	}
+	var ev struct {
+		Status *struct {
+			RequestID string `json:"request_id"`
+		} `json:"status"`
+	}
+	if json.Unmarshal(payload, &ev) != nil || ev.Status == nil {
+		return ""
+	}
+	return ev.Status.RequestID
 }
 
 // StartBatch starts a batch POST's span: a child of the first event's
@@ -175,6 +269,12 @@ func (t *Tracer) StartBatch(ctx context.Context, portalID, lineID, batchID strin
 	t.mu.Lock()
 	for _, it := range items {
 		sc, ok := t.events[it.EventID]
+		if !ok {
+			// A status event continues the trace of its request.
+			if req := statusRequest(it.Payload); req != "" {
+				sc, ok = t.requests[req]
+			}
+		}
 		if !ok {
 			continue
 		}

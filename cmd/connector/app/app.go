@@ -214,6 +214,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.woken.Store(a.dispatcher)
 	scfg := cfg.Send
 	scfg.Logger, scfg.Observer = log, m
+	if a.tracer != nil {
+		scfg.Tracer = a.tracer
+	}
 	a.sender = portal.NewSender(store.Outbound, store.Records, reg, views, scfg)
 	rcfg := cfg.Poll
 	rcfg.Logger = log

@@ -12,6 +12,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/connectors/telegram/telegramtest"
 	"github.com/connector-gateway/connector/portal/sdk"
 	"github.com/connector-gateway/connector/queue/queuetest"
@@ -118,9 +119,45 @@ func TestTracingOneTraceFromHookToAck(t *testing.T) {
 		t.Errorf("out of order: post %v–%v, ack starts %v", post.StartTime(), post.EndTime(), ack.StartTime())
 	}
 	mu.Lock()
-	defer mu.Unlock()
 	if len(parents) != 1 || !strings.HasPrefix(parents[0], "00-"+id.String()+"-"+post.SpanContext().SpanID().String()+"-") {
 		t.Errorf("traceparent sent to the portal = %q, want trace %s and the batch POST span", parents, id)
+	}
+	mu.Unlock()
+
+	// A reply: the API call, the attempt at the messenger, and the batch
+	// carrying its status event, in one trace.
+	exp.Reset()
+	acc, err := client.Send(context.Background(), conn.ID, connectors.Outbound{ChatID: "55", Text: "traced answer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var api, send, status sdktrace.ReadOnlySpan
+	deadline = time.Now().Add(10 * time.Second)
+	for status == nil {
+		for _, s := range exp.GetSpans().Snapshots() {
+			switch s.Name() {
+			case "POST /v1/connections/{connection}/messages":
+				api = s
+			case "messenger send":
+				send = s
+			case "batch POST":
+				status = s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reply spans: api %v, send %v, status batch %v", api != nil, send != nil, status != nil)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if api == nil || send == nil {
+		t.Fatalf("reply spans: api %v, send %v", api != nil, send != nil)
+	}
+	rid := api.SpanContext().TraceID()
+	if send.SpanContext().TraceID() != rid || status.SpanContext().TraceID() != rid || rid == id {
+		t.Errorf("reply %s: api %s, send %s, status batch %s; want one new trace", acc.ID, rid, send.SpanContext().TraceID(), status.SpanContext().TraceID())
+	}
+	if send.Parent().SpanID() != api.SpanContext().SpanID() {
+		t.Error("the messenger attempt is not a child of the API call")
 	}
 }
 
