@@ -171,7 +171,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	m.Register(metrics.NewQueueCollector(store.Outbox, store.Outbound, log))
 	dcfg := cfg.Dispatch
 	dcfg.UserAgent, dcfg.Logger, dcfg.Observer = "connector-gateway/"+Version, log, m
-	a.dispatcher, err = portal.NewDispatcher(store.Outbox, cache, dcfg)
+	// Batches read the portal row each time (not the timed cache), so a
+	// secret rotation is in force for the very next batch.
+	a.dispatcher, err = portal.NewDispatcher(store.Outbox, portal.NewBatchPortals(store.Records), dcfg)
 	if err != nil {
 		store.Close()
 		return nil, err
