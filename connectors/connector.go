@@ -337,6 +337,22 @@ func (r *Registry) Describe() []Description {
 	return out
 }
 
+// Close closes every registered connector that holds resources of its own
+// (implements io.Closer: background lookups, connections), in registration
+// order, and returns their errors joined. Call it once the gateway no
+// longer calls the connectors.
+func (r *Registry) Close() error {
+	var errs []error
+	for _, t := range r.order {
+		if c, ok := r.byType[t].(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("connectors: close %s: %w", t, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // FileLinker turns a messenger's file reference into a gateway URL (signed,
 // expiring) that a portal can fetch without any messenger secret. A
 // connector puts such URLs in events instead of the messenger's own link.

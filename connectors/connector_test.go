@@ -2,6 +2,7 @@ package connectors_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -63,5 +64,30 @@ func TestFieldErrorsNamesFields(t *testing.T) {
 	err := connectors.FieldErrors{"bot_token": "wrong shape", "mode": "unknown"}
 	if msg := err.Error(); !strings.Contains(msg, "bot_token: wrong shape") || !strings.Contains(msg, "mode: unknown") {
 		t.Fatalf("message %q", msg)
+	}
+}
+
+// closer is a connector with resources of its own.
+type closer struct {
+	fake
+	closed *int
+	err    error
+}
+
+func (c closer) Close() error { *c.closed++; return c.err }
+
+// Close reaches every connector that is an io.Closer, even after one
+// failed, and reports the failure.
+func TestRegistryClose(t *testing.T) {
+	var a, b int
+	r, err := connectors.NewRegistry(closer{fake{"a"}, &a, errors.New("boom")}, fake{"plain"}, closer{fake{"b"}, &b, nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err == nil || !strings.Contains(err.Error(), "close a: boom") {
+		t.Fatalf("Close = %v, want a's error", err)
+	}
+	if a != 1 || b != 1 {
+		t.Fatalf("closed a %d, b %d times; want each once", a, b)
 	}
 }

@@ -104,6 +104,12 @@ type Message struct {
 	Files     []File     `json:"files,omitempty"`
 	Location  *Location  `json:"location,omitempty"`
 	EditedAt  *time.Time `json:"edited_at,omitempty"`
+
+	// Payload is the machine-readable value of the button, list entry or
+	// quick reply the user picked (Text is then its visible title), on
+	// channels that have them (WhatsApp interactive replies, Messenger and
+	// Instagram postbacks and quick replies).
+	Payload string `json:"payload,omitempty"`
 }
 
 // File is always a link the portal can fetch; never a messenger URL that

@@ -53,9 +53,12 @@ func (in *Inbox) Notify(lines []queue.LineRef) { in.outbox.Notify(lines) }
 
 // Sink is the connectors.Sink of one connection: a connector hands it what
 // it received, and it returns once that is committed.
-func (in *Inbox) Sink(c Connection) connectors.Sink {
+func (in *Inbox) Sink(c Connection) connectors.Sink { return in.SinkFor(c.PortalID, c.LineID) }
+
+// SinkFor is the connectors.Sink of one portal line.
+func (in *Inbox) SinkFor(portalID, lineID string) connectors.Sink {
 	return func(ctx context.Context, events []connectors.Keyed) error {
-		if _, err := in.Put(ctx, c.PortalID, c.LineID, events); err != nil {
+		if _, err := in.Put(ctx, portalID, lineID, events); err != nil {
 			return fmt.Errorf("inbox: %w", err)
 		}
 		return nil

@@ -119,7 +119,7 @@ func (o *Outbox) Ack(ctx context.Context, b *Batch, d time.Duration) error {
 	select {
 	case <-o.quit:
 		// After Close: ack alone, so a batch finishing at shutdown is kept.
-		o.ackGroup([]*ackReq{r})
+		acker{o}.ackGroup([]*ackReq{r})
 	case o.acks <- r:
 		select {
 		case <-r.done:
@@ -145,7 +145,7 @@ type ackReq struct {
 
 // ackLoop commits whatever acks wait, together, as commitLoop does for
 // enqueues.
-func (o *Outbox) ackLoop() {
+func (o acker) ackLoop() {
 	group := make([]*ackReq, 0, 256)
 	for {
 		select {
@@ -174,7 +174,7 @@ func (o *Outbox) ackLoop() {
 	}
 }
 
-func (o *Outbox) ackGroup(group []*ackReq) {
+func (o acker) ackGroup(group []*ackReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	now := o.cfg.Now()
@@ -193,7 +193,7 @@ func (o *Outbox) ackGroup(group []*ackReq) {
 
 // ackMany deletes the acked events and updates the lines of a group of
 // acks in one transaction, and reports the lines whose lease was lost.
-func (o *Outbox) ackMany(ctx context.Context, group []*ackReq, now time.Time) (map[string]bool, error) {
+func (o acker) ackMany(ctx context.Context, group []*ackReq, now time.Time) (map[string]bool, error) {
 	var lost map[string]bool
 	err := o.db.InTx(ctx, func(tx *sql.Tx) error {
 		lost = map[string]bool{}
@@ -268,7 +268,7 @@ func (o *Outbox) ackMany(ctx context.Context, group []*ackReq, now time.Time) (m
 
 // maxRenew is the renewal period of a group (dispatchers of one outbox use
 // one lease length).
-func (o *Outbox) maxRenew(group []*ackReq) time.Duration {
+func (o acker) maxRenew(group []*ackReq) time.Duration {
 	var d time.Duration
 	for _, r := range group {
 		d = max(d, r.renew)

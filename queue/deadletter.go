@@ -100,7 +100,7 @@ func (o *Outbox) Replay(ctx context.Context, lineID string, ids []int64) (int64,
 		if len(evs) == 0 {
 			return nil
 		}
-		if lines, err = o.insertEvents(ctx, tx, evs); err != nil {
+		if lines, err = (committer{o}).insertEvents(ctx, tx, evs); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM dead_letters WHERE id IN ("+placeholders(len(got))+")", got...); err != nil {

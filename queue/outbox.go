@@ -19,29 +19,57 @@ import (
 )
 
 // Config sets the outbox's policy. Zero fields take the documented default.
+// The tagged fields are the gateway's queue.* config keys; the others are
+// set by the program.
 type Config struct {
 	// Schedule is the lock-out after the 1st, 2nd, ... failed delivery to a
 	// line; the last entry repeats. Default: 1m 2m 5m 10m 30m 1h 2h 4h 8h 12h.
-	Schedule []time.Duration
+	Schedule []time.Duration `mapstructure:"schedule"`
 	// Window is how long after a line's first failed attempt its events
 	// expire into dead letters. Default 24h.
-	Window time.Duration
+	Window time.Duration `mapstructure:"window"`
 	// DedupeTTL is how long a messenger update id is remembered. Default 72h.
-	DedupeTTL time.Duration
+	DedupeTTL time.Duration `mapstructure:"dedupe_ttl"`
+
 	// MaxGroup is the most enqueue requests one group commit carries.
 	// Default 512.
-	MaxGroup int
+	MaxGroup int `mapstructure:"-"`
 	// Committers is how many group commits may be in flight at once. The
 	// database merges concurrent commits into one log flush, so while one
 	// group waits for its flush the next gathers and writes. Default 4 on
 	// MySQL, 1 on SQLite (one writer).
-	Committers int
+	Committers int `mapstructure:"-"`
 	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	Now func() time.Time `mapstructure:"-"`
 	// OnEnqueue, when set, is called after each commit with the lines that
 	// received events, so a local dispatcher can wake at once. It must not
 	// block.
-	OnEnqueue func(lines []LineRef)
+	OnEnqueue func(lines []LineRef) `mapstructure:"-"`
+}
+
+// DefaultConfig is the queue.* configuration used when nothing is set.
+func DefaultConfig() Config {
+	return Config{Schedule: DefaultSchedule(), Window: 24 * time.Hour, DedupeTTL: 72 * time.Hour}
+}
+
+// Validate checks the configured fields and names the first bad one by its
+// config key.
+func (c Config) Validate() error {
+	if len(c.Schedule) == 0 {
+		return errors.New("schedule: must list at least one duration")
+	}
+	for _, d := range c.Schedule {
+		if d <= 0 {
+			return fmt.Errorf("schedule: durations must be positive, got %s", d)
+		}
+	}
+	if c.Window <= 0 {
+		return errors.New("window: must be positive")
+	}
+	if c.DedupeTTL <= 0 {
+		return errors.New("dedupe_ttl: must be positive")
+	}
+	return nil
 }
 
 // DefaultSchedule returns the lock-out schedule used when Config.Schedule is
@@ -125,6 +153,15 @@ type Outbox struct {
 	known   map[string]bool
 }
 
+// committer is the outbox's group commit of enqueued events (the commit
+// loops and what one commit writes); acker is its group commit of acks.
+// Both are the Outbox seen from one concern, so its own method set stays
+// the outbox's contract.
+type (
+	committer struct{ *Outbox }
+	acker     struct{ *Outbox }
+)
+
 // NewOutbox starts the outbox's group committer. Call Close to stop it.
 func NewOutbox(db *sqldb.DB, cfg Config) (*Outbox, error) {
 	if cfg.Committers == 0 && db.Dialect.Name() == sqldb.DriverSQLite {
@@ -148,13 +185,13 @@ func NewOutbox(db *sqldb.DB, cfg Config) (*Outbox, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			o.commitLoop()
+			committer{o}.commitLoop()
 		}()
 	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		o.ackLoop()
+		acker{o}.ackLoop()
 	}()
 	go func() {
 		wg.Wait()
@@ -208,7 +245,7 @@ func (o *Outbox) Enqueue(ctx context.Context, events []NewEvent) (int, error) {
 // commitLoop takes whatever requests are waiting and commits them in one
 // transaction. No timer: while one commit runs, the next group gathers, so
 // the group size follows the load by itself.
-func (o *Outbox) commitLoop() {
+func (o committer) commitLoop() {
 	group := make([]*enqueueReq, 0, o.cfg.MaxGroup)
 	for {
 		select {
@@ -238,7 +275,7 @@ func (o *Outbox) commitLoop() {
 	}
 }
 
-func (o *Outbox) commitGroup(group []*enqueueReq) {
+func (o committer) commitGroup(group []*enqueueReq) {
 	// Background context: a request whose caller gave up is still committed
 	// with its group, which is harmless (dedupe absorbs the retry).
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -267,7 +304,7 @@ func (o *Outbox) commitGroup(group []*enqueueReq) {
 }
 
 // commit writes a group in one transaction and returns the lines touched.
-func (o *Outbox) commit(ctx context.Context, group []*enqueueReq) ([]LineRef, error) {
+func (o committer) commit(ctx context.Context, group []*enqueueReq) ([]LineRef, error) {
 	var lines []LineRef
 	err := o.db.InTx(ctx, func(tx *sql.Tx) error {
 		var all []NewEvent
@@ -301,7 +338,7 @@ func (o *Outbox) commit(ctx context.Context, group []*enqueueReq) ([]LineRef, er
 // freshKeys records the group's dedupe keys and reports, per request and
 // event, whether the key is new. The fast path is one multi-row insert; on a
 // conflict with a concurrent writer it falls back to one insert per key.
-func (o *Outbox) freshKeys(ctx context.Context, tx *sql.Tx, group []*enqueueReq) ([][]bool, error) {
+func (o committer) freshKeys(ctx context.Context, tx *sql.Tx, group []*enqueueReq) ([][]bool, error) {
 	now := ms(o.cfg.Now())
 	fresh := make([][]bool, len(group))
 	seen := make(map[string]bool)
@@ -405,7 +442,7 @@ func (o *Outbox) freshKeys(ctx context.Context, tx *sql.Tx, group []*enqueueReq)
 // returns the lines touched. It writes no shared row (only new event rows
 // and, for a line's first event ever, its line_queue row), so concurrent
 // ingest never waits on delivery's row locks.
-func (o *Outbox) insertEvents(ctx context.Context, tx *sql.Tx, events []NewEvent) ([]LineRef, error) {
+func (o committer) insertEvents(ctx context.Context, tx *sql.Tx, events []NewEvent) ([]LineRef, error) {
 	if len(events) == 0 {
 		return nil, nil
 	}
@@ -450,7 +487,7 @@ func (o *Outbox) insertEvents(ctx context.Context, tx *sql.Tx, events []NewEvent
 // ensureLines creates missing line_queue rows. A plain (non-locking) read
 // finds the missing ones; only those are inserted, ignoring a concurrent
 // creator. Lines are marked known only after the caller commits (Notify).
-func (o *Outbox) ensureLines(ctx context.Context, tx *sql.Tx, lines []LineRef) error {
+func (o committer) ensureLines(ctx context.Context, tx *sql.Tx, lines []LineRef) error {
 	sort.Slice(lines, func(i, j int) bool { return lines[i].LineID < lines[j].LineID })
 	args := make([]any, len(lines))
 	for i, l := range lines {
@@ -484,7 +521,7 @@ func (o *Outbox) ensureLines(ctx context.Context, tx *sql.Tx, lines []LineRef) e
 	return nil
 }
 
-func (o *Outbox) markKnown(lines []LineRef) {
+func (o committer) markKnown(lines []LineRef) {
 	o.knownMu.Lock()
 	defer o.knownMu.Unlock()
 	if len(o.known) > 1_000_000 {
@@ -499,7 +536,7 @@ func (o *Outbox) markKnown(lines []LineRef) {
 // keys (for events the gateway itself makes together with another change).
 // The caller must call Notify after committing.
 func (o *Outbox) EnqueueTx(ctx context.Context, tx *sql.Tx, events []NewEvent) ([]LineRef, error) {
-	return o.insertEvents(ctx, tx, events)
+	return committer{o}.insertEvents(ctx, tx, events)
 }
 
 // Notify records that lines' rows exist and tells the local dispatcher they
@@ -508,7 +545,7 @@ func (o *Outbox) Notify(lines []LineRef) {
 	if len(lines) == 0 {
 		return
 	}
-	o.markKnown(lines)
+	committer{o}.markKnown(lines)
 	if o.cfg.OnEnqueue != nil {
 		o.cfg.OnEnqueue(lines)
 	}

@@ -11,7 +11,7 @@ import (
 // that another fresh event of the same group supersedes (a "delivered" and
 // a "read" of one message committed together: only the read stays, since
 // the group's order between concurrent requests is arbitrary).
-func (o *Outbox) supersede(ctx context.Context, tx *sql.Tx, group []*enqueueReq, fresh [][]bool) error {
+func (o committer) supersede(ctx context.Context, tx *sql.Tx, group []*enqueueReq, fresh [][]bool) error {
 	var keys []string
 	superseded := make(map[string]bool)
 	for i, r := range group {

@@ -221,9 +221,8 @@ func (c *adminPages) received(w http.ResponseWriter, r *http.Request, s *session
 }
 
 // receivedPrefix is the dedupe-key prefix of everything a connection
-// receives from its messenger: connectors key each update
-// "<type>:<connection id>:<update id>" (connectors.Keyed).
-func receivedPrefix(c portal.Connection) string { return c.Connector + ":" + c.ID + ":" }
+// receives from its messenger (connectors.DedupeKey).
+func receivedPrefix(c portal.Connection) string { return connectors.DedupeKeyPrefix(c.Connector, c.ID) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

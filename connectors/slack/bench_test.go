@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/slack/slacktest"
 )
@@ -14,9 +15,9 @@ import (
 func BenchmarkParse(b *testing.B) {
 	srv := slacktest.New(b, botToken, appToken)
 	srv.SetUser(slacktest.Customer)
-	cn := slack.New(slack.Options{APIURL: srv.APIURL(), Logger: quietLog()})
-	b.Cleanup(cn.Close)
-	c := connectors.Conn{ID: connID, LineID: lineID, Settings: connectors.Settings{"bot_token": botToken, "signing_secret": secret}, Files: &linker{}}
+	cn := slack.New(slack.Options{APIURL: srv.APIURL(), Logger: connectortest.QuietLogger()})
+	b.Cleanup(func() { _ = cn.Close() })
+	c := connectors.Conn{ID: connID, LineID: lineID, Settings: connectors.Settings{"bot_token": botToken, "signing_secret": secret}, Files: &connectortest.Linker{}}
 	body := slacktest.EventCallback("EvBench", slacktest.ThreadReply(channel, "channel", cust,
 		"Hi <@U0BOT0001>, my order <https://shop.example/o/1042|#1042> has *not* arrived :cry: &amp; I need it by Friday", "1700000000.000200", "1700000000.000100"))
 	h := slacktest.Sign(secret, time.Now(), body)

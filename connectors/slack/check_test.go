@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 	"github.com/connector-gateway/connector/connectors/slack/slacktest"
 )
 
@@ -60,13 +61,13 @@ func TestTestConnectionFailuresSayWhatToDo(t *testing.T) {
 		check string
 		says  string
 	}{
-		{"wrong bot token", withSettings(c, "bot_token", "xoxb-0000000000-nope"), nil, "Bot token", "does not accept the token"},
+		{"wrong bot token", connectortest.WithSettings(c, "bot_token", "xoxb-0000000000-nope"), nil, "Bot token", "does not accept the token"},
 		{"revoked", c, func() { srv.FailNext("auth.test", 1, "token_revoked") }, "Bot token", "token_revoked"},
 		{"no chat:write", c, func() { srv.SetScopes("im:history,users:read") }, "Permissions", "chat:write"},
 		{"no public URL", func() connectors.Conn { x := c; x.EntryURL = ""; return x }(), nil, "Event delivery", "no public URL"},
-		{"verification token for secret", withSettings(c, "signing_secret", "Jhj5dZrVaK7ZwHHjRyZWjbDl"), nil, "Signing secret", "32 hexadecimal"},
-		{"socket: wrong app token", withSettings(c, "mode", "socket", "app_token", "xapp-1-A0-nope-nope"), nil, "Socket Mode", "does not accept the app-level token"},
-		{"socket: bot token as app token", withSettings(c, "mode", "socket", "app_token", botToken), nil, "Socket Mode", "cannot open Socket Mode"},
+		{"verification token for secret", connectortest.WithSettings(c, "signing_secret", "Jhj5dZrVaK7ZwHHjRyZWjbDl"), nil, "Signing secret", "32 hexadecimal"},
+		{"socket: wrong app token", connectortest.WithSettings(c, "mode", "socket", "app_token", "xapp-1-A0-nope-nope"), nil, "Socket Mode", "does not accept the app-level token"},
+		{"socket: bot token as app token", connectortest.WithSettings(c, "mode", "socket", "app_token", botToken), nil, "Socket Mode", "cannot open Socket Mode"},
 		{"Slack down", c, func() { srv.ServerErrorNext("auth.test", 1, 503) }, "Bot token", "could not reach Slack"},
 	}
 	for _, tc := range cases {
@@ -88,7 +89,7 @@ func TestTestConnectionFailuresSayWhatToDo(t *testing.T) {
 		}
 	}
 	// Socket mode with a working app token.
-	r, _ := cn.Test(t.Context(), withSettings(c, "mode", "socket"))
+	r, _ := cn.Test(t.Context(), connectortest.WithSettings(c, "mode", "socket"))
 	if ch := checkNamed(t, r, "Socket Mode"); !r.OK || !ch.OK {
 		t.Fatalf("socket mode test = %+v", r)
 	}
@@ -99,11 +100,11 @@ func TestActivate(t *testing.T) {
 	if err := cn.Activate(t.Context(), c); err != nil {
 		t.Fatalf("events mode: %v", err)
 	}
-	if err := cn.Activate(t.Context(), withSettings(c, "mode", "socket")); !errors.Is(err, connectors.ErrNeedsPolling) {
+	if err := cn.Activate(t.Context(), connectortest.WithSettings(c, "mode", "socket")); !errors.Is(err, connectors.ErrNeedsPolling) {
 		t.Fatalf("socket mode: %v, want ErrNeedsPolling", err)
 	}
 	var refused *connectors.PermanentError
-	if err := cn.Activate(t.Context(), withSettings(c, "mode", "socket", "app_token", "xapp-1-A0-revoked-0000")); !errors.As(err, &refused) || errors.Is(err, connectors.ErrNeedsPolling) {
+	if err := cn.Activate(t.Context(), connectortest.WithSettings(c, "mode", "socket", "app_token", "xapp-1-A0-revoked-0000")); !errors.As(err, &refused) || errors.Is(err, connectors.ErrNeedsPolling) {
 		t.Fatalf("socket mode, refused app token: %v", err)
 	}
 	noURL := c
@@ -112,7 +113,7 @@ func TestActivate(t *testing.T) {
 		t.Fatalf("events mode without public URL: %v", err)
 	}
 	var pe *connectors.PermanentError
-	if err := cn.Activate(t.Context(), withSettings(c, "bot_token", "xoxb-0000000000-nope")); !errors.As(err, &pe) || !strings.Contains(err.Error(), "invalid_auth") {
+	if err := cn.Activate(t.Context(), connectortest.WithSettings(c, "bot_token", "xoxb-0000000000-nope")); !errors.As(err, &pe) || !strings.Contains(err.Error(), "invalid_auth") {
 		t.Fatalf("wrong token: %v", err)
 	}
 	if err := cn.Deactivate(t.Context(), c); err != nil {

@@ -15,6 +15,7 @@ package slack
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -95,12 +96,14 @@ type Connector struct {
 }
 
 var (
-	_ connectors.Connector   = (*Connector)(nil)
-	_ connectors.Editor      = (*Connector)(nil)
-	_ connectors.Deleter     = (*Connector)(nil)
-	_ connectors.Poller      = (*Connector)(nil)
-	_ connectors.FileFetcher = (*Connector)(nil)
-	_ connectors.Identifier  = (*Connector)(nil)
+	_ connectors.Connector       = (*Connector)(nil)
+	_ connectors.Editor          = (*Connector)(nil)
+	_ connectors.Deleter         = (*Connector)(nil)
+	_ connectors.Poller          = (*Connector)(nil)
+	_ connectors.FileFetcher     = (*Connector)(nil)
+	_ connectors.Identifier      = (*Connector)(nil)
+	_ connectors.WebhookReceiver = (*Connector)(nil)
+	_ io.Closer                  = (*Connector)(nil)
 )
 
 // New returns a Connector; zero Options fields take their defaults.
@@ -132,10 +135,13 @@ func New(opts Options) *Connector {
 	return cn
 }
 
-// Close stops background profile lookups and waits for those in flight.
-// The connector still serves calls afterwards, but no longer looks profiles
-// up.
-func (cn *Connector) Close() { cn.dir.close() }
+// Close stops background profile lookups and waits for those in flight
+// (io.Closer, so the registry closes it on shutdown; it never fails). The
+// connector still serves calls afterwards, but no longer looks profiles up.
+func (cn *Connector) Close() error {
+	cn.dir.close()
+	return nil
+}
 
 // Describe returns the connector's type, title and settings form.
 func (*Connector) Describe() connectors.Description {

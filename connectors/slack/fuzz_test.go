@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/slack/slacktest"
 )
@@ -29,11 +30,11 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`null`))
 	f.Add([]byte{})
 
-	cn := slack.New(slack.Options{APIURL: "http://127.0.0.1:1/api/", Logger: quietLog()})
-	f.Cleanup(cn.Close)
+	cn := slack.New(slack.Options{APIURL: "http://127.0.0.1:1/api/", Logger: connectortest.QuietLogger()})
+	f.Cleanup(func() { _ = cn.Close() })
 	c := connectors.Conn{ID: connID, LineID: lineID, Settings: connectors.Settings{
 		"bot_token": botToken, "signing_secret": secret, "mode": "events",
-	}, Files: &linker{}}
+	}, Files: &connectortest.Linker{}}
 
 	f.Fuzz(func(t *testing.T, body []byte) {
 		in, err := cn.Parse(t.Context(), c, connectors.Request{Method: "POST", Header: slacktest.Sign(secret, time.Now(), body), Body: body})

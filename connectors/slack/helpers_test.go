@@ -2,18 +2,13 @@ package slack_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/slack/slacktest"
 )
@@ -37,8 +32,8 @@ func setup(t *testing.T) (*slack.Connector, connectors.Conn, *slacktest.Server) 
 	srv := slacktest.New(t, botToken, appToken)
 	srv.SetUser(slacktest.Customer)
 	srv.SetChannel(channel, "support")
-	cn := slack.New(slack.Options{APIURL: srv.APIURL(), ChannelInterval: -1, Logger: quietLog()})
-	t.Cleanup(cn.Close)
+	cn := slack.New(slack.Options{APIURL: srv.APIURL(), ChannelInterval: -1, Logger: connectortest.QuietLogger()})
+	t.Cleanup(func() { _ = cn.Close() })
 	settings, err := cn.ValidateSettings(connectors.Settings{
 		"bot_token":      botToken,
 		"signing_secret": secret,
@@ -49,48 +44,8 @@ func setup(t *testing.T) (*slack.Connector, connectors.Conn, *slacktest.Server) 
 	}
 	return cn, connectors.Conn{
 		ID: connID, PortalID: "prt_1", LineID: lineID, Hash: "h4sh", EntryURL: entryURL,
-		Settings: settings, Files: &linker{},
+		Settings: settings, Files: &connectortest.Linker{},
 	}, srv
-}
-
-// withSettings returns c with its settings changed by kv pairs.
-func withSettings(c connectors.Conn, kv ...string) connectors.Conn {
-	s := make(connectors.Settings, len(c.Settings))
-	for k, v := range c.Settings {
-		s[k] = v
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		s[kv[i]] = kv[i+1]
-	}
-	c.Settings = s
-	return c
-}
-
-// linker is a FileLinker that makes readable links and remembers refs.
-type linker struct {
-	mu   sync.Mutex
-	refs []string
-}
-
-func (l *linker) FileURL(ref, name, mime string) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.refs = append(l.refs, ref)
-	return "https://gw.example.com/files/" + url.QueryEscape(ref) + "?name=" + url.QueryEscape(name) + "&mime=" + url.QueryEscape(mime)
-}
-
-// refOf takes the reference back out of a linker URL.
-func refOf(t *testing.T, link string) string {
-	t.Helper()
-	u, err := url.Parse(link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := url.QueryUnescape(strings.TrimPrefix(u.EscapedPath(), "/files/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ref
 }
 
 // post signs body as Slack would at time at and parses it.
@@ -122,14 +77,6 @@ func none(t *testing.T, cn *slack.Connector, c connectors.Conn, body []byte) {
 	if len(in.Events) != 0 {
 		t.Fatalf("Parse gave %d events, want none: %+v", len(in.Events), in.Events[0].Event)
 	}
-}
-
-// quietLog discards the connector's log unless CONNECTOR_TEST_LOG is set.
-func quietLog() *slog.Logger {
-	if os.Getenv("CONNECTOR_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 // httpServer starts a plain test server and returns its URL.

@@ -54,7 +54,7 @@ func (cn *Connector) Parse(_ context.Context, c connectors.Conn, r connectors.Re
 	}
 	cn.markSeen(c.ID, time.Now())
 
-	n, err := cn.normalize(c, body)
+	n, err := normalizer{cn}.normalize(c, body)
 	if err != nil {
 		return connectors.Inbound{}, err
 	}
@@ -97,6 +97,11 @@ const (
 	innerTeamJoin   = "team_join"
 )
 
+// normalizer turns Events API payloads into events: the connector seen
+// from its parsing side (the user and channel directory it reads, the bot
+// ids it skips), apart from its contract methods.
+type normalizer struct{ *Connector }
+
 // normalize turns one Events API payload (the HTTP body, or the payload of
 // a Socket Mode envelope) into events. It is the one parser both receive
 // modes share; the payload must already be authenticated.
@@ -118,7 +123,7 @@ const (
 //     included, and other subtypes (joins, topics…) → nothing;
 //   - user_change, team_join → nothing, but the profile is remembered;
 //   - other event types, app_rate_limited → nothing.
-func (cn *Connector) normalize(c connectors.Conn, payload []byte) (normalized, error) {
+func (cn normalizer) normalize(c connectors.Conn, payload []byte) (normalized, error) {
 	ev, err := slackevents.ParseEvent(json.RawMessage(payload), slackevents.OptionNoVerifyToken())
 	if err != nil {
 		if skippable(payload) {
@@ -198,7 +203,7 @@ func botUser(cb *slackevents.EventsAPICallbackEvent) string {
 }
 
 // rememberUser stores the profile a user_change or team_join event carries.
-func (cn *Connector) rememberUser(team string, raw json.RawMessage) {
+func (cn normalizer) rememberUser(team string, raw json.RawMessage) {
 	var inner struct {
 		User json.RawMessage `json:"user"`
 	}
@@ -251,7 +256,7 @@ func (v msgView) fromBot(env envelope) bool {
 	return v.botID != "" || v.subtype == "bot_message" || (env.botUser != "" && v.user == env.botUser)
 }
 
-func (cn *Connector) message(env envelope, m *slackevents.MessageEvent) (*connectors.Keyed, error) {
+func (cn normalizer) message(env envelope, m *slackevents.MessageEvent) (*connectors.Keyed, error) {
 	switch m.SubType {
 	case "", "file_share", "thread_broadcast", "me_message":
 		if m.Message == nil {
@@ -298,7 +303,7 @@ func (cn *Connector) message(env envelope, m *slackevents.MessageEvent) (*connec
 	return nil, nil
 }
 
-func (cn *Connector) mention(env envelope, m *slackevents.AppMentionEvent) (*connectors.Keyed, error) {
+func (cn normalizer) mention(env envelope, m *slackevents.AppMentionEvent) (*connectors.Keyed, error) {
 	v := msgView{
 		channel: m.Channel, ts: m.TimeStamp, threadTS: m.ThreadTimeStamp,
 		user: m.User, botID: m.BotID, text: m.Text, files: m.Files,
@@ -357,25 +362,25 @@ func (v msgView) check() error {
 	return nil
 }
 
-func (cn *Connector) created(env envelope, v msgView) (*connectors.Keyed, error) {
+func (cn normalizer) created(env envelope, v msgView) (*connectors.Keyed, error) {
 	if err := v.check(); err != nil {
 		return nil, err
 	}
-	key := "slack:" + env.conn.ID + ":msg:" + v.channel + ":" + v.ts
+	key := connectors.DedupeKey(Type, env.conn.ID, "msg", v.channel, v.ts)
 	ev := cn.base(env, v, connectors.TypeMessageCreated, key, tsTime(v.ts))
 	ev.User = cn.user(env, v.user)
 	ev.Message = cn.content(env, v)
 	return &connectors.Keyed{DedupeKey: key, Event: ev}, nil
 }
 
-func (cn *Connector) updated(env envelope, v msgView) (*connectors.Keyed, error) {
+func (cn normalizer) updated(env envelope, v msgView) (*connectors.Keyed, error) {
 	if err := v.check(); err != nil {
 		return nil, err
 	}
 	if !tsShape.MatchString(v.editedTS) {
 		return nil, fmt.Errorf("slack: edit ts %q is not a Slack timestamp: %w", v.editedTS, connectors.ErrMalformed)
 	}
-	key := "slack:" + env.conn.ID + ":edit:" + v.channel + ":" + v.ts + ":" + v.editedTS
+	key := connectors.DedupeKey(Type, env.conn.ID, "edit", v.channel, v.ts, v.editedTS)
 	at := tsTime(v.editedTS)
 	ev := cn.base(env, v, connectors.TypeMessageUpdated, key, at)
 	ev.User = cn.user(env, v.user)
@@ -384,11 +389,11 @@ func (cn *Connector) updated(env envelope, v msgView) (*connectors.Keyed, error)
 	return &connectors.Keyed{DedupeKey: key, Event: ev}, nil
 }
 
-func (cn *Connector) deleted(env envelope, v msgView, eventTS string) (*connectors.Keyed, error) {
+func (cn normalizer) deleted(env envelope, v msgView, eventTS string) (*connectors.Keyed, error) {
 	if err := v.check(); err != nil {
 		return nil, err
 	}
-	key := "slack:" + env.conn.ID + ":del:" + v.channel + ":" + v.ts
+	key := connectors.DedupeKey(Type, env.conn.ID, "del", v.channel, v.ts)
 	at := time.Now().UTC().Truncate(time.Second)
 	if tsShape.MatchString(eventTS) {
 		at = tsTime(eventTS)
@@ -399,7 +404,7 @@ func (cn *Connector) deleted(env envelope, v msgView, eventTS string) (*connecto
 }
 
 // base fills the fields every message event has.
-func (cn *Connector) base(env envelope, v msgView, typ, key string, at time.Time) connectors.Event {
+func (cn normalizer) base(env envelope, v msgView, typ, key string, at time.Time) connectors.Event {
 	return connectors.Event{
 		ID:         connectors.EventID(key),
 		Type:       typ,
@@ -414,7 +419,7 @@ func (cn *Connector) base(env envelope, v msgView, typ, key string, at time.Time
 
 // chat names the conversation: the channel, or the thread inside it when
 // the message is a reply (thread_ts set and not the message's own ts).
-func (cn *Connector) chat(env envelope, v msgView) *connectors.Chat {
+func (cn normalizer) chat(env envelope, v msgView) *connectors.Chat {
 	ch := &connectors.Chat{ID: v.channel, Type: chatType(v.channel, v.channelType)}
 	if ch.Type == "channel" {
 		if title, ok := cn.dir.channel(env.conn.Settings[SettingBotToken], env.team, v.channel); ok {
@@ -449,7 +454,7 @@ func chatType(channel, channelType string) string {
 
 // user is the event's author: the id always, the profile as far as it is
 // known now (a lookup starts in the background when it is not).
-func (cn *Connector) user(env envelope, id string) *connectors.User {
+func (cn normalizer) user(env envelope, id string) *connectors.User {
 	p, _ := cn.dir.user(env.conn.Settings[SettingBotToken], env.team, id)
 	return &connectors.User{
 		ID:          id,
@@ -457,12 +462,12 @@ func (cn *Connector) user(env envelope, id string) *connectors.User {
 		Username:    p.Username,
 		Language:    p.Language,
 		AvatarURL:   p.AvatarURL,
-		ProfileHash: profileHash(id, p),
+		ProfileHash: p.hash(id),
 	}
 }
 
 // content is the message part of a created or updated event.
-func (cn *Connector) content(env envelope, v msgView) *connectors.Message {
+func (cn normalizer) content(env envelope, v msgView) *connectors.Message {
 	text := v.text
 	if env.botUser != "" {
 		text = stripLeadingMention(text, env.botUser)

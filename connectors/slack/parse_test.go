@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 	"github.com/connector-gateway/connector/connectors/slack/slacktest"
 )
 
@@ -198,7 +199,7 @@ func TestFileShareBecomesGatewayLinks(t *testing.T) {
 		}
 	}
 	// The gateway streams the file from url_private with the bot token.
-	fc, err := cn.FetchFile(t.Context(), c, refOf(t, got.URL))
+	fc, err := cn.FetchFile(t.Context(), c, connectortest.RefOf(t, got.URL))
 	if err != nil {
 		t.Fatalf("FetchFile: %v", err)
 	}
@@ -233,7 +234,7 @@ func TestFileWithoutURLIsResolvedWhenFetched(t *testing.T) {
 	if len(srv.Calls("files.info")) != 0 {
 		t.Fatal("files.info was called on the request path")
 	}
-	fc, err := cn.FetchFile(t.Context(), c, refOf(t, ev.Message.Files[0].URL))
+	fc, err := cn.FetchFile(t.Context(), c, connectortest.RefOf(t, ev.Message.Files[0].URL))
 	if err != nil {
 		t.Fatalf("FetchFile: %v", err)
 	}
@@ -292,7 +293,7 @@ func TestSignatureChecks(t *testing.T) {
 	h := slacktest.Sign(secret, now, body)
 	h.Set("X-Slack-Request-Timestamp", "soon")
 	unauthorized("timestamp not a number", h, body, c)
-	unauthorized("no signing secret configured", slacktest.Sign(secret, now, body), body, withSettings(c, "signing_secret", ""))
+	unauthorized("no signing secret configured", slacktest.Sign(secret, now, body), body, connectortest.WithSettings(c, "signing_secret", ""))
 
 	// Within the window, either way, it is accepted.
 	for _, at := range []time.Time{now.Add(-4 * time.Minute), now.Add(4 * time.Minute)} {

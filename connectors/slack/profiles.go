@@ -2,15 +2,13 @@ package slack
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/connector-gateway/connector/connectors"
 	slackapi "github.com/slack-go/slack"
 )
 
@@ -50,15 +48,11 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
-// profileHash is hex(sha256(fields)[:16]) over the user id and every field
-// an event carries, each length-prefixed, so it changes exactly when one of
-// the fields the portal sees changes.
-func profileHash(id string, p profile) string {
-	h := sha256.New()
-	for _, f := range []string{id, p.Name, p.Username, p.AvatarURL, p.Language} {
-		fmt.Fprintf(h, "%d:%s", len(f), f)
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+// hash is the event's profile_hash: it covers the user id and every field
+// an event carries, so it changes exactly when one of the fields the portal
+// sees changes (including when the name first becomes known).
+func (p profile) hash(id string) string {
+	return connectors.ProfileHash(id, p.Name, p.Username, p.AvatarURL, p.Language)
 }
 
 // Lookup limits of the directory.

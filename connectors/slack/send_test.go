@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/slack/slacktest"
 )
@@ -204,7 +205,7 @@ func TestSendErrors(t *testing.T) {
 		}
 	}
 	// A wrong bot token is permanent too, and never echoed.
-	_, err := cn.Send(t.Context(), withSettings(c, "bot_token", "xoxb-0000000000-wrong"), connectors.Outbound{ChatID: dm, Text: "x"})
+	_, err := cn.Send(t.Context(), connectortest.WithSettings(c, "bot_token", "xoxb-0000000000-wrong"), connectors.Outbound{ChatID: dm, Text: "x"})
 	var pe *connectors.PermanentError
 	if !errors.As(err, &pe) || strings.Contains(err.Error(), "xoxb-") {
 		t.Fatalf("wrong token: %v", err)
@@ -215,8 +216,8 @@ func TestSendErrors(t *testing.T) {
 // channel included); other channels do not wait.
 func TestSendIsPacedPerChannel(t *testing.T) {
 	srv := slacktest.New(t, botToken, appToken)
-	cn := slack.New(slack.Options{APIURL: srv.APIURL(), Logger: quietLog()})
-	t.Cleanup(cn.Close)
+	cn := slack.New(slack.Options{APIURL: srv.APIURL(), Logger: connectortest.QuietLogger()})
+	t.Cleanup(func() { _ = cn.Close() })
 	c := connectors.Conn{ID: connID, LineID: lineID, Settings: connectors.Settings{"bot_token": botToken}}
 	var mu sync.Mutex
 	now := time.Unix(1700000000, 0)

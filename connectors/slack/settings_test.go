@@ -6,12 +6,13 @@ import (
 	"testing"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 	"github.com/connector-gateway/connector/connectors/slack"
 )
 
 func TestValidateSettings(t *testing.T) {
-	cn := slack.New(slack.Options{Logger: quietLog()})
-	t.Cleanup(cn.Close)
+	cn := slack.New(slack.Options{Logger: connectortest.QuietLogger()})
+	t.Cleanup(func() { _ = cn.Close() })
 	ok, err := cn.ValidateSettings(connectors.Settings{"bot_token": "  " + botToken + "\n", "signing_secret": secret, "extra": "kept"})
 	if err != nil {
 		t.Fatalf("valid events settings: %v", err)
@@ -48,7 +49,7 @@ func TestValidateSettings(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
-	d := slack.New(slack.Options{Logger: quietLog()}).Describe()
+	d := slack.New(slack.Options{Logger: connectortest.QuietLogger()}).Describe()
 	if d.Type != "slack" || d.Title != "Slack" {
 		t.Fatalf("describe = %+v", d)
 	}

@@ -94,7 +94,7 @@ func (cn *Connector) Poll(ctx context.Context, c connectors.Conn, sink connector
 // were committed or it had none, or when it can never be parsed (it would
 // only come back); false when sink failed.
 func (cn *Connector) deliver(ctx context.Context, log *slog.Logger, c connectors.Conn, req *socketmode.Request, sink func(context.Context, []connectors.Keyed) error) bool {
-	n, err := cn.normalize(c, req.Payload)
+	n, err := normalizer{cn}.normalize(c, req.Payload)
 	if err != nil {
 		log.Warn("slack: socket mode: dropped an event the gateway cannot read", slog.String("envelope", req.EnvelopeID), slog.Any("err", err))
 		return true

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/slack/slacktest"
 )
@@ -78,7 +79,7 @@ func startPoll(t *testing.T, cn *slack.Connector, c connectors.Conn, sk *socketS
 
 func TestSocketModeReceivesAndAcksAfterCommit(t *testing.T) {
 	cn, c, srv := setup(t)
-	c = withSettings(c, "mode", "socket", "signing_secret", "")
+	c = connectortest.WithSettings(c, "mode", "socket", "signing_secret", "")
 	sk := newSocketSink()
 	// While the sink holds the events, Slack must not have been told they
 	// arrived: give an early acknowledgement the chance to show up.
@@ -108,7 +109,7 @@ func TestSocketModeReceivesAndAcksAfterCommit(t *testing.T) {
 	}
 	// Socket Mode needs no signing secret, and the same parser serves both
 	// modes: the HTTP form of the event has the same key.
-	http := one(t, cn, withSettings(c, "signing_secret", secret), slacktest.EventCallback("EvSock1", slacktest.Message(dm, "im", cust, ":wave: hi *there*", "1700006000.000100")))
+	http := one(t, cn, connectortest.WithSettings(c, "signing_secret", secret), slacktest.EventCallback("EvSock1", slacktest.Message(dm, "im", cust, ":wave: hi *there*", "1700006000.000100")))
 	if http.DedupeKey != evs[0][0].DedupeKey {
 		t.Fatalf("socket key %q, HTTP key %q", evs[0][0].DedupeKey, http.DedupeKey)
 	}
@@ -121,7 +122,7 @@ func TestSocketModeReceivesAndAcksAfterCommit(t *testing.T) {
 // Slack's redelivery brings the same events again.
 func TestSocketModeRedeliveryAfterFailedStore(t *testing.T) {
 	cn, c, srv := setup(t)
-	c = withSettings(c, "mode", "socket")
+	c = connectortest.WithSettings(c, "mode", "socket")
 	sk := newSocketSink()
 	sk.fail = 1
 	startPoll(t, cn, c, sk)
@@ -145,7 +146,7 @@ func TestSocketModeRedeliveryAfterFailedStore(t *testing.T) {
 // envelopes without anything for the portal are acknowledged too.
 func TestSocketModeReconnectsAndAcksSkippedEvents(t *testing.T) {
 	cn, c, srv := setup(t)
-	c = withSettings(c, "mode", "socket")
+	c = connectortest.WithSettings(c, "mode", "socket")
 	sk := newSocketSink()
 	startPoll(t, cn, c, sk)
 	srv.PushEvent(slacktest.EventCallback("EvSock3", slacktest.BotMessage(channel, "channel", "B0OTHER01", "beep", "1700006200.000100")), "env-3", 0)
@@ -173,7 +174,7 @@ func TestSocketModeReconnectsAndAcksSkippedEvents(t *testing.T) {
 
 func TestSocketModeRefusedTokenEndsPoll(t *testing.T) {
 	cn, c, _ := setup(t)
-	c = withSettings(c, "mode", "socket", "app_token", "xapp-1-A0-revoked-0000")
+	c = connectortest.WithSettings(c, "mode", "socket", "app_token", "xapp-1-A0-revoked-0000")
 	done := make(chan error, 1)
 	go func() { done <- cn.Poll(t.Context(), c, newSocketSink().sink) }()
 	select {
@@ -185,7 +186,7 @@ func TestSocketModeRefusedTokenEndsPoll(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Poll kept going with a refused app-level token")
 	}
-	if err := cn.Poll(t.Context(), withSettings(c, "app_token", ""), newSocketSink().sink); err == nil {
+	if err := cn.Poll(t.Context(), connectortest.WithSettings(c, "app_token", ""), newSocketSink().sink); err == nil {
 		t.Fatal("Poll without an app-level token succeeded")
 	}
 }

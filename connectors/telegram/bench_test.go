@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 	"github.com/connector-gateway/connector/connectors/telegram/telegramtest"
 )
 
@@ -63,7 +64,7 @@ func BenchmarkPoll(b *testing.B) {
 	defer cancel()
 	b.ResetTimer()
 	go func() {
-		_ = cn.Poll(ctx, pollingConn(c, &memCursor{}), func(_ context.Context, ks []connectors.Keyed) error {
+		_ = cn.Poll(ctx, pollingConn(c, &connectortest.MemCursor{}), func(_ context.Context, ks []connectors.Keyed) error {
 			if got.Add(int64(len(ks))) >= int64(b.N) {
 				select {
 				case <-done:

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 )
 
 func findCheck(r connectors.TestReport, name string) (connectors.Check, bool) {
@@ -40,7 +41,7 @@ func TestTestGoodToken(t *testing.T) {
 
 func TestTestWrongToken(t *testing.T) {
 	cn, c, srv := setup(t)
-	wrong := withSettings(c, "bot_token", "987654321:AAWrongTokenForTests_abcdefghijklmn")
+	wrong := connectortest.WithSettings(c, "bot_token", "987654321:AAWrongTokenForTests_abcdefghijklmn")
 	r, err := cn.Test(t.Context(), wrong)
 	if err != nil {
 		t.Fatalf("Test returned an error for a Telegram-side failure: %v", err)
@@ -112,7 +113,7 @@ func TestTestUnreachable(t *testing.T) {
 
 func TestTestEmptyToken(t *testing.T) {
 	cn, c, _ := setup(t)
-	r, err := cn.Test(t.Context(), withSettings(c, "bot_token", ""))
+	r, err := cn.Test(t.Context(), connectortest.WithSettings(c, "bot_token", ""))
 	if err != nil || r.OK || len(r.Checks) != 1 || !strings.Contains(r.Checks[0].Fix, "@BotFather") {
 		t.Errorf("report = %+v, %v", r, err)
 	}
@@ -137,7 +138,7 @@ func TestTestEntryURLTelegramCannotUse(t *testing.T) {
 		}
 	}
 	// Polling needs no URL at all.
-	polling := withSettings(c, "mode", "polling")
+	polling := connectortest.WithSettings(c, "mode", "polling")
 	polling.EntryURL = ""
 	if r, err := cn.Test(t.Context(), polling); err != nil || !r.OK {
 		t.Errorf("polling without URL: %+v, %v", r, err)

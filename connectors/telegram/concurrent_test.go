@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 )
 
 // One Connector serves many connections (tokens) at once: calls for the
@@ -21,7 +22,7 @@ func TestConcurrentUse(t *testing.T) {
 			defer wg.Done()
 			conn := c
 			if w%2 == 1 { // another bot, unknown to the fake
-				conn = withSettings(c, "bot_token", fmt.Sprintf("%d:AAOtherTokenForTests_abcdefghijklmn", 1000+w))
+				conn = connectortest.WithSettings(c, "bot_token", fmt.Sprintf("%d:AAOtherTokenForTests_abcdefghijklmn", 1000+w))
 			}
 			for i := range each {
 				_, err := cn.Send(t.Context(), conn, connectors.Outbound{ChatID: chatID, Text: "hi"})

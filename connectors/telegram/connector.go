@@ -102,13 +102,14 @@ type Connector struct {
 }
 
 var (
-	_ connectors.Connector   = (*Connector)(nil)
-	_ connectors.Editor      = (*Connector)(nil)
-	_ connectors.Deleter     = (*Connector)(nil)
-	_ connectors.Typer       = (*Connector)(nil)
-	_ connectors.Poller      = (*Connector)(nil)
-	_ connectors.FileFetcher = (*Connector)(nil)
-	_ connectors.Identifier  = (*Connector)(nil)
+	_ connectors.Connector       = (*Connector)(nil)
+	_ connectors.Editor          = (*Connector)(nil)
+	_ connectors.Deleter         = (*Connector)(nil)
+	_ connectors.Typer           = (*Connector)(nil)
+	_ connectors.Poller          = (*Connector)(nil)
+	_ connectors.FileFetcher     = (*Connector)(nil)
+	_ connectors.Identifier      = (*Connector)(nil)
+	_ connectors.WebhookReceiver = (*Connector)(nil)
 )
 
 // New returns a Connector; zero Options fields take their defaults.

@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/connectors/telegram/telegramtest"
 )
 
 func fetch(t *testing.T, cn *telegram.Connector, c connectors.Conn, link string) ([]byte, error) {
 	t.Helper()
-	fc, err := cn.FetchFile(t.Context(), c, refOf(t, link))
+	fc, err := cn.FetchFile(t.Context(), c, connectortest.RefOf(t, link))
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +111,6 @@ func TestBotKey(t *testing.T) {
 	if err != nil || key != "telegram:123456789" {
 		t.Fatalf("BotKey = %q, %v", key, err)
 	}
-	_, err = cn.BotKey(t.Context(), withSettings(c, "bot_token", "987654321:AAWrongTokenForTests_abcdefghijklmn"))
+	_, err = cn.BotKey(t.Context(), connectortest.WithSettings(c, "bot_token", "987654321:AAWrongTokenForTests_abcdefghijklmn"))
 	wantPermanent(t, err)
 }

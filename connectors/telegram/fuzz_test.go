@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/connectors/telegram/telegramtest"
 )
@@ -39,7 +40,7 @@ func FuzzParse(f *testing.F) {
 	}
 
 	cn := telegram.New(telegram.Options{})
-	c := connectors.Conn{ID: connID, LineID: lineID, Files: linker{}, Settings: connectors.Settings{
+	c := connectors.Conn{ID: connID, LineID: lineID, Files: &connectortest.Linker{}, Settings: connectors.Settings{
 		"bot_token": token, "mode": "webhook", "webhook_secret": secret,
 	}}
 	h := http.Header{}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 	"github.com/connector-gateway/connector/connectors/telegram/telegramtest"
 )
 
@@ -131,7 +132,7 @@ func TestParseMediaKinds(t *testing.T) {
 			if f != tc.want {
 				t.Errorf("file = %+v\nwant   %+v", f, tc.want)
 			}
-			if ref := refOf(t, gotURL); ref != tc.wantRef {
+			if ref := connectortest.RefOf(t, gotURL); ref != tc.wantRef {
 				t.Errorf("link names %q, want %q", ref, tc.wantRef)
 			}
 			if ev.Message.Text != tc.wantText {
@@ -231,7 +232,7 @@ func TestParseUserProfile(t *testing.T) {
 	if u == nil || u.ID != chatID || u.Name != "Ann" || u.Username != "ann" || u.Language != "en" {
 		t.Fatalf("user = %+v", u)
 	}
-	if ref := refOf(t, u.AvatarURL); ref != "avatar:"+chatID {
+	if ref := connectortest.RefOf(t, u.AvatarURL); ref != "avatar:"+chatID {
 		t.Errorf("avatar link names %q", ref)
 	}
 }

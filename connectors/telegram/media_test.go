@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 )
 
 func TestSendPhotoAndDocumentByURL(t *testing.T) {
@@ -116,7 +117,7 @@ func TestBlockedUserIsAClearPermanentFailure(t *testing.T) {
 
 func TestSendWithoutToken(t *testing.T) {
 	cn, c, srv := setup(t)
-	_, err := cn.Send(t.Context(), withSettings(c, "bot_token", ""), connectors.Outbound{ChatID: chatID, Text: "x"})
+	_, err := cn.Send(t.Context(), connectortest.WithSettings(c, "bot_token", ""), connectors.Outbound{ChatID: chatID, Text: "x"})
 	wantPermanent(t, err)
 	if len(srv.Requests("")) != 0 {
 		t.Error("a call was made without a token")

@@ -2,9 +2,7 @@ package telegram
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/connector-gateway/connector/connectors"
@@ -40,14 +38,4 @@ func (*Connector) Parse(_ context.Context, c connectors.Conn, r connectors.Reque
 		return connectors.Inbound{}, err
 	}
 	return connectors.Inbound{Events: events}, nil
-}
-
-// profileHash is hex(sha256(fields)[:16]), each field length-prefixed so
-// that no two different field lists hash the same input.
-func profileHash(fields ...string) string {
-	h := sha256.New()
-	for _, f := range fields {
-		fmt.Fprintf(h, "%d:%s", len(f), f)
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
 }

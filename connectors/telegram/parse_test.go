@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 )
 
 // officialUpdate has the shape of the Bot API documentation's example
@@ -187,7 +188,7 @@ func TestParseRejectsBadSecret(t *testing.T) {
 		}
 	}
 	// A connection without a secret accepts nothing, not everything.
-	noSecret := withSettings(c, "webhook_secret", "")
+	noSecret := connectortest.WithSettings(c, "webhook_secret", "")
 	if _, err := cn.Parse(t.Context(), noSecret, connectors.Request{Method: "POST", Header: secretHeader(""), Body: body}); !errors.Is(err, connectors.ErrUnauthorized) {
 		t.Errorf("no configured secret: err = %v, want ErrUnauthorized", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 	"github.com/connector-gateway/connector/connectors/telegram"
 )
 
@@ -77,7 +78,7 @@ func runPoll(t *testing.T, cn *telegram.Connector, c connectors.Conn, sink func(
 }
 
 func pollingConn(c connectors.Conn, cur connectors.Cursor) connectors.Conn {
-	c = withSettings(c, "mode", "polling")
+	c = connectortest.WithSettings(c, "mode", "polling")
 	c.EntryURL = ""
 	c.Cursor = cur
 	return c
@@ -85,7 +86,7 @@ func pollingConn(c connectors.Conn, cur connectors.Cursor) connectors.Conn {
 
 func TestPollDeliversInOrderAndSavesOffsetAfterCommit(t *testing.T) {
 	cn, c, srv := setup(t)
-	cur := &memCursor{}
+	cur := &connectortest.MemCursor{}
 	col := newCollector()
 	srv.SetUpdatesPerCall(3)
 	for i := 1; i <= 7; i++ {
@@ -129,7 +130,7 @@ func TestPollDeliversInOrderAndSavesOffsetAfterCommit(t *testing.T) {
 
 func TestPollResumesAtSavedOffset(t *testing.T) {
 	cn, c, srv := setup(t)
-	cur := &memCursor{pos: "205"}
+	cur := &connectortest.MemCursor{Pos: "205"}
 	for i := 201; i <= 207; i++ { // 201..204 were committed before a restart
 		srv.Push(srv.Update(i, chatIDInt, strconv.Itoa(i)))
 	}
@@ -146,7 +147,7 @@ func TestPollResumesAtSavedOffset(t *testing.T) {
 
 func TestPollSinkFailureLosesNothing(t *testing.T) {
 	cn, c, srv := setup(t)
-	cur := &memCursor{}
+	cur := &connectortest.MemCursor{}
 	col := newCollector()
 	col.fails = 1
 	srv.Push(srv.Update(1, chatIDInt, "a"), srv.Update(2, chatIDInt, "b"))
@@ -162,7 +163,7 @@ func TestPollSinkFailureLosesNothing(t *testing.T) {
 
 func TestPollSkipsMalformedAndSkippedUpdates(t *testing.T) {
 	cn, c, srv := setup(t)
-	cur := &memCursor{}
+	cur := &connectortest.MemCursor{}
 	col := newCollector()
 	srv.Push(
 		[]byte(`{"update_id": 10, "message": {"message_id": "not a number", "chat": {"id": 1}}}`),
@@ -186,7 +187,7 @@ func TestPollSkipsMalformedAndSkippedUpdates(t *testing.T) {
 func TestPollStopsOnRevokedToken(t *testing.T) {
 	cn, c, srv := setup(t)
 	srv.FailNext("getUpdates", 1, 401, "Unauthorized", 0)
-	_, done := runPoll(t, cn, pollingConn(c, &memCursor{}), newCollector().sink)
+	_, done := runPoll(t, cn, pollingConn(c, &connectortest.MemCursor{}), newCollector().sink)
 	select {
 	case err := <-done:
 		wantPermanent(t, err)
@@ -197,7 +198,7 @@ func TestPollStopsOnRevokedToken(t *testing.T) {
 
 func TestPollStopsWhenLeaseLost(t *testing.T) {
 	cn, c, srv := setup(t)
-	cur := &memCursor{fail: fmt.Errorf("cursor: %w", connectors.ErrLeaseLost)}
+	cur := &connectortest.MemCursor{Fail: fmt.Errorf("cursor: %w", connectors.ErrLeaseLost)}
 	srv.Push(srv.Update(1, chatIDInt, "x"))
 	_, done := runPoll(t, cn, pollingConn(c, cur), newCollector().sink)
 	select {
@@ -215,7 +216,7 @@ func TestPollRidesOutTransientFailures(t *testing.T) {
 	srv.FailNext("getUpdates", 1, 502, "Bad Gateway", 0)
 	srv.Push(srv.Update(1, chatIDInt, "still here"))
 	col := newCollector()
-	runPoll(t, cn, pollingConn(c, &memCursor{}), col.sink)
+	runPoll(t, cn, pollingConn(c, &connectortest.MemCursor{}), col.sink)
 	col.waitFor(t, 1)
 }
 
@@ -223,7 +224,7 @@ func TestPollWaitsWhileAWebhookIsSet(t *testing.T) {
 	cn, c, srv := setup(t)
 	srv.SetWebhookOf(token, "https://other.example/hook") // another system's
 	col := newCollector()
-	stop, done := runPoll(t, cn, pollingConn(c, &memCursor{}), col.sink)
+	stop, done := runPoll(t, cn, pollingConn(c, &connectortest.MemCursor{}), col.sink)
 	deadline := time.Now().Add(10 * time.Second)
 	for len(srv.Calls("getUpdates")) == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -239,6 +240,6 @@ func TestPollWaitsWhileAWebhookIsSet(t *testing.T) {
 
 func TestPollNeedsToken(t *testing.T) {
 	cn, c, _ := setup(t)
-	err := cn.Poll(t.Context(), pollingConn(withSettings(c, "bot_token", ""), &memCursor{}), newCollector().sink)
+	err := cn.Poll(t.Context(), pollingConn(connectortest.WithSettings(c, "bot_token", ""), &connectortest.MemCursor{}), newCollector().sink)
 	wantPermanent(t, err)
 }

@@ -171,7 +171,7 @@ func parseUpdate(c connectors.Conn, body []byte) ([]connectors.Keyed, error) {
 		m.ReplyTo = strconv.FormatInt(msg.ReplyToMessage.MessageID, 10)
 	}
 
-	key := "telegram:" + c.ID + ":" + strconv.FormatInt(u.UpdateID, 10)
+	key := connectors.DedupeKey(Type, c.ID, strconv.FormatInt(u.UpdateID, 10))
 	ev := connectors.Event{
 		ID:         connectors.EventID(key),
 		Type:       typ,
@@ -363,6 +363,6 @@ func user(c connectors.Conn, u *tgUser) *connectors.User {
 	if c.Files != nil && u.ID > 0 {
 		out.AvatarURL = c.Files.FileURL(refAvatar+out.ID, "avatar_"+out.ID+".jpg", "image/jpeg")
 	}
-	out.ProfileHash = profileHash(out.ID, u.FirstName, u.LastName, out.Username, out.Language)
+	out.ProfileHash = connectors.ProfileHash(out.ID, u.FirstName, u.LastName, out.Username, out.Language)
 	return out
 }

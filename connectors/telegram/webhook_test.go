@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/connectortest"
 )
 
 func TestActivateSetsWebhook(t *testing.T) {
@@ -65,7 +66,7 @@ func TestActivatePolling(t *testing.T) {
 	if err := cn.Activate(t.Context(), c); err != nil { // a webhook from an earlier mode
 		t.Fatal(err)
 	}
-	polling := withSettings(c, "mode", "polling")
+	polling := connectortest.WithSettings(c, "mode", "polling")
 	polling.EntryURL = ""
 	if err := cn.Activate(t.Context(), polling); !errors.Is(err, connectors.ErrNeedsPolling) {
 		t.Fatalf("err = %v, want ErrNeedsPolling", err)
@@ -92,12 +93,12 @@ func TestActivateErrors(t *testing.T) {
 	}
 
 	srv.FailNext("deleteWebhook", 1, 500, "Internal Server Error", 0)
-	err = cn.Activate(t.Context(), withSettings(c, "mode", "polling"))
+	err = cn.Activate(t.Context(), connectortest.WithSettings(c, "mode", "polling"))
 	if err == nil || errors.Is(err, connectors.ErrNeedsPolling) {
 		t.Errorf("err = %v, want the deleteWebhook failure, not ErrNeedsPolling", err)
 	}
 
-	wrong := withSettings(c, "bot_token", "987654321:AAWrongTokenForTests_abcdefghijklmn")
+	wrong := connectortest.WithSettings(c, "bot_token", "987654321:AAWrongTokenForTests_abcdefghijklmn")
 	wantPermanent(t, cn.Activate(t.Context(), wrong))
 }
 

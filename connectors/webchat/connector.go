@@ -6,17 +6,16 @@
 //
 // Unlike other channels the gateway itself is the "messenger" here: the
 // conversation history, visitors and uploads live in the gateway's
-// database (tables webchat_*), so the connector needs the database. It is
-// built in the registry like any connector (New) and bound to the
-// gateway's storage once that is open (Serve), which also returns the HTTP
-// surface the API server mounts under /widget.js and /widget/....
+// database (tables webchat_*), so the connector is built with the
+// database and a Sink for visitors' events (New), once the gateway's
+// storage is open. Handler returns the HTTP surface the API server mounts
+// under /widget.js and /widget/....
 package webchat
 
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"sync/atomic"
+	"fmt"
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
@@ -28,24 +27,48 @@ const Type = "webchat"
 // Options tune the connector. Zero fields take the documented default.
 type Options struct {
 	// MessageLimit is the longest visitor message, in characters. Default 4000.
-	MessageLimit int
-	// UploadLimit is the largest visitor upload, in bytes. Default 10 MiB.
-	UploadLimit int64
+	MessageLimit int `mapstructure:"message_limit"`
+	// UploadLimit is the largest visitor upload, in bytes. Default
+	// 10485760 (10 MiB); at most 64 MiB. MySQL's max_allowed_packet must
+	// be larger.
+	UploadLimit int64 `mapstructure:"upload_limit"`
 	// RatePerMinute is how many messages and uploads one visitor may send
 	// per minute; bursts of up to Burst pass at once. Default 30.
-	RatePerMinute int
-	// Burst is the most messages a visitor may send at once. Default 10.
-	Burst int
+	RatePerMinute int `mapstructure:"rate_per_minute"`
 	// Poll is how often an open widget socket looks in the database for
-	// messages stored by another gateway process. Default 2s.
-	Poll time.Duration
+	// messages stored by another gateway process (mysql only). Default 2s.
+	Poll time.Duration `mapstructure:"poll"`
+
+	// Burst is the most messages a visitor may send at once. Default 10.
+	Burst int `mapstructure:"-"`
 	// MaxTabs is the most open sockets of one visitor. Default 8.
-	MaxTabs int
+	MaxTabs int `mapstructure:"-"`
 	// Recheck is how often an open socket checks that its connection is
 	// still active and the page's site still allowed. Default 30s.
-	Recheck time.Duration
+	Recheck time.Duration `mapstructure:"-"`
 	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	Now func() time.Time `mapstructure:"-"`
+}
+
+// DefaultOptions are the webchat.* config keys' defaults.
+func DefaultOptions() Options {
+	return Options{MessageLimit: 4000, UploadLimit: 10 << 20, RatePerMinute: 30, Poll: 2 * time.Second}
+}
+
+// Validate checks the configured fields and names the first bad one by its
+// config key.
+func (o Options) Validate() error {
+	switch {
+	case o.MessageLimit < 1 || o.MessageLimit > 100000:
+		return fmt.Errorf("message_limit: want 1..100000 characters, got %d", o.MessageLimit)
+	case o.UploadLimit < 1024 || o.UploadLimit > 64<<20:
+		return fmt.Errorf("upload_limit: want 1024..67108864 bytes, got %d", o.UploadLimit)
+	case o.RatePerMinute < 1:
+		return errors.New("rate_per_minute: must be at least 1")
+	case o.Poll <= 0:
+		return errors.New("poll: must be positive")
+	}
+	return nil
 }
 
 func (o *Options) setDefaults() {
@@ -79,9 +102,7 @@ func (o *Options) setDefaults() {
 // connection; it is safe for concurrent use.
 type Connector struct {
 	opts Options
-	// srv is set once by Serve; until then Send and FetchFile fail
-	// (transiently: the sender retries).
-	srv atomic.Pointer[Handler]
+	h    *Handler
 }
 
 var (
@@ -91,22 +112,20 @@ var (
 	_ connectors.Embedder    = (*Connector)(nil)
 )
 
-// New returns a connector; Serve binds it to the gateway's storage.
-func New(opts Options) *Connector {
+// New returns a connector on the gateway's storage.
+func New(g Gateway, opts Options) (*Connector, error) {
 	opts.setDefaults()
-	return &Connector{opts: opts}
-}
-
-// errNotServing is returned by calls that need the storage before Serve.
-var errNotServing = errors.New("webchat: not bound to the gateway's storage yet")
-
-func (cn *Connector) handler() (*Handler, error) {
-	h := cn.srv.Load()
-	if h == nil {
-		return nil, errNotServing
+	cn := &Connector{opts: opts}
+	h, err := newHandler(cn, g)
+	if err != nil {
+		return nil, err
 	}
-	return h, nil
+	cn.h = h
+	return cn, nil
 }
+
+// Handler is the widget's HTTP surface.
+func (cn *Connector) Handler() *Handler { return cn.h }
 
 // Describe returns the connector's type, title and settings form.
 func (*Connector) Describe() connectors.Description {
@@ -145,11 +164,7 @@ func (cn *Connector) Test(ctx context.Context, c connectors.Conn) (connectors.Te
 	} else {
 		checks = append(checks, connectors.Check{Name: "Public URL", OK: true, Detail: "Browsers load the widget from the gateway's public URL."})
 	}
-	h, err := cn.handler()
-	if err == nil {
-		err = h.store.ping(ctx)
-	}
-	if err != nil {
+	if err := cn.h.store.ping(ctx); err != nil {
 		checks = append(checks, connectors.Check{Name: "Storage", Detail: err.Error(), Fix: "Check the gateway's database and run `connector migrate`"})
 	} else {
 		checks = append(checks, connectors.Check{Name: "Storage", OK: true, Detail: "Conversations can be stored."})
@@ -171,11 +186,4 @@ func (*Connector) Deactivate(context.Context, connectors.Conn) error { return ni
 // Snippet is the HTML an admin pastes into the pages of the allowed sites.
 func (*Connector) Snippet(c connectors.Conn, publicURL string) string {
 	return snippet(publicURL, c.Hash)
-}
-
-func (cn *Connector) logger() *slog.Logger {
-	if h := cn.srv.Load(); h != nil {
-		return h.log
-	}
-	return slog.Default()
 }

@@ -2,23 +2,25 @@ package webchat
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
 
-	"github.com/connector-gateway/connector/api/httpjson"
 	"github.com/connector-gateway/connector/connectors"
-	"github.com/connector-gateway/connector/queue"
-	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // Gateway is what the widget needs from the rest of the gateway.
 type Gateway struct {
 	// DB holds the webchat_* tables (migration 00004).
-	DB *sqldb.DB
-	// Outbox receives visitors' messages as events.
-	Outbox *queue.Outbox
+	DB *sql.DB
+	// Driver is the database's driver name: "mysql" or "sqlite".
+	Driver string
+	// Sink returns the sink of one connection's events: visitors'
+	// messages go there, and it returns once they are committed.
+	Sink func(c connectors.Conn) connectors.Sink
 	// Connection returns the connection behind a widget id (the
 	// connection's hash, as in the snippet's data-widget), with file links.
 	// ok is false when there is no such connection, it is not a webchat
@@ -55,11 +57,13 @@ type Handler struct {
 	wg     sync.WaitGroup
 }
 
-// Serve binds the connector to the gateway's storage and returns its HTTP
-// surface. Call it once, before the gateway serves.
-func (cn *Connector) Serve(g Gateway) (*Handler, error) {
-	if g.DB == nil || g.Outbox == nil || g.Connection == nil {
-		return nil, errors.New("webchat: Serve needs the database, the outbox and a connection lookup")
+func newHandler(cn *Connector, g Gateway) (*Handler, error) {
+	if g.DB == nil || g.Sink == nil || g.Connection == nil {
+		return nil, errors.New("webchat: New needs the database, a sink and a connection lookup")
+	}
+	d, err := newDialect(g.Driver)
+	if err != nil {
+		return nil, err
 	}
 	sign, err := newSigner(g.SecretsKey)
 	if err != nil {
@@ -73,16 +77,11 @@ func (cn *Connector) Serve(g Gateway) (*Handler, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Handler{
-		cn: cn, gw: g, store: &store{db: g.DB, now: cn.opts.Now}, hub: newHub(cn.opts.MaxTabs),
+	return &Handler{
+		cn: cn, gw: g, store: &store{db: g.DB, dialect: d, now: cn.opts.Now}, hub: newHub(cn.opts.MaxTabs),
 		limit: newLimiter(cn.opts.RatePerMinute, cn.opts.Burst), sign: sign, log: g.Logger.With(slog.String("connector", Type)),
-		js: js, poll: g.DB.Dialect.Name() != sqldb.DriverSQLite, ctx: ctx, cancel: cancel,
-	}
-	if !cn.srv.CompareAndSwap(nil, h) {
-		cancel()
-		return nil, errors.New("webchat: Serve called twice")
-	}
-	return h, nil
+		js: js, poll: !d.oneProcess(), ctx: ctx, cancel: cancel,
+	}, nil
 }
 
 // Shutdown closes every open widget socket (the widgets reconnect, to this
@@ -119,14 +118,28 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeErrorFields(w, status, code, msg, nil)
 }
 
+// errorBody is the gateway's one error shape
+// ({"error":{"code","message","fields"}}, as api/httpjson writes it; the
+// widget keeps its own few lines so it needs nothing of the API).
+type errorBody struct {
+	Error struct {
+		Code    string            `json:"code"`
+		Message string            `json:"message"`
+		Fields  map[string]string `json:"fields,omitempty"`
+	} `json:"error"`
+}
+
 func writeErrorFields(w http.ResponseWriter, status int, code, msg string, fields map[string]string) {
-	w.Header().Set("Cache-Control", "no-store")
-	httpjson.Error(w, status, code, msg, fields)
+	var e errorBody
+	e.Error.Code, e.Error.Message, e.Error.Fields = code, msg, fields
+	writeJSON(w, status, e)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
-	httpjson.Write(w, status, v)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // widget loads the connection a request names and checks that the page

@@ -67,11 +67,12 @@ func newEnv(t *testing.T, db *sqldb.DB, opts webchat.Options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(outbox.Close)
-	e := &env{t: t, db: db, outbox: outbox, cn: webchat.New(opts), conns: map[string]connectors.Conn{}}
-	e.h, err = e.cn.Serve(webchat.Gateway{DB: db, Outbox: outbox, SecretsKey: secretsKey, Connection: e.lookup})
+	e := &env{t: t, db: db, outbox: outbox, conns: map[string]connectors.Conn{}}
+	e.cn, err = webchat.New(webchat.Gateway{DB: db.SQL, Driver: db.Dialect.Name(), Sink: func(connectors.Conn) connectors.Sink { return e.enqueue }, SecretsKey: secretsKey, Connection: e.lookup}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.h = e.cn.Handler()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /widget.js", e.h.Script)
 	mux.HandleFunc("POST /widget/{widget}/session", e.h.Session)
@@ -89,6 +90,29 @@ func newEnv(t *testing.T, db *sqldb.DB, opts webchat.Options) *env {
 		e.srv.Close()
 	})
 	return e
+}
+
+// enqueue is the widget's sink: the events go to the outbox, for the portal
+// of their connection, as the gateway's sink puts them.
+func (e *env) enqueue(ctx context.Context, ks []connectors.Keyed) error {
+	var evs []queue.NewEvent
+	for _, k := range ks {
+		e.mu.Lock()
+		var portalID string
+		for _, c := range e.conns {
+			if c.ID == k.Event.Connection {
+				portalID = c.PortalID
+			}
+		}
+		e.mu.Unlock()
+		payload, err := json.Marshal(k.Event)
+		if err != nil {
+			return err
+		}
+		evs = append(evs, queue.NewEvent{DedupeKey: k.DedupeKey, PortalID: portalID, LineID: k.Event.Line, EventID: k.Event.ID, Payload: payload})
+	}
+	_, err := e.outbox.Enqueue(ctx, evs)
+	return err
 }
 
 func (e *env) lookup(_ context.Context, id string) (connectors.Conn, bool, error) {

@@ -2,14 +2,12 @@ package webchat
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
-	"github.com/connector-gateway/connector/queue"
 )
 
 // visitorMessage takes a checked message frame of a visitor: it becomes a
@@ -65,7 +63,7 @@ func (h *Handler) visitorMessage(ctx context.Context, c connectors.Conn, visitor
 		files = append(files, file)
 	}
 
-	key := strings.Join([]string{Type, c.ID, visitor, f.ID}, ":")
+	key := connectors.DedupeKey(Type, c.ID, visitor, f.ID)
 	ev := connectors.Event{
 		ID: connectors.EventID(key), Type: connectors.TypeMessageCreated, OccurredAt: now.UTC().Truncate(time.Millisecond),
 		Connector: Type, Channel: Type, Connection: c.ID, Line: c.LineID,
@@ -73,11 +71,7 @@ func (h *Handler) visitorMessage(ctx context.Context, c connectors.Conn, visitor
 		User:    &connectors.User{ID: visitor, Name: p.Name, Email: p.Email, Language: p.Language, ProfileHash: p.hash()},
 		Message: &connectors.Message{ID: f.ID, Text: f.Text, Files: files},
 	}
-	payload, err := json.Marshal(ev)
-	if err != nil {
-		return message{}, fmt.Errorf("webchat: encode event: %w", err)
-	}
-	if _, err := h.gw.Outbox.Enqueue(ctx, []queue.NewEvent{{DedupeKey: key, PortalID: c.PortalID, LineID: c.LineID, EventID: ev.ID, Payload: payload}}); err != nil {
+	if err := h.gw.Sink(c)(ctx, []connectors.Keyed{{DedupeKey: key, Event: ev}}); err != nil {
 		return message{}, fmt.Errorf("webchat: enqueue: %w", err)
 	}
 	m, _, err := h.store.appendMessage(ctx, c.ID, visitor, message{ID: f.ID, From: fromVisitor, Text: f.Text, Files: stored})

@@ -17,10 +17,7 @@ import (
 // a widget that comes back later asks for what it missed. A chat id that is
 // not a visitor of this connection fails for good.
 func (cn *Connector) Send(ctx context.Context, c connectors.Conn, m connectors.Outbound) (connectors.Delivery, error) {
-	h, err := cn.handler()
-	if err != nil {
-		return connectors.Delivery{}, err
-	}
+	h := cn.h
 	if !validID(m.ChatID, "vis_") {
 		return connectors.Delivery{}, &connectors.PermanentError{Err: fmt.Errorf("webchat: %q is not a visitor id", m.ChatID)}
 	}
@@ -51,10 +48,7 @@ func (cn *Connector) Send(ctx context.Context, c connectors.Conn, m connectors.O
 // effort: a visitor who is not online, or whose socket is on another
 // gateway process, sees nothing, and that is not an error.
 func (cn *Connector) Typing(_ context.Context, c connectors.Conn, chatID string) error {
-	h, err := cn.handler()
-	if err != nil {
-		return err
-	}
+	h := cn.h
 	if !validID(chatID, "vis_") {
 		return fmt.Errorf("webchat: %q is not a visitor id", chatID)
 	}
@@ -65,10 +59,7 @@ func (cn *Connector) Typing(_ context.Context, c connectors.Conn, chatID string)
 // FetchFile streams a visitor's upload to the portal, behind the gateway's
 // signed file link (ref is the upload id).
 func (cn *Connector) FetchFile(ctx context.Context, c connectors.Conn, ref string) (connectors.FileContent, error) {
-	h, err := cn.handler()
-	if err != nil {
-		return connectors.FileContent{}, err
-	}
+	h := cn.h
 	u, err := h.store.uploadContent(ctx, c.ID, "", ref)
 	if err != nil {
 		return connectors.FileContent{}, err

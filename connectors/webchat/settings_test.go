@@ -9,7 +9,8 @@ import (
 )
 
 func TestValidateSettings(t *testing.T) {
-	cn := webchat.New(webchat.Options{})
+	// ValidateSettings is offline: it needs no storage.
+	var cn webchat.Connector
 	out, err := cn.ValidateSettings(connectors.Settings{
 		webchat.SettingOrigins: " https://Shop.Example/ ,https://*.example.org\nhttp://localhost:8080", "custom": "kept",
 	})

@@ -2,15 +2,15 @@ package webchat
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
-	"github.com/connector-gateway/connector/queue/sqldb"
+	"github.com/connector-gateway/connector/connectors"
+	"github.com/go-sql-driver/mysql"
 )
 
 // Authors of history messages.
@@ -26,8 +26,89 @@ var errNotFound = errors.New("webchat: not found")
 // database. Every query names the connection as well as the conversation,
 // so one connection's visitor ids never reach another's data.
 type store struct {
-	db  *sqldb.DB
-	now func() time.Time
+	db      *sql.DB
+	dialect dialect
+	now     func() time.Time
+}
+
+// dialect is what differs between the SQL of the two backends.
+type dialect struct{ driver string }
+
+// The gateway's database drivers.
+const (
+	driverMySQL  = "mysql"
+	driverSQLite = "sqlite"
+)
+
+func newDialect(driver string) (dialect, error) {
+	switch driver {
+	case driverMySQL, driverSQLite:
+		return dialect{driver: driver}, nil
+	}
+	return dialect{}, fmt.Errorf("webchat: unknown database driver %q (want %q or %q)", driver, driverMySQL, driverSQLite)
+}
+
+// oneProcess: the database is one process's alone (SQLite), so no other
+// gateway process can add to a conversation.
+func (d dialect) oneProcess() bool { return d.driver == driverSQLite }
+
+// insertIgnore starts an insert that skips rows whose key exists.
+func (d dialect) insertIgnore() string {
+	if d.driver == driverSQLite {
+		return "INSERT OR IGNORE INTO"
+	}
+	return "INSERT IGNORE INTO"
+}
+
+// isDuplicate tells a unique-key violation.
+func (d dialect) isDuplicate(err error) bool {
+	if d.driver == driverSQLite {
+		return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+	}
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1062
+}
+
+// retryable tells a failure of a whole transaction that is safe to retry:
+// a MySQL deadlock victim (1213) or lock wait timeout (1205), a busy SQLite.
+func (d dialect) retryable(err error) bool {
+	if d.driver == driverSQLite {
+		return err != nil && (strings.Contains(err.Error(), "SQLITE_BUSY") || strings.Contains(err.Error(), "database is locked"))
+	}
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
+}
+
+// inTx runs fn in a transaction, retrying it whole where that is safe.
+func (s *store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.tryTx(ctx, fn)
+		if err == nil || !s.dialect.retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func (s *store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 // profile is what a visitor told about themselves.
@@ -39,8 +120,7 @@ type profile struct {
 
 // hash changes exactly when a field changes (the event's profile_hash).
 func (p profile) hash() string {
-	sum := sha256.Sum256([]byte(p.Name + "\x00" + p.Email + "\x00" + p.Language))
-	return hex.EncodeToString(sum[:8])
+	return connectors.ProfileHash(p.Name, p.Email, p.Language)
 }
 
 // message is one entry of a conversation's history.
@@ -73,7 +153,7 @@ type upload struct {
 
 func (s *store) ping(ctx context.Context) error {
 	var n int
-	if err := s.db.SQL.QueryRowContext(ctx, "SELECT COUNT(*) FROM webchat_conversations WHERE id = ?", "").Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM webchat_conversations WHERE id = ?", "").Scan(&n); err != nil {
 		return fmt.Errorf("webchat: storage: %w", err)
 	}
 	return nil
@@ -90,7 +170,7 @@ func nullable(s string) any {
 // message, upload or pre-chat form.
 func (s *store) profile(ctx context.Context, connID, visitorID string) (profile, error) {
 	var name, email, lang sql.NullString
-	err := s.db.SQL.QueryRowContext(ctx, "SELECT visitor_name, email, language FROM webchat_conversations WHERE id = ? AND connection_id = ?",
+	err := s.db.QueryRowContext(ctx, "SELECT visitor_name, email, language FROM webchat_conversations WHERE id = ? AND connection_id = ?",
 		visitorID, connID).Scan(&name, &email, &lang)
 	if errors.Is(err, sql.ErrNoRows) {
 		return profile{}, errNotFound
@@ -105,7 +185,7 @@ func (s *store) profile(ctx context.Context, connID, visitorID string) (profile,
 // (language is recorded only then).
 func (s *store) ensureConversation(ctx context.Context, connID, visitorID, language string) error {
 	now := s.now().UnixMilli()
-	_, err := s.db.SQL.ExecContext(ctx, s.db.Dialect.InsertIgnore()+` webchat_conversations (id, connection_id, language, last_seq, created_at, updated_at)
+	_, err := s.db.ExecContext(ctx, s.dialect.insertIgnore()+` webchat_conversations (id, connection_id, language, last_seq, created_at, updated_at)
 		VALUES (?,?,?,0,?,?)`, visitorID, connID, nullable(language), now, now)
 	if err != nil {
 		return fmt.Errorf("webchat: create conversation: %w", err)
@@ -119,7 +199,7 @@ func (s *store) setProfile(ctx context.Context, connID, visitorID string, p prof
 	if err := s.ensureConversation(ctx, connID, visitorID, p.Language); err != nil {
 		return err
 	}
-	_, err := s.db.SQL.ExecContext(ctx, "UPDATE webchat_conversations SET visitor_name = ?, email = ?, updated_at = ? WHERE id = ? AND connection_id = ?",
+	_, err := s.db.ExecContext(ctx, "UPDATE webchat_conversations SET visitor_name = ?, email = ?, updated_at = ? WHERE id = ? AND connection_id = ?",
 		nullable(p.Name), nullable(p.Email), s.now().UnixMilli(), visitorID, connID)
 	if err != nil {
 		return fmt.Errorf("webchat: save profile: %w", err)
@@ -143,7 +223,7 @@ func (s *store) appendMessage(ctx context.Context, connID, visitorID string, m m
 		files = nil
 	}
 	m.At = s.now().UTC().Truncate(time.Millisecond)
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		// The update takes the conversation's row lock, so appends to one
 		// conversation commit one at a time, in seq order: a reader that
 		// saw seq n never later finds an n-1 it missed.
@@ -168,7 +248,7 @@ func (s *store) appendMessage(ctx context.Context, connID, visitorID string, m m
 		}
 		_, err = tx.ExecContext(ctx, "INSERT INTO webchat_messages (conversation_id, seq, message_id, author, body, files, created_at) VALUES (?,?,?,?,?,?,?)",
 			visitorID, m.Seq, m.ID, m.From, m.Text, nullable(string(files)), m.At.UnixMilli())
-		if s.db.Dialect.IsDuplicate(err) {
+		if s.dialect.isDuplicate(err) {
 			return errDuplicate
 		}
 		return err
@@ -205,7 +285,7 @@ func scanMessage(row interface{ Scan(...any) error }) (message, error) {
 }
 
 func (s *store) messageByID(ctx context.Context, visitorID, id string) (message, error) {
-	m, err := scanMessage(s.db.SQL.QueryRowContext(ctx, "SELECT "+messageCols+" FROM webchat_messages WHERE conversation_id = ? AND message_id = ?", visitorID, id))
+	m, err := scanMessage(s.db.QueryRowContext(ctx, "SELECT "+messageCols+" FROM webchat_messages WHERE conversation_id = ? AND message_id = ?", visitorID, id))
 	if err != nil {
 		return message{}, fmt.Errorf("webchat: read message: %w", err)
 	}
@@ -216,7 +296,7 @@ func (s *store) messageByID(ctx context.Context, visitorID, id string) (message,
 // after, oldest first. The visitor id comes from a checked token of
 // connID; the join keeps it to that connection.
 func (s *store) messagesAfter(ctx context.Context, connID, visitorID string, after int64, limit int) ([]message, error) {
-	rows, err := s.db.SQL.QueryContext(ctx, `SELECT m.seq, m.message_id, m.author, m.body, m.files, m.created_at
+	rows, err := s.db.QueryContext(ctx, `SELECT m.seq, m.message_id, m.author, m.body, m.files, m.created_at
 		FROM webchat_messages m JOIN webchat_conversations c ON c.id = m.conversation_id
 		WHERE m.conversation_id = ? AND c.connection_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`, visitorID, connID, after, limit)
 	if err != nil {
@@ -242,7 +322,7 @@ func (s *store) saveUpload(ctx context.Context, connID string, u upload, languag
 	if err := s.ensureConversation(ctx, connID, u.Conversation, language); err != nil {
 		return err
 	}
-	_, err := s.db.SQL.ExecContext(ctx, "INSERT INTO webchat_uploads (id, conversation_id, file_name, mime, size, content, created_at) VALUES (?,?,?,?,?,?,?)",
+	_, err := s.db.ExecContext(ctx, "INSERT INTO webchat_uploads (id, conversation_id, file_name, mime, size, content, created_at) VALUES (?,?,?,?,?,?,?)",
 		u.ID, u.Conversation, u.Name, u.Mime, u.Size, u.Content, u.At.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("webchat: save upload: %w", err)
@@ -278,7 +358,7 @@ func (s *store) readUpload(ctx context.Context, connID, visitorID, id string, co
 	if content {
 		dest = append(dest, &u.Content)
 	}
-	err := s.db.SQL.QueryRowContext(ctx, q, args...).Scan(dest...)
+	err := s.db.QueryRowContext(ctx, q, args...).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return upload{}, errNotFound
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/connector-gateway/connector/api/console"
 	"github.com/connector-gateway/connector/api/metrics"
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/meta"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/connectors/webchat"
@@ -30,14 +31,21 @@ import (
 var Version = "dev"
 
 // Registry builds the connector registry from the configuration. It is the
-// one place where channels are registered.
-func Registry(cfg Config, log *slog.Logger) (*connectors.Registry, error) {
+// one place where channels are registered. The web chat keeps its
+// conversations in the gateway's database, so the registry is built once
+// the store is open.
+func Registry(cfg Config, log *slog.Logger, store *Store, views *portal.Views) (*connectors.Registry, error) {
+	wc, err := newWebchat(cfg, log, store, views)
+	if err != nil {
+		return nil, err
+	}
 	tg := cfg.Telegram
 	tg.Logger = log
 	return connectors.NewRegistry(
 		telegram.New(tg),
 		slack.New(cfg.Slack),
-		webchat.New(webchat.Options{MessageLimit: cfg.Webchat.MessageLimit, UploadLimit: cfg.Webchat.UploadLimit, RatePerMinute: cfg.Webchat.RatePerMinute, Poll: cfg.Webchat.Poll}),
+		meta.NewWhatsApp(cfg.Meta), meta.NewMessenger(cfg.Meta), meta.NewInstagram(cfg.Meta),
+		wc,
 	)
 }
 
@@ -92,9 +100,9 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger, onEnqueue func
 		db.Close()
 		return nil, fmt.Errorf("config: secrets.key: %w", err)
 	}
-	outbox, err := queue.NewOutbox(db, queue.Config{
-		Schedule: cfg.Queue.Schedule, Window: cfg.Queue.Window, DedupeTTL: cfg.Queue.DedupeTTL, OnEnqueue: onEnqueue,
-	})
+	qcfg := cfg.Queue
+	qcfg.OnEnqueue = onEnqueue
+	outbox, err := queue.NewOutbox(db, qcfg)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -150,11 +158,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log}
-	reg, err := Registry(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	a.registry = reg
 	// The dispatcher is made after the store but woken by it, so the
 	// callback reaches it through the App.
 	store, err := OpenStore(ctx, cfg, log, func(lines []queue.LineRef) {
@@ -166,6 +169,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.store = store
+	files, err := portal.NewFileLinks(store.SecretsKey, cfg.PublicURL, cfg.Files)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("config: secrets.key: %w", err)
+	}
+	views := portal.NewViews(cfg.PublicURL, files)
+	reg, err := Registry(cfg, log, store, views)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	a.registry = reg
+	a.widget = widgetOf(reg)
 	cache := portal.NewCache(store.Records, 2*time.Second)
 	m := metrics.New(store.DB.SQL)
 	m.Register(metrics.NewQueueCollector(store.Outbox, store.Outbound, log))
@@ -179,20 +195,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.woken.Store(a.dispatcher)
-	files, err := portal.NewFileLinks(store.SecretsKey, cfg.PublicURL, cfg.Files)
-	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("config: secrets.key: %w", err)
-	}
-	views := portal.NewViews(cfg.PublicURL, files)
 	scfg := cfg.Send
 	scfg.Logger, scfg.Observer = log, m
 	a.sender = portal.NewSender(store.Outbound, store.Records, reg, views, scfg)
-	a.widget, err = serveWidget(reg, store, views, log)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
 	rcfg := cfg.Poll
 	rcfg.Logger = log
 	a.receivers = portal.NewReceivers(store.Polls, store.Inbox, store.Records, reg, views, rcfg)
@@ -258,7 +263,7 @@ func (a *App) ready(ctx context.Context) error {
 // Run serves until ctx ends, then shuts down in order: stop accepting and
 // drain HTTP requests (webhooks in flight still commit), stop the pollers,
 // dispatcher and sender (batches in flight finish, leases are released),
-// flush the outbox, close the database. Pollers of every active polling
+// close the connectors, flush the outbox, close the database. Pollers of every active polling
 // connection start at once (where no other process holds them).
 func (a *App) Run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -325,6 +330,11 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	stopWork()
 	wg.Wait()
+	// Nothing calls the connectors any more: stop what they run on their
+	// own (Slack's background profile lookups).
+	if cerr := a.registry.Close(); cerr != nil {
+		a.log.Warn("close connectors", slog.Any("err", cerr))
+	}
 	a.store.Close()
 	a.log.Info("stopped")
 	return err

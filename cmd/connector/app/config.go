@@ -8,12 +8,13 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/api/console"
+	"github.com/connector-gateway/connector/connectors/meta"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
+	"github.com/connector-gateway/connector/connectors/webchat"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/sqldb"
@@ -37,7 +38,7 @@ type Config struct {
 
 	// Each package's own configuration, documented (with its defaults and
 	// checks) where it is used.
-	Queue    QueueConfig             `mapstructure:"queue"`
+	Queue    queue.Config            `mapstructure:"queue"`
 	Dispatch portal.DispatcherConfig `mapstructure:"dispatch"`
 	Send     portal.SenderConfig     `mapstructure:"send"`
 	Poll     portal.ReceiversConfig  `mapstructure:"poll"`
@@ -46,7 +47,8 @@ type Config struct {
 	Console  console.Config          `mapstructure:"console"`
 	Telegram telegram.Options        `mapstructure:"telegram"`
 	Slack    slack.Options           `mapstructure:"slack"`
-	Webchat  WebchatConfig           `mapstructure:"webchat"`
+	Webchat  webchat.Options         `mapstructure:"webchat"`
+	Meta     meta.Options            `mapstructure:"meta"`
 }
 
 // DebugConfig holds diagnostics, off by default.
@@ -86,34 +88,6 @@ type LogConfig struct {
 	Format string `mapstructure:"format"`
 }
 
-// QueueConfig sets the outbox policy.
-type QueueConfig struct {
-	// Schedule is the lock-out after each failed delivery to a line; the
-	// last repeats. Default 1m,2m,5m,10m,30m,1h,2h,4h,8h,12h.
-	Schedule []time.Duration `mapstructure:"schedule"`
-	// Window is how long after the first failed attempt a line's events
-	// expire into dead letters. Default 24h.
-	Window time.Duration `mapstructure:"window"`
-	// DedupeTTL is how long a messenger update id is remembered. Default 72h.
-	DedupeTTL time.Duration `mapstructure:"dedupe_ttl"`
-}
-
-// WebchatConfig tunes the web chat widget (connector webchat).
-type WebchatConfig struct {
-	// MessageLimit is the longest visitor message, in characters. Default 4000.
-	MessageLimit int `mapstructure:"message_limit"`
-	// UploadLimit is the largest file a visitor may upload, in bytes.
-	// Default 10485760 (10 MiB); at most 64 MiB. MySQL's
-	// max_allowed_packet must be larger.
-	UploadLimit int64 `mapstructure:"upload_limit"`
-	// RatePerMinute is how many messages and uploads one visitor may send
-	// per minute (bursts of 10 pass). Default 30.
-	RatePerMinute int `mapstructure:"rate_per_minute"`
-	// Poll is how often an open widget looks in the database for replies
-	// another gateway process stored (mysql only). Default 2s.
-	Poll time.Duration `mapstructure:"poll"`
-}
-
 // Defaults returns the configuration used when nothing is set; every key
 // of the config file appears in it.
 func Defaults() Config {
@@ -121,7 +95,7 @@ func Defaults() Config {
 		Addr:     "127.0.0.1:8080",
 		Database: DatabaseConfig{Driver: sqldb.DriverSQLite, DSN: "connector.db"},
 		Log:      LogConfig{Level: "info", Format: "text"},
-		Queue:    QueueConfig{Schedule: queue.DefaultSchedule(), Window: 24 * time.Hour, DedupeTTL: 72 * time.Hour},
+		Queue:    queue.DefaultConfig(),
 		Dispatch: portal.DefaultDispatcherConfig(),
 		Send:     portal.DefaultSenderConfig(),
 		Poll:     portal.DefaultReceiversConfig(),
@@ -130,7 +104,8 @@ func Defaults() Config {
 		Console:  console.DefaultConfig(),
 		Telegram: telegram.DefaultOptions(),
 		Slack:    slack.DefaultOptions(),
-		Webchat:  WebchatConfig{MessageLimit: 4000, UploadLimit: 10 << 20, RatePerMinute: 30, Poll: 2 * time.Second},
+		Webchat:  webchat.DefaultOptions(),
+		Meta:     meta.DefaultOptions(),
 	}
 }
 
@@ -169,26 +144,12 @@ func (c *Config) Validate() error {
 	default:
 		return bad("log.format", "want text or json, got %q", c.Log.Format)
 	}
-	if len(c.Queue.Schedule) == 0 {
-		return bad("queue.schedule", "must list at least one duration")
-	}
-	for _, d := range c.Queue.Schedule {
-		if d <= 0 {
-			return bad("queue.schedule", "durations must be positive, got %s", d)
-		}
-	}
-	if c.Queue.Window <= 0 {
-		return bad("queue.window", "must be positive")
-	}
-	if c.Queue.DedupeTTL <= 0 {
-		return bad("queue.dedupe_ttl", "must be positive")
-	}
 	sections := []struct {
 		key string
 		v   interface{ Validate() error }
 	}{
-		{"dispatch", c.Dispatch}, {"send", c.Send}, {"poll", c.Poll}, {"files", c.Files}, {"http", c.HTTP},
-		{"console", c.Console}, {"telegram", c.Telegram}, {"slack", c.Slack},
+		{"queue", c.Queue}, {"dispatch", c.Dispatch}, {"send", c.Send}, {"poll", c.Poll}, {"files", c.Files}, {"http", c.HTTP},
+		{"console", c.Console}, {"telegram", c.Telegram}, {"slack", c.Slack}, {"webchat", c.Webchat}, {"meta", c.Meta},
 	}
 	for _, sec := range sections {
 		if err := sec.v.Validate(); err != nil {
@@ -199,18 +160,6 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Debug.PprofAddr); err != nil {
 			return bad("debug.pprof_addr", "want HOST:PORT, got %q", c.Debug.PprofAddr)
 		}
-	}
-	if c.Webchat.MessageLimit < 1 || c.Webchat.MessageLimit > 100000 {
-		return bad("webchat.message_limit", "want 1..100000 characters, got %d", c.Webchat.MessageLimit)
-	}
-	if c.Webchat.UploadLimit < 1024 || c.Webchat.UploadLimit > 64<<20 {
-		return bad("webchat.upload_limit", "want 1024..67108864 bytes, got %d", c.Webchat.UploadLimit)
-	}
-	if c.Webchat.RatePerMinute < 1 {
-		return bad("webchat.rate_per_minute", "must be at least 1")
-	}
-	if c.Webchat.Poll <= 0 {
-		return bad("webchat.poll", "must be positive")
 	}
 	return nil
 }

@@ -11,16 +11,13 @@ import (
 	"github.com/connector-gateway/connector/portal"
 )
 
-// serveWidget binds the web chat connector, when the registry has it, to
-// the store and returns its HTTP surface (nil without the connector).
-func serveWidget(reg *connectors.Registry, store *Store, views *portal.Views, log *slog.Logger) (*webchat.Handler, error) {
-	c, ok := reg.Get(webchat.Type)
-	wc, isWebchat := c.(*webchat.Connector)
-	if !ok || !isWebchat {
-		return nil, nil
-	}
-	return wc.Serve(webchat.Gateway{
-		DB: store.DB, Outbox: store.Outbox, SecretsKey: store.SecretsKey, Logger: log,
+// newWebchat builds the web chat connector on the store: its tables, the
+// inbox as the sink of its events, and the lookup of a widget's connection.
+func newWebchat(cfg Config, log *slog.Logger, store *Store, views *portal.Views) (*webchat.Connector, error) {
+	return webchat.New(webchat.Gateway{
+		DB: store.DB.SQL, Driver: store.DB.Dialect.Name(),
+		Sink:       func(c connectors.Conn) connectors.Sink { return store.Inbox.SinkFor(c.PortalID, c.LineID) },
+		SecretsKey: store.SecretsKey, Logger: log,
 		Connection: func(ctx context.Context, widgetID string) (connectors.Conn, bool, error) {
 			conn, err := store.Records.ConnectionByHash(ctx, widgetID)
 			if errors.Is(err, portal.ErrNotFound) {
@@ -34,7 +31,18 @@ func serveWidget(reg *connectors.Registry, store *Store, views *portal.Views, lo
 			}
 			return views.Conn(conn), true, nil
 		},
-	})
+	}, cfg.Webchat)
+}
+
+// widgetOf returns the web chat's HTTP surface when the registry has the
+// connector (nil without it).
+func widgetOf(reg *connectors.Registry) *webchat.Handler {
+	c, ok := reg.Get(webchat.Type)
+	wc, isWebchat := c.(*webchat.Connector)
+	if !ok || !isWebchat {
+		return nil
+	}
+	return wc.Handler()
 }
 
 // widgetSurface keeps a missing widget a nil interface (not a nil pointer

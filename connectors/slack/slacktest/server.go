@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +60,9 @@ type Posted struct {
 type Server struct {
 	// BotToken and AppToken are the tokens the fake accepts.
 	BotToken, AppToken string
+	// socketMode is the Socket Mode side (PushEvent, Acks, Disconnect…);
+	// the Server's own methods are the Web API's.
+	socketMode
 
 	srv *httptest.Server
 
@@ -84,6 +86,10 @@ type Server struct {
 	notify   chan struct{}
 }
 
+// socketMode is the fake's Socket Mode endpoint and the events pushed
+// through it.
+type socketMode struct{ *Server }
+
 type failure struct {
 	code       string
 	retryAfter int // seconds; > 0 answers HTTP 429
@@ -106,6 +112,7 @@ func New(t testing.TB, botToken, appToken string) *Server {
 		scopes: Scopes, users: map[string]User{}, channels: map[string]string{}, files: map[string]file{},
 		notify: make(chan struct{}, 1),
 	}
+	s.socketMode = socketMode{s}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/{method}", s.serveAPI)
 	mux.HandleFunc("GET /files-pri/{id}/{name}", s.serveFile)
@@ -114,7 +121,7 @@ func New(t testing.TB, botToken, appToken string) *Server {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte("<!DOCTYPE html><title>Sign in | Slack</title>"))
 	})
-	mux.HandleFunc("GET /link/", s.serveSocket)
+	mux.HandleFunc("GET /link/", s.socketMode.serveSocket)
 	s.srv = httptest.NewServer(mux)
 	t.Cleanup(s.Close)
 	return s
@@ -581,7 +588,7 @@ var upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return
 // pingInterval is how often the fake pings Socket Mode clients, as Slack does.
 const pingInterval = 2 * time.Second
 
-func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
+func (s socketMode) serveSocket(w http.ResponseWriter, r *http.Request) {
 	c, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
@@ -645,12 +652,12 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	_ = c.Close()
 }
 
-func (s *Server) write(c *websocket.Conn, v any) {
+func (s socketMode) write(c *websocket.Conn, v any) {
 	b, _ := json.Marshal(v)
 	s.writeRaw(c, b)
 }
 
-func (s *Server) writeRaw(c *websocket.Conn, b []byte) {
+func (s socketMode) writeRaw(c *websocket.Conn, b []byte) {
 	s.socketMu.Lock()
 	defer s.socketMu.Unlock()
 	_ = c.WriteMessage(websocket.TextMessage, b)
@@ -660,7 +667,7 @@ func (s *Server) writeRaw(c *websocket.Conn, b []byte) {
 // Socket Mode in an events_api envelope, to the newest connection (or the
 // next one to connect). retry is the envelope's retry_attempt (0 for a
 // first delivery).
-func (s *Server) PushEvent(payload []byte, envelopeID string, retry int) {
+func (s socketMode) PushEvent(payload []byte, envelopeID string, retry int) {
 	env, _ := json.Marshal(map[string]any{
 		"envelope_id": envelopeID, "type": "events_api", "payload": json.RawMessage(payload),
 		"accepts_response_payload": false, "retry_attempt": retry, "retry_reason": retryReason(retry),
@@ -685,22 +692,9 @@ func retryReason(n int) string {
 	return "timeout"
 }
 
-// PushRaw sends any text frame to the newest Socket Mode connection.
-func (s *Server) PushRaw(frame []byte) {
-	s.mu.Lock()
-	var c *websocket.Conn
-	if n := len(s.sockets); n > 0 {
-		c = s.sockets[n-1]
-	}
-	s.mu.Unlock()
-	if c != nil {
-		s.writeRaw(c, frame)
-	}
-}
-
 // Disconnect asks every Socket Mode client to reconnect, as Slack does
 // before it recycles a connection.
-func (s *Server) Disconnect() {
+func (s socketMode) Disconnect() {
 	s.mu.Lock()
 	socks := append([]*websocket.Conn(nil), s.sockets...)
 	s.mu.Unlock()
@@ -711,14 +705,14 @@ func (s *Server) Disconnect() {
 }
 
 // Acks returns the envelope ids clients acknowledged, in order.
-func (s *Server) Acks() []string {
+func (s socketMode) Acks() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.acks...)
 }
 
 // WaitAck waits up to d for envelope id to be acknowledged.
-func (s *Server) WaitAck(d time.Duration, id string) bool {
+func (s socketMode) WaitAck(d time.Duration, id string) bool {
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	for {
@@ -737,32 +731,15 @@ func (s *Server) WaitAck(d time.Duration, id string) bool {
 }
 
 // Connected counts the Socket Mode clients connected now.
-func (s *Server) Connected() int {
+func (s socketMode) Connected() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.sockets)
 }
 
 // Opened counts apps.connections.open calls that got a URL.
-func (s *Server) Opened() int {
+func (s socketMode) Opened() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.opened
-}
-
-// sortedKeys is used by tests' failure messages.
-func sortedKeys(m map[string][]url.Values) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// Methods lists the methods called so far.
-func (s *Server) Methods() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return sortedKeys(s.calls)
 }
