@@ -29,6 +29,9 @@ const (
 	TypeConnectionEmergency = "connection.emergency"
 	// The connection stopped working (revoked token, webhook removed...).
 	TypeConnectionError = "connection.error"
+	// The connection test checks the portal's webhook: portals acknowledge
+	// it (2xx) and ignore it. It is sent directly, never queued.
+	TypePing = "ping"
 )
 
 // Event is the one JSON shape every channel is normalized into. It is what a

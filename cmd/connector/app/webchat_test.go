@@ -334,7 +334,7 @@ func TestWidgetRefusedOrigin(t *testing.T) {
 	if err := w.Client.Do(context.Background(), "POST", "/v1/connections/"+w.Conn+"/test", nil, &rep, nil); err != nil {
 		t.Fatal(err)
 	}
-	if !rep.OK || len(rep.Checks) != 3 || !strings.Contains(rep.Checks[0].Detail, allowed.srv.URL) {
+	if !rep.OK || len(rep.Checks) != 4 || !strings.Contains(rep.Checks[0].Detail, allowed.srv.URL) {
 		t.Fatalf("test report %+v", rep)
 	}
 }
