@@ -34,6 +34,27 @@ const (
 	TypePing = "ping"
 )
 
+// Call event types, for channels that carry phone calls (Twilio). Each
+// event carries a Call; events of one call arrive in this order, with gaps
+// allowed (a call may go from initiated straight to completed), and one of
+// call.completed / call.failed closes every call. A late event of an
+// earlier step is dropped, so a call never moves backward.
+const (
+	// A call was placed or came in (Twilio: queued, initiated).
+	TypeCallInitiated = "call.initiated"
+	// The called side is ringing.
+	TypeCallRinging = "call.ringing"
+	// The call was answered (Twilio: in-progress, answered).
+	TypeCallAnswered = "call.answered"
+	// The call ended after it was answered; call.duration_seconds is set.
+	TypeCallCompleted = "call.completed"
+	// The call ended unanswered: call.status says how (busy, no-answer,
+	// failed, canceled).
+	TypeCallFailed = "call.failed"
+	// A recording of the call (a voicemail) is ready at call.recording_url.
+	TypeCallRecorded = "call.recorded"
+)
+
 // Event is the one JSON shape every channel is normalized into. It is what a
 // portal receives inside a batch. Field names are part of the public protocol
 // (docs/protocol.md) and must not change meaning.
@@ -63,6 +84,8 @@ type Event struct {
 	Message *Message `json:"message,omitempty"`
 	// Status is set for status.* events.
 	Status *Status `json:"status,omitempty"`
+	// Call is set for call.* events.
+	Call *Call `json:"call,omitempty"`
 	// Error is set for connection.* events.
 	Error *ErrorInfo `json:"error,omitempty"`
 }
@@ -150,6 +173,32 @@ type Status struct {
 	Error string `json:"error,omitempty"`
 	// Attempts is how many times the gateway tried.
 	Attempts int `json:"attempts"`
+}
+
+// Call is one phone call leg as a call.* event reports it. The gateway
+// carries no audio; it tells what happened to the call.
+type Call struct {
+	// ID is the messenger's call id (Twilio's CallSid).
+	ID string `json:"id"`
+	// ParentID is the id of the call this leg was dialled from (a forwarded
+	// call's leg to the agent), "" for the customer's own call.
+	ParentID string `json:"parent_id,omitempty"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	// Direction is "inbound", "outbound-dial" (a leg the gateway's
+	// answer dialled) or "outbound-api".
+	Direction string `json:"direction,omitempty"`
+	// Status is the messenger's own word for the step ("ringing",
+	// "in-progress", "busy", "no-answer"...).
+	Status string `json:"status"`
+	// AnsweredBy says who answered when the messenger tells ("human",
+	// "machine_start"...).
+	AnsweredBy string `json:"answered_by,omitempty"`
+	// DurationSeconds is the call's length once it ended (or a
+	// recording's length on call.recorded).
+	DurationSeconds int `json:"duration_seconds,omitempty"`
+	// RecordingURL is a gateway link (signed, expiring) to a recording.
+	RecordingURL string `json:"recording_url,omitempty"`
 }
 
 // ErrorInfo explains a connection.* event.

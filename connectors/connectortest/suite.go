@@ -108,6 +108,8 @@ var eventTypes = []string{
 	connectors.TypeMessageCreated, connectors.TypeMessageUpdated, connectors.TypeMessageDeleted,
 	connectors.TypeStatusDelivered, connectors.TypeStatusRead, connectors.TypeStatusFailed,
 	connectors.TypeConnectionEmergency, connectors.TypeConnectionError,
+	connectors.TypeCallInitiated, connectors.TypeCallRinging, connectors.TypeCallAnswered,
+	connectors.TypeCallCompleted, connectors.TypeCallFailed, connectors.TypeCallRecorded,
 }
 
 var eventIDShape = regexp.MustCompile(`^evt_[0-9a-f]{32}$`)

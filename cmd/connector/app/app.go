@@ -21,6 +21,7 @@ import (
 	"github.com/connector-gateway/connector/connectors/meta"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
+	"github.com/connector-gateway/connector/connectors/twilio"
 	"github.com/connector-gateway/connector/connectors/webchat"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
@@ -45,6 +46,7 @@ func Registry(cfg Config, log *slog.Logger, store *Store, views *portal.Views) (
 		telegram.New(tg),
 		slack.New(cfg.Slack),
 		meta.NewWhatsApp(cfg.Meta), meta.NewMessenger(cfg.Meta), meta.NewInstagram(cfg.Meta),
+		twilio.New(cfg.Twilio),
 		wc,
 	)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/connector-gateway/connector/connectors/meta"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
+	"github.com/connector-gateway/connector/connectors/twilio"
 	"github.com/connector-gateway/connector/connectors/webchat"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
@@ -50,6 +51,7 @@ type Config struct {
 	Slack    slack.Options           `mapstructure:"slack"`
 	Webchat  webchat.Options         `mapstructure:"webchat"`
 	Meta     meta.Options            `mapstructure:"meta"`
+	Twilio   twilio.Options          `mapstructure:"twilio"`
 }
 
 // DebugConfig holds diagnostics, off by default.
@@ -108,6 +110,7 @@ func Defaults() Config {
 		Slack:    slack.DefaultOptions(),
 		Webchat:  webchat.DefaultOptions(),
 		Meta:     meta.DefaultOptions(),
+		Twilio:   twilio.DefaultOptions(),
 	}
 }
 
@@ -152,7 +155,7 @@ func (c *Config) Validate() error {
 	}{
 		{"queue", c.Queue}, {"dispatch", c.Dispatch}, {"send", c.Send}, {"poll", c.Poll}, {"files", c.Files}, {"http", c.HTTP},
 		{"console", c.Console}, {"telegram", c.Telegram}, {"slack", c.Slack}, {"webchat", c.Webchat}, {"meta", c.Meta},
-		{"instance", c.Instance},
+		{"twilio", c.Twilio}, {"instance", c.Instance},
 	}
 	for _, sec := range sections {
 		if err := sec.v.Validate(); err != nil {

@@ -1,0 +1,4 @@
+package twilio
+
+// ValidSignature exposes the webhook signature check to the tests.
+var ValidSignature = validSignature
