@@ -191,6 +191,7 @@ func PortalRoutes() []Route {
 		{"PATCH", "/v1/connections/{connection}/messages/{message}"},
 		{"DELETE", "/v1/connections/{connection}/messages/{message}"},
 		{"POST", "/v1/connections/{connection}/typing"},
+		{"POST", "/v1/connections/{connection}/read"},
 		{"GET", "/v1/requests/{request}"},
 	}
 }
@@ -230,6 +231,7 @@ func (s *Server) routes() {
 		"PATCH /v1/connections/{connection}/messages/{message}":  msgs.editMessage,
 		"DELETE /v1/connections/{connection}/messages/{message}": msgs.deleteMessage,
 		"POST /v1/connections/{connection}/typing":               msgs.typing,
+		"POST /v1/connections/{connection}/read":                 msgs.markRead,
 		"GET /v1/requests/{request}":                             msgs.getRequest,
 	}
 	for _, rt := range PortalRoutes() {
