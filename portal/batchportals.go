@@ -3,11 +3,7 @@ package portal
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"errors"
-	"fmt"
 	"sync"
-	"time"
 )
 
 // BatchPortals gives the dispatcher each portal as it is in the database at
@@ -36,20 +32,10 @@ func NewBatchPortals(rec *Records) *BatchPortals {
 
 // GetPortal returns the portal as stored now. It is safe for concurrent use.
 func (b *BatchPortals) GetPortal(ctx context.Context, id string) (Portal, error) {
-	var (
-		p       Portal
-		sealed  []byte
-		created int64
-	)
-	err := b.rec.db.SQL.QueryRowContext(ctx, "SELECT "+portalCols+" FROM portals WHERE id = ?", id).
-		Scan(&p.ID, &p.Name, &p.WebhookURL, &sealed, &p.Status, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, ErrNotFound
-	}
+	p, sealed, err := b.rec.getPortalSealed(ctx, id)
 	if err != nil {
-		return p, fmt.Errorf("portal: get portal: %w", err)
+		return p, err
 	}
-	p.CreatedAt = time.UnixMilli(created).UTC()
 	b.mu.Lock()
 	o, ok := b.opened[id]
 	b.mu.Unlock()

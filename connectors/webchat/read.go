@@ -2,8 +2,6 @@ package webchat
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -16,16 +14,12 @@ import (
 // messenger's read watermark, one event covers the replies before it. A
 // repeat (another tab, a reconnect) is a no-op through the dedupe key.
 func (h *Handler) visitorRead(ctx context.Context, c connectors.Conn, visitor string, seq int64) error {
-	var msgID string
-	err := h.store.db.QueryRowContext(ctx, `SELECT m.message_id FROM webchat_messages m
-		JOIN webchat_conversations v ON v.id = m.conversation_id
-		WHERE m.conversation_id = ? AND v.connection_id = ? AND m.author = ? AND m.seq <= ?
-		ORDER BY m.seq DESC LIMIT 1`, visitor, c.ID, fromAgent, seq).Scan(&msgID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil // nothing of the agents' to have read
-	}
+	msgID, err := h.store.newestAgentMessageUpTo(ctx, c.ID, visitor, seq)
 	if err != nil {
 		return fmt.Errorf("webchat: read: %w", err)
+	}
+	if msgID == "" {
+		return nil // nothing of the agents' to have read
 	}
 	key := connectors.DedupeKey(Type, c.ID, visitor, "read", msgID)
 	ev := connectors.Event{
