@@ -29,6 +29,9 @@ const (
 	TypeConnectionEmergency = "connection.emergency"
 	// The connection stopped working (revoked token, webhook removed...).
 	TypeConnectionError = "connection.error"
+	// The connection test checks the portal's webhook: portals acknowledge
+	// it (2xx) and ignore it. It is sent directly, never queued.
+	TypePing = "ping"
 )
 
 // Call event types, for channels that carry phone calls (Twilio). Each
@@ -161,7 +164,7 @@ type Location struct {
 type Status struct {
 	// RequestID is the id the API answered with (202) for the request.
 	RequestID string `json:"request_id"`
-	// Operation is "send", "edit" or "delete".
+	// Operation is "send", "edit", "delete" or "read".
 	Operation string `json:"operation"`
 	// MessengerMessageIDs are the ids the messenger gave the sent message
 	// (several when a long text was split).

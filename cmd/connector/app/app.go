@@ -65,6 +65,9 @@ type Store struct {
 	Outbound   *queue.Outbound
 	Polls      *queue.Polls
 	Keys       *queue.Keys
+	// Instances records the running processes and frees a dead one's
+	// leases (instance.go).
+	Instances *queue.Instances
 	// Inbox is the one way events enter Outbox.
 	Inbox *portal.Inbox
 }
@@ -114,7 +117,8 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger, onEnqueue func
 	}
 	polls := queue.NewPolls(db, nil)
 	return &Store{SecretsKey: key, DB: db, Records: portal.NewRecords(db, sealer, outbox, polls), Outbox: outbox,
-		Outbound: queue.NewOutbound(outbox), Polls: polls, Keys: queue.NewKeys(outbox), Inbox: portal.NewInbox(outbox)}, nil
+		Outbound: queue.NewOutbound(outbox), Polls: polls, Keys: queue.NewKeys(outbox), Inbox: portal.NewInbox(outbox),
+		Instances: queue.NewInstances(db, nil)}, nil
 }
 
 func loadKey(cfg Config, log *slog.Logger) (string, error) {
@@ -158,6 +162,9 @@ type App struct {
 	tracer    *tracing.Tracer
 	server    *http.Server
 	listener  net.Listener
+	// instance is this process's id: the owner of every lease it takes,
+	// kept alive by its heartbeat (instance.go).
+	instance string
 }
 
 // New builds the gateway and binds its listen address; Run serves.
@@ -165,7 +172,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log}
+	a := &App{cfg: cfg, log: log, instance: queue.NewInstanceID()}
 	// The dispatcher is made after the store but woken by it, so the
 	// callback reaches it through the App.
 	store, err := OpenStore(ctx, cfg, log, func(lines []queue.LineRef) {
@@ -194,6 +201,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	m := metrics.New(store.DB.SQL)
 	m.Register(metrics.NewQueueCollector(store.Outbox, store.Outbound, log))
 	dcfg := cfg.Dispatch
+	dcfg.Owner = a.instance
 	a.tracer, err = tracing.New(ctx, cfg.Tracing, Version)
 	if err != nil {
 		store.Close()
@@ -206,19 +214,23 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.traffic = traffic.New(nil)
 	store.Inbox.Observe(a.traffic.Received)
 	dcfg.UserAgent, dcfg.Logger, dcfg.Observer = "connector-gateway/"+Version, log, traffic.Tee(m, a.traffic)
-	a.dispatcher, err = portal.NewDispatcher(store.Outbox, cache, dcfg)
+	// Batches read the portal row each time (not the timed cache), so a
+	// secret rotation is in force for the very next batch.
+	a.dispatcher, err = portal.NewDispatcher(store.Outbox, portal.NewBatchPortals(store.Records), dcfg)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
 	a.woken.Store(a.dispatcher)
 	scfg := cfg.Send
+	scfg.Owner = a.instance
 	scfg.Logger, scfg.Observer = log, m
 	if a.tracer != nil {
 		scfg.Tracer = a.tracer
 	}
 	a.sender = portal.NewSender(store.Outbound, store.Records, reg, views, scfg)
 	rcfg := cfg.Poll
+	rcfg.Owner = a.instance
 	rcfg.Logger = log
 	a.receivers = portal.NewReceivers(store.Polls, store.Inbox, store.Records, reg, views, rcfg)
 	lifecycle := portal.NewLifecycle(portal.LifecycleDeps{
@@ -294,6 +306,18 @@ func (a *App) ready(ctx context.Context) error {
 // close the connectors, flush the outbox, close the database. Pollers of every active polling
 // connection start at once (where no other process holds them).
 func (a *App) Run(ctx context.Context) error {
+	// Before any worker claims: free what dead processes held.
+	if err := a.startInstance(ctx); err != nil {
+		a.log.Error("instance registry; a dead predecessor's leases run out instead", slog.Any("err", err))
+	}
+	// The heartbeat outlives the workers: a process draining is alive.
+	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBeat()
+	beatDone := make(chan struct{})
+	go func() {
+		defer close(beatDone)
+		a.heartbeat(beatCtx)
+	}()
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var wg sync.WaitGroup
@@ -370,6 +394,14 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	stopWork()
 	wg.Wait()
+	stopBeat()
+	<-beatDone
+	// Every lease was given back: nothing for others to release.
+	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if rerr := a.store.Instances.Remove(rctx, a.instance); rerr != nil {
+		a.log.Warn("instance registry", slog.Any("err", rerr))
+	}
+	rcancel()
 	if terr := a.tracer.Shutdown(sctx); terr != nil {
 		a.log.Warn("tracing shutdown", slog.Any("err", terr))
 	}

@@ -37,6 +37,7 @@ type Config struct {
 	Secrets  SecretsConfig  `mapstructure:"secrets"`
 	Log      LogConfig      `mapstructure:"log"`
 	Debug    DebugConfig    `mapstructure:"debug"`
+	Instance InstanceConfig `mapstructure:"instance"`
 
 	// Each package's own configuration, documented (with its defaults and
 	// checks) where it is used.
@@ -103,6 +104,7 @@ func Defaults() Config {
 		Addr:     "127.0.0.1:8080",
 		Database: DatabaseConfig{Driver: sqldb.DriverSQLite, DSN: "connector.db"},
 		Log:      LogConfig{Level: "info", Format: "text"},
+		Instance: DefaultInstanceConfig(),
 		Queue:    queue.DefaultConfig(),
 		Dispatch: portal.DefaultDispatcherConfig(),
 		Send:     portal.DefaultSenderConfig(),
@@ -159,7 +161,7 @@ func (c *Config) Validate() error {
 	}{
 		{"queue", c.Queue}, {"dispatch", c.Dispatch}, {"send", c.Send}, {"poll", c.Poll}, {"files", c.Files}, {"http", c.HTTP},
 		{"console", c.Console}, {"telegram", c.Telegram}, {"slack", c.Slack}, {"webchat", c.Webchat}, {"meta", c.Meta},
-		{"twilio", c.Twilio}, {"tracing", c.Tracing},
+		{"twilio", c.Twilio}, {"tracing", c.Tracing}, {"instance", c.Instance},
 	}
 	for _, sec := range sections {
 		if err := sec.v.Validate(); err != nil {
