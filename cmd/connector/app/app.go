@@ -21,6 +21,7 @@ import (
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/connectors/webchat"
+	"github.com/connector-gateway/connector/connectors/xmpp"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
 )
@@ -34,6 +35,7 @@ func Registry(cfg Config, log *slog.Logger) (*connectors.Registry, error) {
 	return connectors.NewRegistry(
 		telegram.New(telegram.Options{APIEndpoint: cfg.Telegram.APIEndpoint, PollTimeout: cfg.Telegram.PollTimeout, Logger: log}),
 		slack.New(slack.Options{APIURL: cfg.Slack.APIURL}),
+		xmpp.New(xmpp.Options{DialTimeout: cfg.XMPP.DialTimeout, PageSize: cfg.XMPP.PageSize, Logger: log}),
 		webchat.New(webchat.Options{MessageLimit: cfg.Webchat.MessageLimit, UploadLimit: cfg.Webchat.UploadLimit, RatePerMinute: cfg.Webchat.RatePerMinute, Poll: cfg.Webchat.Poll}),
 	)
 }

@@ -36,6 +36,7 @@ type Config struct {
 	Telegram TelegramConfig `mapstructure:"telegram"`
 	Webchat  WebchatConfig  `mapstructure:"webchat"`
 	Slack    SlackConfig    `mapstructure:"slack"`
+	XMPP     XMPPConfig     `mapstructure:"xmpp"`
 	Console  ConsoleConfig  `mapstructure:"console"`
 }
 
@@ -177,6 +178,16 @@ type SlackConfig struct {
 	APIURL string `mapstructure:"api_url"`
 }
 
+// XMPPConfig tunes the XMPP connector.
+type XMPPConfig struct {
+	// DialTimeout bounds connecting and logging in to an XMPP server.
+	// Default 15s.
+	DialTimeout time.Duration `mapstructure:"dial_timeout"`
+	// PageSize is how many archived messages one catch-up query (XEP-0313)
+	// asks for. Default 100.
+	PageSize int `mapstructure:"page_size"`
+}
+
 // WebchatConfig tunes the web chat widget (connector webchat).
 type WebchatConfig struct {
 	// MessageLimit is the longest visitor message, in characters. Default 4000.
@@ -208,6 +219,7 @@ func Defaults() Config {
 		Poll:     PollConfig{Lease: 30 * time.Second},
 		Telegram: TelegramConfig{APIEndpoint: "https://api.telegram.org/bot%s/%s", PollTimeout: 25 * time.Second},
 		Slack:    SlackConfig{APIURL: "https://slack.com/api/"},
+		XMPP:     XMPPConfig{DialTimeout: 15 * time.Second, PageSize: 100},
 		Webchat:  WebchatConfig{MessageLimit: 4000, UploadLimit: 10 << 20, RatePerMinute: 30, Poll: 2 * time.Second},
 		Console: ConsoleConfig{Enabled: true, AdminUser: "admin", CookieSecure: "auto",
 			SessionTTL: 12 * time.Hour, Refresh: 5 * time.Second},
@@ -306,6 +318,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Telegram.PollTimeout < time.Second || c.Telegram.PollTimeout > 50*time.Second {
 		return bad("telegram.poll_timeout", "want 1s..50s, got %s", c.Telegram.PollTimeout)
+	}
+	if c.XMPP.DialTimeout < time.Second || c.XMPP.PageSize < 1 || c.XMPP.PageSize > 1000 {
+		return bad("xmpp", "want dial_timeout of at least 1s and page_size 1..1000, got %s and %d", c.XMPP.DialTimeout, c.XMPP.PageSize)
 	}
 	if strings.Count(c.Telegram.APIEndpoint, "%s") != 2 {
 		return bad("telegram.api_endpoint", "must contain two %%s (token, method), got %q", c.Telegram.APIEndpoint)
