@@ -27,7 +27,9 @@ func (cn *Connector) Test(ctx context.Context, c connectors.Conn) (connectors.Te
 	sess, err := cn.dial(ctx, st)
 	if err != nil {
 		chk := connectors.Check{Name: "Log in as " + st.JID.String(), Detail: err.Error()}
-		if errors.Is(err, errAuth) {
+		if errors.Is(err, errAuth) && st.Mode == ModeComponent {
+			chk.Fix = "Check that component_secret matches the server's config for " + st.JID.String() + "."
+		} else if errors.Is(err, errAuth) {
 			chk.Fix = "Check the password; create the account on the server if it does not exist (prosodyctl adduser " + st.JID.String() + ")."
 		} else {
 			chk.Fix = "Check that " + st.Server + " is the server's client port (5222) and reachable from the gateway, and that it offers TLS."
@@ -39,6 +41,13 @@ func (cn *Connector) Test(ctx context.Context, c connectors.Conn) (connectors.Te
 	go func() { _ = sess.Serve(nil); close(done) }()
 	defer func() { _ = sess.Close(); <-done; _ = sess.Conn().Close() }()
 	r.Checks = append(r.Checks, connectors.Check{Name: "Log in as " + st.JID.String(), OK: true, Detail: "Logged in on " + st.Server + "."})
+	if st.Mode == ModeComponent {
+		r.Checks[0].Detail = "Connected as component " + st.JID.String() + " on " + st.Server + "."
+		r.Checks = append(r.Checks, connectors.Check{Name: "Message archive", OK: true,
+			Detail: "Components have no archive at the server: messages sent while the gateway is away are bounced to their senders, not kept."})
+		r.OK = true
+		return r, nil
+	}
 
 	info, err := discoInfo(ctx, sess, st.JID)
 	archive := connectors.Check{Name: "Message archive", OK: err == nil && info.has(nsMAM)}

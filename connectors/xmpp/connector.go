@@ -23,6 +23,7 @@ import (
 
 	"mellium.im/sasl"
 	"mellium.im/xmpp"
+	"mellium.im/xmpp/component"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 
@@ -89,9 +90,13 @@ var (
 // Describe implements connectors.Connector.
 func (cn *Connector) Describe() connectors.Description {
 	return connectors.Description{Type: Type, Title: "XMPP (Jabber)", Fields: []connectors.Field{
-		{Key: SettingJID, Label: "Account (JID)", Type: "text", Required: true, Help: "The gateway's own XMPP account, like support@example.org. People write to this address."},
-		{Key: SettingPassword, Label: "Password", Type: "secret", Required: true},
-		{Key: SettingServer, Label: "Server", Type: "text", Help: "host:port of the server's client port; empty means the JID's domain on port 5222. TLS is required unless the server is on this machine."},
+		{Key: SettingMode, Label: "Connect as", Type: "select", Options: []string{ModeClient, ModeComponent}, Default: ModeClient,
+			Help: "client: log in as an account (its archive makes sure nothing is lost while the gateway is away). component: connect as an external component (XEP-0114); the server keeps no archive for it."},
+		{Key: SettingJID, Label: "Account (JID)", Type: "text", Help: "Client mode: the gateway's own XMPP account, like support@example.org. People write to this address."},
+		{Key: SettingPassword, Label: "Password", Type: "secret", Help: "Client mode: the account's password."},
+		{Key: SettingComponentJID, Label: "Component address", Type: "text", Help: "Component mode: like support.example.org. People write to this address."},
+		{Key: SettingSecret, Label: "Component secret", Type: "secret", Help: "Component mode: the component_secret from the server's config."},
+		{Key: SettingServer, Label: "Server", Type: "text", Help: "host:port of the server's client port (empty: the JID's domain on 5222; TLS is required unless the server is on this machine), or of its component port in component mode."},
 		{Key: SettingNick, Label: "Nickname in rooms", Type: "text", Default: "support"},
 		{Key: SettingMUCService, Label: "Group chat service", Type: "text", Help: "Like conference.example.org; found by the connection test when empty."},
 	}}
@@ -183,6 +188,19 @@ func (cn *Connector) dial(ctx context.Context, s settings) (*xmpp.Session, error
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", s.Server, err)
 	}
+	if s.Mode == ModeComponent {
+		// XEP-0114 has no TLS of its own: the component port belongs on
+		// loopback or a private network, as the servers' own docs say.
+		sess, err := component.NewSession(ctx, s.JID, []byte(s.Password), conn)
+		if err != nil {
+			conn.Close()
+			if strings.Contains(err.Error(), "not-authorized") {
+				return nil, fmt.Errorf("%w (%s)", errAuth, err.Error())
+			}
+			return nil, fmt.Errorf("connect component %s: %w", s.JID, err)
+		}
+		return sess, nil
+	}
 	mechs := []sasl.Mechanism{sasl.ScramSha256, sasl.ScramSha1}
 	var features []xmpp.StreamFeature
 	if !s.loopback() {
@@ -229,6 +247,11 @@ func (cn *Connector) session(ctx context.Context, c connectors.Conn) (*xmpp.Sess
 	st, fe := parseSettings(c.Settings)
 	if fe != nil {
 		return nil, nil, &connectors.PermanentError{Err: fmt.Errorf("xmpp: %w", fe)}
+	}
+	if st.Mode == ModeComponent {
+		// A server lets one stream serve a component at a time; sends wait
+		// for the poller's (the sender retries).
+		return nil, nil, errors.New("xmpp: the component's stream is not connected in this process yet")
 	}
 	s, err := cn.dial(ctx, st)
 	if err != nil {

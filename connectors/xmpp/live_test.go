@@ -206,3 +206,57 @@ func TestConnectionTest(t *testing.T) {
 		t.Fatalf("activate = %v", err)
 	}
 }
+
+// Component mode (XEP-0114): the gateway connects to Prosody's component
+// port as bridge.localhost; a person writes to it, the portal's reply comes
+// back from it, and a wrong secret is permanent.
+func TestComponentMode(t *testing.T) {
+	srv := xmpptest.Start(t, map[string]string{"alice": alicePass})
+	cn := xmpp.New(xmpp.Options{Logger: testLog()})
+	t.Cleanup(func() { _ = cn.Close() })
+	sink := newSink()
+	c := connectors.Conn{ID: "comp1", LineID: "l1", Cursor: &memCursor{}, Settings: connectors.Settings{
+		"mode": "component", "component_jid": xmpptest.Component, "component_secret": xmpptest.ComponentSecret, "server": srv.ComponentAddr}}
+	if _, err := cn.ValidateSettings(c.Settings); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := cn.Test(context.Background(), c)
+	if err != nil || !rep.OK {
+		t.Fatalf("test report %+v %v", rep, err)
+	}
+	startPoll(t, cn, c, sink)
+	alice := xmpptest.Dial(t, srv, "alice", alicePass)
+	// The component may not be connected yet: Prosody bounces until it is.
+	deadline := time.Now().Add(20 * time.Second)
+	for len(sink.all()) == 0 && time.Now().Before(deadline) {
+		alice.Send(`<message xmlns="jabber:client" to="bridge.localhost" type="chat" id="c1"><body>hello component</body><request xmlns="urn:xmpp:receipts"/></message>`)
+		time.Sleep(200 * time.Millisecond)
+	}
+	evs := sink.all()
+	if len(evs) == 0 || evs[0].Message.Text != "hello component" || evs[0].Chat.ID != "alice@localhost" {
+		t.Fatalf("events %+v", evs)
+	}
+	if _, err := cn.Send(context.Background(), c, connectors.Outbound{ChatID: "alice@localhost", Text: "hello from the component", RequestID: "rq"}); err != nil {
+		t.Fatal(err)
+	}
+	m, ok := alice.WaitFor(10*time.Second, func(m xmpptest.Message) bool { return m.Body == "hello from the component" })
+	if !ok || m.From != xmpptest.Component {
+		t.Fatalf("reply %+v", m)
+	}
+	if _, ok := alice.WaitFor(10*time.Second, func(m xmpptest.Message) bool { return m.Received != nil && m.Received.ID == "c1" }); !ok {
+		t.Error("no receipt from the component")
+	}
+	key, _ := cn.BotKey(context.Background(), c)
+	if key != "xmpp:bridge.localhost" {
+		t.Errorf("bot key %q", key)
+	}
+
+	bad := c
+	bad.Settings = connectors.Settings{"mode": "component", "component_jid": xmpptest.Component, "component_secret": "wrong", "server": srv.ComponentAddr}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var perm *connectors.PermanentError
+	if err := cn.Poll(ctx, bad, newSink().sink); !errors.As(err, &perm) {
+		t.Fatalf("wrong secret: Poll = %v, want a PermanentError", err)
+	}
+}

@@ -148,8 +148,11 @@ func (cn *Connector) stream(ctx context.Context, c connectors.Conn, st settings,
 	cn.setLive(c.ID, sess)
 	defer cn.setLive(c.ID, nil)
 
-	if err := sess.Send(ctx, stanza.Presence{}.Wrap(nil)); err != nil {
-		return fmt.Errorf("send presence: %w", err)
+	component := st.Mode == ModeComponent
+	if !component {
+		if err := sess.Send(ctx, stanza.Presence{}.Wrap(nil)); err != nil {
+			return fmt.Errorf("send presence: %w", err)
+		}
 	}
 	pos, err := c.Cursor.Load(ctx)
 	if err != nil {
@@ -167,9 +170,15 @@ func (cn *Connector) stream(ctx context.Context, c connectors.Conn, st settings,
 			}
 		}()
 	}
-	query(pos)
+	// A component has no archive at the server (XEP-0313 is per account):
+	// it goes live at once, and what was sent while it was away bounced.
+	catching := !component
+	if catching {
+		query(pos)
+	} else {
+		log.Info("xmpp: poll: component connected", slog.Duration("since_connect", time.Since(began)))
+	}
 	me := self{Bare: st.JID.String(), Nick: st.Nick}
-	catching := true
 	var page, held []mapped
 	tick := time.NewTicker(keepalive)
 	defer tick.Stop()
@@ -182,7 +191,7 @@ func (cn *Connector) stream(ctx context.Context, c connectors.Conn, st settings,
 		case err := <-serveErr:
 			return fmt.Errorf("stream closed: %v", err)
 		case <-tick.C:
-			if time.Since(lastRead) >= keepalive {
+			if !component && time.Since(lastRead) >= keepalive {
 				pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
 				err := ping.Send(pctx, sess, jid.MustParse(st.JID.Domainpart()))
 				pcancel()

@@ -15,7 +15,7 @@ import (
 
 // outMessage is a <message/> the gateway sends. Empty parts are left out.
 type outMessage struct {
-	XMLName   xml.Name `xml:"jabber:client message"`
+	XMLName   xml.Name `xml:"message"` // the stream's namespace is filled in by mellium
 	ID        string   `xml:"id,attr"`
 	To        string   `xml:"to,attr"`
 	Type      string   `xml:"type,attr"`

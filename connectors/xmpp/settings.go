@@ -11,6 +11,14 @@ import (
 
 // Setting keys.
 const (
+	// SettingMode is "client" (default: log in as an account) or
+	// "component" (connect as an external component, XEP-0114).
+	SettingMode = "mode"
+	// SettingComponentJID is the component's address in component mode,
+	// e.g. "support.example.org"; people write to it.
+	SettingComponentJID = "component_jid"
+	// SettingSecret is the component's shared secret.
+	SettingSecret = "component_secret"
 	// SettingJID is the gateway's account (client mode), e.g.
 	// "support@example.org".
 	SettingJID = "jid"
@@ -26,10 +34,18 @@ const (
 	SettingMUCService = "muc_service"
 )
 
+// Modes.
+const (
+	ModeClient    = "client"
+	ModeComponent = "component"
+)
+
 // settings are a connection's validated settings.
 type settings struct {
+	Mode string
+	// JID is the account (client mode) or the component's address.
 	JID      jid.JID
-	Password string
+	Password string // the account's password, or the component's secret
 	Server   string
 	Nick     string
 	MUC      string
@@ -52,25 +68,51 @@ func (s settings) loopback() bool {
 
 func parseSettings(in connectors.Settings) (settings, connectors.FieldErrors) {
 	fe := connectors.FieldErrors{}
-	var s settings
-	raw := strings.TrimSpace(in[SettingJID])
-	j, err := jid.Parse(raw)
-	switch {
-	case raw == "":
-		fe[SettingJID] = "required: the gateway's XMPP account, like support@example.org"
-	case err != nil:
-		fe[SettingJID] = "not a valid JID: " + err.Error()
-	case j.Localpart() == "":
-		fe[SettingJID] = "needs an account name before the @, like support@example.org"
-	default:
-		s.JID = j.Bare()
+	s := settings{Mode: strings.TrimSpace(in[SettingMode])}
+	if s.Mode == "" {
+		s.Mode = ModeClient
 	}
-	s.Password = in[SettingPassword]
-	if s.Password == "" {
-		fe[SettingPassword] = "required: the account's password"
+	switch s.Mode {
+	case ModeClient:
+		raw := strings.TrimSpace(in[SettingJID])
+		j, err := jid.Parse(raw)
+		switch {
+		case raw == "":
+			fe[SettingJID] = "required: the gateway's XMPP account, like support@example.org"
+		case err != nil:
+			fe[SettingJID] = "not a valid JID: " + err.Error()
+		case j.Localpart() == "":
+			fe[SettingJID] = "needs an account name before the @, like support@example.org"
+		default:
+			s.JID = j.Bare()
+		}
+		s.Password = in[SettingPassword]
+		if s.Password == "" {
+			fe[SettingPassword] = "required: the account's password"
+		}
+	case ModeComponent:
+		raw := strings.TrimSpace(in[SettingComponentJID])
+		j, err := jid.Parse(raw)
+		switch {
+		case raw == "":
+			fe[SettingComponentJID] = "required: the component's address, like support.example.org"
+		case err != nil || j.Localpart() != "" || j.Resourcepart() != "":
+			fe[SettingComponentJID] = "want a bare domain, like support.example.org"
+		default:
+			s.JID = j
+		}
+		s.Password = in[SettingSecret]
+		if s.Password == "" {
+			fe[SettingSecret] = "required: the component_secret from the server's config"
+		}
+		if strings.TrimSpace(in[SettingServer]) == "" {
+			fe[SettingServer] = "required in component mode: host:port of the server's component port (Prosody: 5347)"
+		}
+	default:
+		fe[SettingMode] = `want "client" or "component"`
 	}
 	s.Server = strings.TrimSpace(in[SettingServer])
-	if s.Server == "" && fe[SettingJID] == "" {
+	if s.Server == "" && s.Mode == ModeClient && fe[SettingJID] == "" {
 		s.Server = net.JoinHostPort(s.JID.Domainpart(), "5222")
 	} else if s.Server != "" {
 		if _, port, err := net.SplitHostPort(s.Server); err != nil || port == "" {
@@ -94,8 +136,11 @@ func parseSettings(in connectors.Settings) (settings, connectors.FieldErrors) {
 }
 
 func (s settings) normalized() connectors.Settings {
-	out := connectors.Settings{
-		SettingJID: s.JID.String(), SettingPassword: s.Password, SettingServer: s.Server, SettingNick: s.Nick,
+	out := connectors.Settings{SettingMode: s.Mode, SettingServer: s.Server, SettingNick: s.Nick}
+	if s.Mode == ModeComponent {
+		out[SettingComponentJID], out[SettingSecret] = s.JID.String(), s.Password
+	} else {
+		out[SettingJID], out[SettingPassword] = s.JID.String(), s.Password
 	}
 	if s.MUC != "" {
 		out[SettingMUCService] = s.MUC
