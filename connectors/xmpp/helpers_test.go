@@ -49,7 +49,9 @@ type memSink struct {
 	seen   map[string]bool
 	events []connectors.Event
 	calls  int
-	wake   chan struct{}
+	// offered counts events handed in, repeats included.
+	offered int
+	wake    chan struct{}
 }
 
 func newSink() *memSink { return &memSink{seen: map[string]bool{}, wake: make(chan struct{}, 1)} }
@@ -58,6 +60,7 @@ func (s *memSink) sink(_ context.Context, evs []connectors.Keyed) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	s.offered += len(evs)
 	for _, k := range evs {
 		if s.seen[k.DedupeKey] {
 			continue
@@ -73,6 +76,12 @@ func (s *memSink) sink(_ context.Context, evs []connectors.Keyed) error {
 	default:
 	}
 	return nil
+}
+
+func (s *memSink) offeredCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.offered
 }
 
 func (s *memSink) all() []connectors.Event {

@@ -143,6 +143,17 @@ func TestCatchUpAfterOffline(t *testing.T) {
 	if sink.calls > 1+(n/7+2)+1 {
 		t.Errorf("%d sink calls: archive pages are not committed as batches", sink.calls)
 	}
+
+	// The position now stands after the last message (it did not move back
+	// to the offline copies the server re-delivered on presence): another
+	// restart reads nothing again.
+	before := sink.offeredCount()
+	p2 := startPoll(t, cn, c, sink)
+	waitOnline(t, alice, sink, "again")
+	p2.stop(t)
+	if again := sink.offeredCount() - before; again != 1 {
+		t.Errorf("restart after catch-up handed %d events to the sink, want only the new one", again)
+	}
 }
 
 // Prosody restarts under a running poller: it reconnects with backoff and

@@ -179,6 +179,11 @@ func (cn *Connector) stream(ctx context.Context, c connectors.Conn, st settings,
 		log.Info("xmpp: poll: component connected", slog.Duration("since_connect", time.Since(began)))
 	}
 	me := self{Bare: st.JID.String(), Nick: st.Nick}
+	// caught holds the archive ids read during catch-up: a held-back live
+	// message among them (an offline message the server re-delivered on
+	// presence) is already committed, and saving its older id would move
+	// the position backwards.
+	caught := map[string]bool{}
 	var page, held []mapped
 	tick := time.NewTicker(keepalive)
 	defer tick.Stop()
@@ -237,16 +242,23 @@ func (cn *Connector) stream(ctx context.Context, c connectors.Conn, st settings,
 					log.Warn("xmpp: poll: the server keeps no message archive for this account; messages sent while the gateway is offline may be lost")
 				}
 				catching = false
-				if err := cn.commit(ctx, c, sess, sink, held, lastArchiveID(held), log); err != nil {
+				fresh := held[:0]
+				for _, mp := range held {
+					if mp.ArchiveID == "" || !caught[mp.ArchiveID] {
+						fresh = append(fresh, mp)
+					}
+				}
+				if err := cn.commit(ctx, c, sess, sink, fresh, lastArchiveID(fresh), log); err != nil {
 					return err
 				}
-				held = nil
+				held, caught = nil, nil
 				log.Info("xmpp: poll: caught up", slog.Duration("since_connect", time.Since(began)), slog.String("position", pos))
 			case it.msg.Result != nil:
 				mp := mapStanza(c, me, *it.msg, time.Now())
 				if !queries[mp.QueryID] {
 					continue
 				}
+				caught[mp.ArchiveID] = true
 				page = append(page, mp)
 			default:
 				mp := mapStanza(c, me, *it.msg, time.Now())
