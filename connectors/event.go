@@ -29,6 +29,12 @@ const (
 	TypeConnectionEmergency = "connection.emergency"
 	// The connection stopped working (revoked token, webhook removed...).
 	TypeConnectionError = "connection.error"
+	// A conversation began in a chat the channel opened for it (a room
+	// handed out from a pool); conversation.state is "active".
+	TypeConversationOpened = "conversation.opened"
+	// That conversation ended (closed by the portal or timed out);
+	// conversation.state is "closed".
+	TypeConversationClosed = "conversation.closed"
 )
 
 // Event is the one JSON shape every channel is normalized into. It is what a
@@ -62,6 +68,20 @@ type Event struct {
 	Status *Status `json:"status,omitempty"`
 	// Error is set for connection.* events.
 	Error *ErrorInfo `json:"error,omitempty"`
+	// Conversation is set for conversation.* events.
+	Conversation *Conversation `json:"conversation,omitempty"`
+}
+
+// Conversation is the lifecycle of one conversation in a chat a channel
+// opens per conversation (chat.id names the chat).
+type Conversation struct {
+	// State is "active" or "closed".
+	State string `json:"state"`
+	// OpenedAt is when it became active; ClosedAt when it closed.
+	OpenedAt time.Time  `json:"opened_at"`
+	ClosedAt *time.Time `json:"closed_at,omitempty"`
+	// Reason says why it closed: "portal" or "timeout".
+	Reason string `json:"reason,omitempty"`
 }
 
 // Chat identifies a conversation on the messenger. ID is opaque to portals and

@@ -65,6 +65,7 @@ type Connector struct {
 
 	mu     sync.Mutex
 	live   map[string]*xmpp.Session // connection id → the poller's session
+	pools  map[string]chan poolReq  // connection id → its pool's owner
 	closed bool
 	// polls counts running Poll calls so Close can wait for them.
 	polls sync.WaitGroup
@@ -74,7 +75,7 @@ type Connector struct {
 // New returns the connector.
 func New(o Options) *Connector {
 	o.setDefaults()
-	return &Connector{opts: o, log: o.Logger, live: map[string]*xmpp.Session{}, stop: make(chan struct{})}
+	return &Connector{opts: o, log: o.Logger, live: map[string]*xmpp.Session{}, pools: map[string]chan poolReq{}, stop: make(chan struct{})}
 }
 
 var (
@@ -99,6 +100,8 @@ func (cn *Connector) Describe() connectors.Description {
 		{Key: SettingServer, Label: "Server", Type: "text", Help: "host:port of the server's client port (empty: the JID's domain on 5222; TLS is required unless the server is on this machine), or of its component port in component mode."},
 		{Key: SettingNick, Label: "Nickname in rooms", Type: "text", Default: "support"},
 		{Key: SettingMUCService, Label: "Group chat service", Type: "text", Help: "Like conference.example.org; found by the connection test when empty."},
+		{Key: SettingRoomPool, Label: "Room pool size", Type: "text", Default: "0", Help: "Rooms kept ready on the group chat service, one per new conversation (0: no pool)."},
+		{Key: SettingRoomIdle, Label: "Close idle conversations after", Type: "text", Help: "Like 30m; empty: never."},
 	}}
 }
 

@@ -170,6 +170,10 @@ func (cn *Connector) stream(ctx context.Context, c connectors.Conn, st settings,
 			}
 		}()
 	}
+	touches := make(chan string, 64)
+	if st.Pool > 0 {
+		go cn.runPool(ctx, &pool{cn: cn, c: c, st: st, sess: sess}, sink, touches, log)
+	}
 	// A component has no archive at the server (XEP-0313 is per account):
 	// it goes live at once, and what was sent while it was away bounced.
 	catching := !component
@@ -262,6 +266,12 @@ func (cn *Connector) stream(ctx context.Context, c connectors.Conn, st settings,
 				page = append(page, mp)
 			default:
 				mp := mapStanza(c, me, *it.msg, time.Now())
+				if st.Pool > 0 && it.msg.Type == "groupchat" && len(mp.Events) > 0 {
+					select {
+					case touches <- mp.Events[0].Event.Chat.ID:
+					default:
+					}
+				}
 				if catching {
 					held = append(held, mp)
 					continue
@@ -362,4 +372,88 @@ func lastArchiveID(ms []mapped) string {
 		}
 	}
 	return ""
+}
+
+// runPool owns c's room pool for the life of one stream: it loads the
+// state, joins the rooms, refills, then serves open/close requests and the
+// idle timeout one at a time. Its events go to sink directly (the pool's
+// are not part of the archive position). It runs apart from the poll loop
+// so IQ round trips never wait on the loop that reads the stream.
+func (cn *Connector) runPool(ctx context.Context, p *pool, sink connectors.Sink, touches <-chan string, log *slog.Logger) {
+	for ctx.Err() == nil {
+		err := p.load(ctx)
+		if err == nil {
+			break
+		}
+		log.Warn("xmpp: pool: load, will retry", slog.String("reason", err.Error()))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
+	reqs := make(chan poolReq)
+	cn.mu.Lock()
+	cn.pools[p.c.ID] = reqs
+	cn.mu.Unlock()
+	defer func() {
+		cn.mu.Lock()
+		if cn.pools[p.c.ID] == reqs {
+			delete(cn.pools, p.c.ID)
+		}
+		cn.mu.Unlock()
+	}()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	closeRoom := func(room, reason string) error {
+		ev, err := p.closeRoom(ctx, room, reason, time.Now())
+		if err != nil {
+			return err
+		}
+		if err := sink(ctx, []connectors.Keyed{ev}); err != nil {
+			return fmt.Errorf("xmpp: pool: store conversation.closed: %w", err)
+		}
+		if err := p.save(ctx); err != nil {
+			return err
+		}
+		return p.refill(ctx)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case room := <-touches:
+			p.touch(room, time.Now())
+		case <-tick.C:
+			for _, room := range p.idle(time.Now()) {
+				if err := closeRoom(room, "timeout"); err != nil {
+					log.Warn("xmpp: pool: close idle room", slog.String("room", room), slog.String("reason", err.Error()))
+				}
+			}
+		case r := <-reqs:
+			var rep poolReply
+			if r.open {
+				room, ev, err := p.open(ctx, time.Now())
+				if err == nil {
+					// Stored first: a crash after the save would leave an
+					// active room without its opened event.
+					if err = sink(ctx, []connectors.Keyed{ev}); err != nil {
+						p.reopen(room)
+					} else {
+						if err = p.save(ctx); err == nil {
+							err = p.refill(ctx)
+							if err != nil {
+								log.Warn("xmpp: pool: refill", slog.String("reason", err.Error()))
+								err = nil // the room is handed out; refill retries next time
+							}
+						}
+					}
+				}
+				rep = poolReply{room: room, err: err}
+			} else {
+				rep.err = closeRoom(r.close, "portal")
+			}
+			r.reply <- rep
+		}
+	}
 }

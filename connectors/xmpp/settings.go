@@ -2,7 +2,9 @@ package xmpp
 
 import (
 	"net"
+	"strconv"
 	"strings"
+	"time"
 
 	"mellium.im/xmpp/jid"
 
@@ -32,6 +34,12 @@ const (
 	// SettingMUCService is the multi-user chat service to use, e.g.
 	// "conference.example.org". Default: discovered by the connection test.
 	SettingMUCService = "muc_service"
+	// SettingRoomPool is how many waiting rooms the pool keeps on the
+	// group chat service (client mode). Default 0: no pool.
+	SettingRoomPool = "room_pool"
+	// SettingRoomIdle closes a pool conversation after this long without
+	// a message (a Go duration, like "30m"). Default 0: never.
+	SettingRoomIdle = "room_idle_timeout"
 )
 
 // Modes.
@@ -49,6 +57,8 @@ type settings struct {
 	Server   string
 	Nick     string
 	MUC      string
+	Pool     int
+	PoolIdle time.Duration
 }
 
 // loopback reports whether the server is on this machine, the one case in
@@ -129,6 +139,24 @@ func parseSettings(in connectors.Settings) (settings, connectors.FieldErrors) {
 			fe[SettingMUCService] = "want a service domain, like conference.example.org"
 		}
 	}
+	if raw := strings.TrimSpace(in[SettingRoomPool]); raw != "" && raw != "0" {
+		n, err := strconv.Atoi(raw)
+		switch {
+		case err != nil || n < 0 || n > 500:
+			fe[SettingRoomPool] = "want a number of rooms, 0..500"
+		case s.Mode != ModeClient || s.MUC == "":
+			fe[SettingRoomPool] = "a room pool needs client mode and muc_service"
+		default:
+			s.Pool = n
+		}
+	}
+	if raw := strings.TrimSpace(in[SettingRoomIdle]); raw != "" && raw != "0" {
+		d, err := time.ParseDuration(raw)
+		if err != nil || d < time.Second {
+			fe[SettingRoomIdle] = "want a duration of at least 1s, like 30m"
+		}
+		s.PoolIdle = d
+	}
 	if len(fe) > 0 {
 		return s, fe
 	}
@@ -144,6 +172,12 @@ func (s settings) normalized() connectors.Settings {
 	}
 	if s.MUC != "" {
 		out[SettingMUCService] = s.MUC
+	}
+	if s.Pool > 0 {
+		out[SettingRoomPool] = strconv.Itoa(s.Pool)
+	}
+	if s.PoolIdle > 0 {
+		out[SettingRoomIdle] = s.PoolIdle.String()
 	}
 	return out
 }
