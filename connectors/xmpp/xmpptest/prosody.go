@@ -41,7 +41,8 @@ type Server struct {
 	bin string
 	// C2S, Component and HTTP are loopback host:port addresses.
 	C2S, ComponentAddr, HTTP string
-	// StartTime is how long Prosody took from exec to accepting on C2S.
+	// StartTime is how long Prosody took from exec to accepting on its
+	// client and component ports.
 	StartTime time.Duration
 	cmd       *exec.Cmd
 	exited    chan struct{}
@@ -162,10 +163,18 @@ func (s *Server) start() {
 	s.cmd, s.exited = cmd, make(chan struct{})
 	go func() { _ = cmd.Wait(); close(s.exited) }()
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", s.C2S, 200*time.Millisecond)
-		if err == nil {
+	up := func() bool {
+		for _, addr := range []string{s.C2S, s.ComponentAddr} {
+			c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+			if err != nil {
+				return false
+			}
 			c.Close()
+		}
+		return true
+	}
+	for {
+		if up() {
 			break
 		}
 		select {
