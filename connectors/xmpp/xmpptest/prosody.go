@@ -44,6 +44,8 @@ type Server struct {
 	// StartTime is how long Prosody took from exec to accepting on its
 	// client and component ports.
 	StartTime time.Duration
+	// SetupTime is the whole of Start: config, users, start.
+	SetupTime time.Duration
 	cmd       *exec.Cmd
 	exited    chan struct{}
 }
@@ -71,6 +73,7 @@ func Binary(t testing.TB) string {
 // Domain) and starts Prosody. It is stopped when the test ends.
 func Start(t testing.TB, users map[string]string) *Server {
 	t.Helper()
+	began := time.Now()
 	bin := Binary(t)
 	dir := t.TempDir()
 	s := &Server{t: t, Dir: dir, bin: bin, cfg: filepath.Join(dir, "prosody.cfg.lua")}
@@ -86,6 +89,8 @@ func Start(t testing.TB, users map[string]string) *Server {
 	}
 	s.start()
 	t.Cleanup(s.Stop)
+	s.SetupTime = time.Since(began)
+	t.Logf("xmpptest: prosody set up (config, %d users, start) in %s", len(users), s.SetupTime.Round(time.Millisecond))
 	return s
 }
 
