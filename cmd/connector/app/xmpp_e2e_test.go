@@ -197,6 +197,41 @@ func TestXMPPKilledMidStream(t *testing.T) {
 	})
 }
 
+// The gateway's account disappears from the server: the poller stops
+// (no retry loop against a refused login), the connection turns to error
+// and the portal gets connection.error, on both backends.
+func TestXMPPAccountRemoved(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b queuetest.Backend) {
+		srv := xmpptest.Start(t, map[string]string{"gw": xmppGwPass, "alice": xmppAlicePass})
+		pt := portaltest.New(t)
+		g := startGateway(t, testConfig(b, b.DSN(t), "http://telegram.invalid/bot%s/%s"))
+		w, line, conn := xmppSetup(t, g, pt, srv)
+		alice := xmpptest.Dial(t, srv, "alice", xmppAlicePass)
+		alice.Send(chatFrom("p1", "probe"))
+		waitText(t, pt, line, connectors.TypeMessageCreated, "probe")
+
+		srv.DeleteUser("gw")
+		srv.Restart()
+		if !pt.WaitFor(30*time.Second, func() bool {
+			for _, e := range pt.Events(line) {
+				if e.Type == connectors.TypeConnectionError {
+					return true
+				}
+			}
+			return false
+		}) {
+			t.Fatal("no connection.error after the account was removed")
+		}
+		var c connView
+		if err := w.Client.Do(context.Background(), "GET", "/v1/connections/"+conn, nil, &c, nil); err != nil {
+			t.Fatal(err)
+		}
+		if c.Active || c.Status != "error" || c.LastError == "" {
+			t.Errorf("connection = %+v", c)
+		}
+	})
+}
+
 // xmppAdminSetup is adminSetup for an XMPP connection (created inactive;
 // the test activates it through the API of the running process).
 func xmppAdminSetup(t testing.TB, cfg app.Config, pt *portaltest.Server, srv *xmpptest.Server) (line, conn string, client sdk.Client) {

@@ -155,6 +155,17 @@ func (s *Server) Register(name, password string) {
 	}
 }
 
+// DeleteUser removes a user on Domain with prosodyctl (restart the server
+// for a running one to notice: its sessions stay up until then).
+func (s *Server) DeleteUser(name string) {
+	s.t.Helper()
+	ctl := filepath.Join(filepath.Dir(s.bin), "prosodyctl")
+	out, err := exec.Command(ctl, "--config", s.cfg, "deluser", JID(name)).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("xmpptest: prosodyctl deluser %s: %v: %s", name, err, out)
+	}
+}
+
 func (s *Server) start() {
 	s.t.Helper()
 	began := time.Now()
