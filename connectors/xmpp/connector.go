@@ -65,7 +65,7 @@ type Connector struct {
 
 	mu     sync.Mutex
 	live   map[string]*xmpp.Session // connection id → the poller's session
-	pools  map[string]chan poolReq  // connection id → its pool's owner
+	pools  map[string]poolOwner     // connection id → its pool's owner
 	closed bool
 	// polls counts running Poll calls so Close can wait for them.
 	polls sync.WaitGroup
@@ -75,7 +75,7 @@ type Connector struct {
 // New returns the connector.
 func New(o Options) *Connector {
 	o.setDefaults()
-	return &Connector{opts: o, log: o.Logger, live: map[string]*xmpp.Session{}, pools: map[string]chan poolReq{}, stop: make(chan struct{})}
+	return &Connector{opts: o, log: o.Logger, live: map[string]*xmpp.Session{}, pools: map[string]poolOwner{}, stop: make(chan struct{})}
 }
 
 var (

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"mellium.im/xmlstream"
@@ -172,7 +173,14 @@ func (cn *Connector) stream(ctx context.Context, c connectors.Conn, st settings,
 	}
 	touches := make(chan string, 64)
 	if st.Pool > 0 {
-		go cn.runPool(ctx, &pool{cn: cn, c: c, st: st, sess: sess}, sink, touches, log)
+		var poolDone sync.WaitGroup
+		poolDone.Add(1)
+		go func() {
+			defer poolDone.Done()
+			cn.runPool(ctx, &pool{cn: cn, c: c, st: st, sess: sess}, sink, touches, log)
+		}()
+		// The pool's goroutine ends with the stream, before a new one starts.
+		defer func() { cancel(); poolDone.Wait() }()
 	}
 	// A component has no archive at the server (XEP-0313 is per account):
 	// it goes live at once, and what was sent while it was away bounced.
@@ -393,15 +401,17 @@ func (cn *Connector) runPool(ctx context.Context, p *pool, sink connectors.Sink,
 		}
 	}
 	reqs := make(chan poolReq)
+	owner := poolOwner{reqs: reqs, done: make(chan struct{})}
 	cn.mu.Lock()
-	cn.pools[p.c.ID] = reqs
+	cn.pools[p.c.ID] = owner
 	cn.mu.Unlock()
 	defer func() {
 		cn.mu.Lock()
-		if cn.pools[p.c.ID] == reqs {
+		if cn.pools[p.c.ID].reqs == reqs {
 			delete(cn.pools, p.c.ID)
 		}
 		cn.mu.Unlock()
+		close(owner.done)
 	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()

@@ -86,23 +86,34 @@ func (cn *Connector) CloseConversation(ctx context.Context, c connectors.Conn, r
 
 func (cn *Connector) poolCall(ctx context.Context, connID string, r poolReq) (string, error) {
 	cn.mu.Lock()
-	ch := cn.pools[connID]
+	o, ok := cn.pools[connID]
 	cn.mu.Unlock()
-	if ch == nil {
+	if !ok {
 		return "", ErrNotPolling
 	}
 	r.reply = make(chan poolReply, 1)
 	select {
-	case ch <- r:
+	case o.reqs <- r:
+	case <-o.done: // that stream just ended
+		return "", ErrNotPolling
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
 	select {
 	case rep := <-r.reply:
 		return rep.room, rep.err
+	case <-o.done:
+		return "", ErrNotPolling
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
+}
+
+// poolOwner is the goroutine that owns a connection's pool: its request
+// channel, and done, closed when it has stopped serving.
+type poolOwner struct {
+	reqs chan poolReq
+	done chan struct{}
 }
 
 // pool is one connection's pool as its poll loop holds it.

@@ -22,7 +22,9 @@ func openRoom(t *testing.T, cn *xmpp.Connector, c connectors.Conn) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		room, err := cn.OpenConversation(context.Background(), c)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		room, err := cn.OpenConversation(ctx, c)
+		cancel()
 		if err == nil {
 			return room
 		}
