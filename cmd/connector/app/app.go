@@ -24,6 +24,7 @@ import (
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/connectors/twilio"
 	"github.com/connector-gateway/connector/connectors/webchat"
+	"github.com/connector-gateway/connector/connectors/xmpp"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/portal/tracing"
 	"github.com/connector-gateway/connector/portal/traffic"
@@ -45,11 +46,14 @@ func Registry(cfg Config, log *slog.Logger, store *Store, views *portal.Views) (
 	}
 	tg := cfg.Telegram
 	tg.Logger = log
+	xo := cfg.XMPP
+	xo.Logger = log
 	return connectors.NewRegistry(
 		telegram.New(tg),
 		slack.New(cfg.Slack),
 		meta.NewWhatsApp(cfg.Meta), meta.NewMessenger(cfg.Meta), meta.NewInstagram(cfg.Meta),
 		twilio.New(cfg.Twilio),
+		xmpp.New(xo),
 		wc,
 	)
 }

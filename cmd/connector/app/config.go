@@ -16,6 +16,7 @@ import (
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/connectors/twilio"
 	"github.com/connector-gateway/connector/connectors/webchat"
+	"github.com/connector-gateway/connector/connectors/xmpp"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/portal/tracing"
 	"github.com/connector-gateway/connector/queue"
@@ -53,6 +54,7 @@ type Config struct {
 	Webchat  webchat.Options         `mapstructure:"webchat"`
 	Meta     meta.Options            `mapstructure:"meta"`
 	Twilio   twilio.Options          `mapstructure:"twilio"`
+	XMPP     xmpp.Options            `mapstructure:"xmpp"`
 	Tracing  tracing.Config          `mapstructure:"tracing"`
 
 	// Demo runs the built-in demo portal; set by `connector demo`, not a
@@ -117,6 +119,7 @@ func Defaults() Config {
 		Webchat:  webchat.DefaultOptions(),
 		Meta:     meta.DefaultOptions(),
 		Twilio:   twilio.DefaultOptions(),
+		XMPP:     xmpp.DefaultOptions(),
 	}
 }
 
@@ -161,7 +164,7 @@ func (c *Config) Validate() error {
 	}{
 		{"queue", c.Queue}, {"dispatch", c.Dispatch}, {"send", c.Send}, {"poll", c.Poll}, {"files", c.Files}, {"http", c.HTTP},
 		{"console", c.Console}, {"telegram", c.Telegram}, {"slack", c.Slack}, {"webchat", c.Webchat}, {"meta", c.Meta},
-		{"twilio", c.Twilio}, {"tracing", c.Tracing}, {"instance", c.Instance},
+		{"twilio", c.Twilio}, {"xmpp", c.XMPP}, {"tracing", c.Tracing}, {"instance", c.Instance},
 	}
 	for _, sec := range sections {
 		if err := sec.v.Validate(); err != nil {
