@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -172,6 +173,24 @@ func (w *World) Sign(kid string, claims Claims) string {
 	input := head + "." + encodeJSON(w.t, claims)
 	sum := sha256.Sum256([]byte(input))
 	sig, err := rsa.SignPKCS1v15(rand.Reader, k.priv, crypto.SHA256, sum[:])
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return input + "." + b64(sig)
+}
+
+// SignRS384 is Sign with RS384 (which Bot Framework's rules here refuse,
+// RS256 being the one algorithm its keys are published for).
+func (w *World) SignRS384(kid string, claims Claims) string {
+	w.mu.Lock()
+	k, ok := w.keys[kid]
+	w.mu.Unlock()
+	if !ok {
+		w.t.Fatalf("bftest: no key %q", kid)
+	}
+	input := encodeJSON(w.t, map[string]any{"alg": "RS384", "typ": "JWT", "kid": kid}) + "." + encodeJSON(w.t, claims)
+	sum := sha512.Sum384([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, k.priv, crypto.SHA384, sum[:])
 	if err != nil {
 		w.t.Fatal(err)
 	}
