@@ -1,54 +1,74 @@
 package botframework
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
 )
 
-// chatIDPrefix versions the chat id encoding.
-const chatIDPrefix = "bf1."
+// chatIDBudget is the longest chat id that still carries the tenant. The
+// gateway keys a chat by connection id and chat id in 255 characters, so
+// chat ids stay short: the tenant (not needed to post into an existing
+// conversation) is left out of ids that would pass this.
+const chatIDBudget = 200
 
 // conversationRef is everything a reply to a conversation needs: where to
 // post (the service URL the conversation came from, which differs by region
-// and channel), the conversation, and who the bot is in it. The connector
+// and channel), the conversation, its channel and tenant. The connector
 // keeps no state, so the chat id a portal sees is this reference, encoded:
 // a reply, or a proactive message days later and after any number of
 // gateway restarts, carries it back.
 type conversationRef struct {
-	ServiceURL     string `json:"s"`
-	ConversationID string `json:"c"`
-	ChannelID      string `json:"ch"`
-	TenantID       string `json:"t,omitempty"`
-	BotID          string `json:"b,omitempty"`
-	BotName        string `json:"bn,omitempty"`
+	ServiceURL     string
+	ConversationID string
+	ChannelID      string
+	TenantID       string
 }
 
-// chatID encodes ref as "bf1." + base64url (no padding) of its JSON. The
-// same conversation seen through the same service URL always gives the
-// same string.
+// chatID encodes ref as "<channelId>|<service>|<conversationId>[|<tenant>]"
+// where service is the service URL without its "https://" (an http URL,
+// which only tests and the Emulator use, keeps its scheme) and each part
+// has '%' and '|' percent-escaped. The same conversation seen through the
+// same service URL always gives the same string.
 func (ref conversationRef) chatID() string {
-	b, _ := json.Marshal(ref)
-	return chatIDPrefix + base64.RawURLEncoding.EncodeToString(b)
+	svc := strings.TrimPrefix(ref.ServiceURL, "https://")
+	id := escapePart(ref.ChannelID) + "|" + escapePart(svc) + "|" + escapePart(ref.ConversationID)
+	if ref.TenantID != "" {
+		if withTenant := id + "|" + escapePart(ref.TenantID); len(withTenant) <= chatIDBudget {
+			return withTenant
+		}
+	}
+	return id
 }
+
+var partEscaper = strings.NewReplacer("%", "%25", "|", "%7C")
+
+func escapePart(s string) string { return partEscaper.Replace(s) }
 
 // decodeChatID reverses chatID. Whatever it returns must still pass the
 // service URL allow-list before anything is posted there: a portal could
 // make up a chat id.
 func decodeChatID(s string) (conversationRef, error) {
-	enc, ok := strings.CutPrefix(s, chatIDPrefix)
-	if !ok {
+	parts := strings.Split(s, "|")
+	if len(parts) != 3 && len(parts) != 4 {
 		return conversationRef{}, permanent("chat id %q is not a Bot Framework chat id (it must be one an event named)", truncate(s, 40))
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(enc)
-	if err != nil {
-		return conversationRef{}, permanent("chat id is not a Bot Framework chat id (bad encoding)")
+	for i, p := range parts {
+		u, err := url.PathUnescape(p)
+		if err != nil {
+			return conversationRef{}, permanent("chat id %q is not a Bot Framework chat id (bad escaping)", truncate(s, 40))
+		}
+		parts[i] = u
 	}
-	var ref conversationRef
-	if err := json.Unmarshal(raw, &ref); err != nil || ref.ServiceURL == "" || ref.ConversationID == "" || ref.ChannelID == "" {
-		return conversationRef{}, permanent("chat id is not a Bot Framework chat id (incomplete conversation reference)")
+	ref := conversationRef{ChannelID: parts[0], ServiceURL: parts[1], ConversationID: parts[2]}
+	if len(parts) == 4 {
+		ref.TenantID = parts[3]
+	}
+	if !strings.Contains(ref.ServiceURL, "://") {
+		ref.ServiceURL = "https://" + ref.ServiceURL
+	}
+	if !channelIDShape.MatchString(ref.ChannelID) || ref.ConversationID == "" || len(parts[1]) == 0 {
+		return conversationRef{}, permanent("chat id %q is not a Bot Framework chat id (incomplete conversation reference)", truncate(s, 40))
 	}
 	return ref, nil
 }

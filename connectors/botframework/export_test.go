@@ -31,13 +31,13 @@ func (cn *Connector) Authenticate(ctx context.Context, s connectors.Settings, he
 func (cn *Connector) KeyFetches() int64 { return cn.channelKeys.Fetches() }
 
 // DecodeChatID exposes the chat id decoding: service URL, conversation,
-// channel, tenant, bot id.
-func DecodeChatID(s string) (serviceURL, conv, channel, tenant, bot string, err error) {
+// channel, tenant.
+func DecodeChatID(s string) (serviceURL, conv, channel, tenant string, err error) {
 	ref, err := decodeChatID(s)
-	return ref.ServiceURL, ref.ConversationID, ref.ChannelID, ref.TenantID, ref.BotID, err
+	return ref.ServiceURL, ref.ConversationID, ref.ChannelID, ref.TenantID, err
 }
 
 // EncodeChatID makes the chat id of a conversation reference.
-func EncodeChatID(serviceURL, conv, channel, tenant, bot string) string {
-	return conversationRef{ServiceURL: serviceURL, ConversationID: conv, ChannelID: channel, TenantID: tenant, BotID: bot}.chatID()
+func EncodeChatID(serviceURL, conv, channel, tenant string) string {
+	return conversationRef{ServiceURL: serviceURL, ConversationID: conv, ChannelID: channel, TenantID: tenant}.chatID()
 }

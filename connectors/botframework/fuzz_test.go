@@ -45,7 +45,7 @@ func FuzzParse(f *testing.F) {
 			if !strings.HasPrefix(e.Channel, "botframework.") || e.Chat == nil || e.Message == nil || e.Message.ID == "" {
 				t.Fatalf("event %+v", e)
 			}
-			s, conv, ch, _, _, err := botframework.DecodeChatID(e.Chat.ID)
+			s, conv, ch, _, err := botframework.DecodeChatID(e.Chat.ID)
 			if err != nil || s == "" || conv == "" || e.Channel != "botframework."+ch {
 				t.Fatalf("chat id %q: %q %q %q %v", e.Chat.ID, s, conv, ch, err)
 			}

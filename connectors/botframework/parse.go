@@ -78,9 +78,6 @@ func (cn *Connector) events(c connectors.Conn, a *activity) ([]connectors.Keyed,
 		ChannelID:      a.ChannelID,
 		TenantID:       a.tenant(),
 	}
-	if a.Recipient != nil {
-		ref.BotID, ref.BotName = a.Recipient.ID, a.Recipient.Name
-	}
 	now := cn.now()
 	at := a.occurred(now)
 	key := fmt.Sprintf("%s:%s:%s:%s", Type, c.ID, a.Conversation.ID, a.ID)

@@ -46,9 +46,9 @@ func TestParseTeamsMessage(t *testing.T) {
 	if e.OccurredAt.Format("2006-01-02T15:04:05.000Z") != "2026-12-01T20:00:00.123Z" {
 		t.Fatalf("occurred_at %s", e.OccurredAt)
 	}
-	s, c, ch, tenant, bot, err := botframework.DecodeChatID(e.Chat.ID)
-	if err != nil || s != svc || c != conv || ch != "msteams" || tenant != bftest.Tenant || bot != "28:"+appID {
-		t.Fatalf("chat id decodes to %q %q %q %q %q, %v", s, c, ch, tenant, bot, err)
+	s, c, ch, tenant, err := botframework.DecodeChatID(e.Chat.ID)
+	if err != nil || s != svc || c != conv || ch != "msteams" || tenant != bftest.Tenant {
+		t.Fatalf("chat id decodes to %q %q %q %q, %v", s, c, ch, tenant, err)
 	}
 	// The same conversation always has the same chat id.
 	again := f.parse(t, bftest.TeamsMessage(svc, appID, conv, "1700000000002", "more"))
@@ -191,5 +191,29 @@ func TestParseMalformed(t *testing.T) {
 	r.Header.Del("Authorization")
 	if _, err := f.cn.Parse(context.Background(), f.conn, r); !errors.Is(err, connectors.ErrUnauthorized) {
 		t.Errorf("bad JSON without a token: %v", err)
+	}
+}
+
+// Chat ids round-trip any conversation id and stay short enough for the
+// gateway's chat key (connection id + chat id in 255 characters) with a
+// real-length Teams personal conversation id.
+func TestChatIDEncoding(t *testing.T) {
+	teams := "a:17I0kl8EkpE1O9PH5TWrzrLqwVXi2pzZ0W-hkcOYZUrmmoYj3Rn8qV0-zFRI2dNFLYRv_ZpmlyrJFy1K0IqHfX8dBr2G21g7UnTp8UPt2JFf2t71_X14J6BaqDpCe6l2I"
+	id := botframework.EncodeChatID("https://smba.trafficmanager.net/amer/", teams, "msteams", bftest.Tenant)
+	if len(id) > 200 || !strings.HasPrefix(id, "msteams|smba.trafficmanager.net/amer/|a:17I0") {
+		t.Fatalf("chat id %q (%d characters)", id, len(id))
+	}
+	for _, conv := range []string{teams, "19:abc@thread.tacv2;messageid=1700000000001", "odd|conv%7C|id", "wc-1|0001"} {
+		for _, svc := range []string{"https://smba.trafficmanager.net/emea/", "http://127.0.0.1:9000/"} {
+			id := botframework.EncodeChatID(svc, conv, "webchat", bftest.Tenant)
+			s, c, ch, tenant, err := botframework.DecodeChatID(id)
+			if err != nil || s != svc || c != conv || ch != "webchat" || (tenant != bftest.Tenant && tenant != "") {
+				t.Errorf("%q → %q → %q %q %q %q %v", conv, id, s, c, ch, tenant, err)
+			}
+		}
+	}
+	long := strings.Repeat("x", 190)
+	if _, _, _, tenant, _ := botframework.DecodeChatID(botframework.EncodeChatID("https://smba.trafficmanager.net/amer/", long, "msteams", bftest.Tenant)); tenant != "" {
+		t.Error("a chat id over the budget kept its tenant")
 	}
 }

@@ -28,11 +28,13 @@ type outActivity struct {
 }
 
 // newActivity is an activity of typ from the bot into ref's conversation.
-// Teams wants the tenant on proactive messages; it does no harm on replies.
-func newActivity(typ string, ref conversationRef) outActivity {
+// In Teams the bot is "28:<App ID>"; other channels fill in the sender
+// themselves. Teams wants the tenant on proactive messages; it does no harm
+// on replies.
+func newActivity(typ string, ref conversationRef, s connectors.Settings) outActivity {
 	a := outActivity{Type: typ, Conversation: &convAccount{ID: ref.ConversationID, TenantID: ref.TenantID}}
-	if ref.BotID != "" {
-		a.From = &account{ID: ref.BotID, Name: ref.BotName}
+	if ref.ChannelID == "msteams" {
+		a.From = &account{ID: "28:" + normalizeAppID(s[SettingAppID])}
 	}
 	if ref.TenantID != "" {
 		a.ChannelData, _ = json.Marshal(map[string]any{"tenant": map[string]string{"id": ref.TenantID}})
@@ -57,7 +59,7 @@ func (cn *Connector) Send(ctx context.Context, c connectors.Conn, m connectors.O
 	if strings.TrimSpace(m.Text) == "" && len(m.Files) == 0 {
 		return connectors.Delivery{}, permanent("send: nothing to send: the text is empty and there are no files")
 	}
-	a := newActivity("message", ref)
+	a := newActivity("message", ref, c.Settings)
 	if m.Text != "" {
 		a.Text, a.TextFormat = m.Text, "plain"
 	}
@@ -99,7 +101,7 @@ func (cn *Connector) Edit(ctx context.Context, c connectors.Conn, e connectors.E
 	if err != nil {
 		return connectors.Delivery{}, err
 	}
-	a := newActivity("message", ref)
+	a := newActivity("message", ref, c.Settings)
 	a.ID, a.Text, a.TextFormat = e.MessageID, e.Text, "plain"
 	if _, err := cn.call(ctx, c, "edit", ref, http.MethodPut, activitiesPath(ref.ConversationID, e.MessageID), a); err != nil {
 		return connectors.Delivery{}, err
@@ -126,7 +128,7 @@ func (cn *Connector) Typing(ctx context.Context, c connectors.Conn, chatID strin
 	if err != nil {
 		return err
 	}
-	_, err = cn.call(ctx, c, "typing", ref, http.MethodPost, activitiesPath(ref.ConversationID, ""), newActivity("typing", ref))
+	_, err = cn.call(ctx, c, "typing", ref, http.MethodPost, activitiesPath(ref.ConversationID, ""), newActivity("typing", ref, c.Settings))
 	return err
 }
 

@@ -15,7 +15,7 @@ import (
 
 // chat is the chat id of a Teams conversation on the fixture's service.
 func (f *fixture) chat(conv string) string {
-	return botframework.EncodeChatID(f.svc.URL(), conv, "msteams", bftest.Tenant, "28:"+appID)
+	return botframework.EncodeChatID(f.svc.URL(), conv, "msteams", bftest.Tenant)
 }
 
 func TestSendPostsToTheConversationsServiceURL(t *testing.T) {
@@ -68,14 +68,14 @@ func TestSendPostsToTheConversationsServiceURL(t *testing.T) {
 // is sent anywhere.
 func TestSendRefusesForeignServiceURL(t *testing.T) {
 	f := newFixture(t)
-	evil := botframework.EncodeChatID("https://attacker.example/", "a:1conv", "msteams", "", "")
+	evil := botframework.EncodeChatID("https://attacker.example/", "a:1conv", "msteams", "")
 	_, err := f.cn.Send(context.Background(), f.conn, connectors.Outbound{ChatID: evil, Text: "x"})
 	var pe *connectors.PermanentError
 	if !errors.As(err, &pe) || f.world.TokenRequests() != 0 {
 		t.Fatalf("Send = %v; %d token requests", err, f.world.TokenRequests())
 	}
 	for _, bad := range []string{"https://botframework.com.attacker.example/", "http://smba.trafficmanager.net/amer/", "https://x.botframework.com@attacker.example/"} {
-		id := botframework.EncodeChatID(bad, "c", "msteams", "", "")
+		id := botframework.EncodeChatID(bad, "c", "msteams", "")
 		if _, err := f.cn.Send(context.Background(), f.conn, connectors.Outbound{ChatID: id, Text: "x"}); !errors.As(err, &pe) {
 			t.Errorf("%s: %v", bad, err)
 		}
