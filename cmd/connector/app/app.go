@@ -18,6 +18,7 @@ import (
 	"github.com/connector-gateway/connector/api/console"
 	"github.com/connector-gateway/connector/api/metrics"
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/botframework"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/connectors/webchat"
@@ -31,10 +32,16 @@ var Version = "dev"
 // Registry builds the connector registry from the configuration. It is the
 // one place where channels are registered.
 func Registry(cfg Config, log *slog.Logger) (*connectors.Registry, error) {
+	bf, err := botframework.New(botframework.Options{OpenIDURL: cfg.BotFramework.OpenIDURL, EmulatorOpenIDURL: cfg.BotFramework.EmulatorOpenIDURL,
+		TokenURL: cfg.BotFramework.TokenURL, ServiceURLs: cfg.BotFramework.ServiceURLs, Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	return connectors.NewRegistry(
 		telegram.New(telegram.Options{APIEndpoint: cfg.Telegram.APIEndpoint, PollTimeout: cfg.Telegram.PollTimeout, Logger: log}),
 		slack.New(slack.Options{APIURL: cfg.Slack.APIURL}),
 		webchat.New(webchat.Options{MessageLimit: cfg.Webchat.MessageLimit, UploadLimit: cfg.Webchat.UploadLimit, RatePerMinute: cfg.Webchat.RatePerMinute, Poll: cfg.Webchat.Poll}),
+		bf,
 	)
 }
 

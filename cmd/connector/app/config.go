@@ -37,6 +37,8 @@ type Config struct {
 	Webchat  WebchatConfig  `mapstructure:"webchat"`
 	Slack    SlackConfig    `mapstructure:"slack"`
 	Console  ConsoleConfig  `mapstructure:"console"`
+
+	BotFramework BotFrameworkConfig `mapstructure:"botframework"`
 }
 
 // DebugConfig holds diagnostics, off by default.
@@ -177,6 +179,28 @@ type SlackConfig struct {
 	APIURL string `mapstructure:"api_url"`
 }
 
+// BotFrameworkConfig configures the Bot Framework connector (Microsoft
+// Teams, Web Chat, Direct Line...). The defaults are Microsoft's public
+// cloud; tests and sovereign clouds name other endpoints here.
+type BotFrameworkConfig struct {
+	// OpenIDURL is the OpenID metadata whose jwks_uri names the keys that
+	// sign Bot Framework's requests. Default
+	// "https://login.botframework.com/v1/.well-known/openidconfiguration".
+	OpenIDURL string `mapstructure:"openid_url"`
+	// EmulatorOpenIDURL is the metadata of Bot Framework Emulator tokens
+	// (used only by connections that accept them). Default
+	// "https://login.microsoftonline.com/botframework.com/v2.0/.well-known/openid-configuration".
+	EmulatorOpenIDURL string `mapstructure:"emulator_openid_url"`
+	// TokenURL is the base of the OAuth2 token endpoint, to which
+	// "/{tenant}/oauth2/v2.0/token" is appended. Default
+	// "https://login.microsoftonline.com".
+	TokenURL string `mapstructure:"token_url"`
+	// ServiceURLs are extra service URL patterns replies may be posted to,
+	// besides Bot Framework's own hosts (scheme://host[:port][/path], host
+	// optionally "*.domain"). Default none.
+	ServiceURLs []string `mapstructure:"service_urls"`
+}
+
 // WebchatConfig tunes the web chat widget (connector webchat).
 type WebchatConfig struct {
 	// MessageLimit is the longest visitor message, in characters. Default 4000.
@@ -211,6 +235,11 @@ func Defaults() Config {
 		Webchat:  WebchatConfig{MessageLimit: 4000, UploadLimit: 10 << 20, RatePerMinute: 30, Poll: 2 * time.Second},
 		Console: ConsoleConfig{Enabled: true, AdminUser: "admin", CookieSecure: "auto",
 			SessionTTL: 12 * time.Hour, Refresh: 5 * time.Second},
+		BotFramework: BotFrameworkConfig{
+			OpenIDURL:         "https://login.botframework.com/v1/.well-known/openidconfiguration",
+			EmulatorOpenIDURL: "https://login.microsoftonline.com/botframework.com/v2.0/.well-known/openid-configuration",
+			TokenURL:          "https://login.microsoftonline.com",
+		},
 	}
 }
 
@@ -312,6 +341,20 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.Slack.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return bad("slack.api_url", "want an absolute http(s) URL, got %q", c.Slack.APIURL)
+	}
+	for _, kv := range [][2]string{
+		{"botframework.openid_url", c.BotFramework.OpenIDURL},
+		{"botframework.emulator_openid_url", c.BotFramework.EmulatorOpenIDURL},
+		{"botframework.token_url", c.BotFramework.TokenURL},
+	} {
+		if u, err := url.Parse(kv[1]); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return bad(kv[0], "want an absolute http(s) URL, got %q", kv[1])
+		}
+	}
+	for _, p := range c.BotFramework.ServiceURLs {
+		if u, err := url.Parse(strings.Replace(p, "://*.", "://", 1)); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return bad("botframework.service_urls", "want scheme://host[:port][/path] patterns, got %q", p)
+		}
 	}
 	if c.Webchat.MessageLimit < 1 || c.Webchat.MessageLimit > 100000 {
 		return bad("webchat.message_limit", "want 1..100000 characters, got %d", c.Webchat.MessageLimit)
