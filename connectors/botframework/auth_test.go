@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/botframework"
 	"github.com/connector-gateway/connector/connectors/botframework/bftest"
 )
 
@@ -172,5 +173,54 @@ func TestEmulatorTokensOffByDefault(t *testing.T) {
 	act["channelId"] = "emulator"
 	if _, err := f.cn.Parse(context.Background(), f.conn, request("Bearer "+f.world.Sign("k1", c), act)); !errors.Is(err, connectors.ErrUnauthorized) {
 		t.Fatalf("emulator token on a connection that does not accept them: %v", err)
+	}
+}
+
+// A connection that accepts the Emulator takes its Azure AD tokens (keys
+// from the Emulator metadata, issuer one of the Emulator's, appid = the
+// bot's App ID), without serviceurl or endorsements; others still refuse.
+func TestEmulatorTokensWhenAccepted(t *testing.T) {
+	w := bftest.New(t)
+	w.AddKey("aad-1") // Azure AD keys carry no endorsements
+	cn, err := botframework.New(botframework.Options{OpenIDURL: w.OpenIDURL(), EmulatorOpenIDURL: w.OpenIDURL(), ServiceURLs: []string{"http://localhost:3978"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cn.ValidateSettings(connectors.Settings{"app_id": appID, "app_password": appSecret, "accept_emulator": "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	emu := func(edit func(bftest.Claims)) string {
+		c := bftest.Claims{"iss": "https://sts.windows.net/d6d49420-f39b-4df7-a1dc-d59a935871db/", "aud": appID, "appid": appID, "ver": "1.0",
+			"nbf": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix()}
+		if edit != nil {
+			edit(c)
+		}
+		return "Bearer " + w.Sign("aad-1", c)
+	}
+	ctx := context.Background()
+	if err := cn.Authenticate(ctx, s, emu(nil), "http://localhost:3978/", "emulator"); err != nil {
+		t.Fatalf("emulator token: %v", err)
+	}
+	v2 := emu(func(c bftest.Claims) {
+		c["iss"], c["ver"], c["azp"] = "https://login.microsoftonline.com/f8cdef31-a31e-4b4a-93e4-5f571e91255a/v2.0", "2.0", appID
+		delete(c, "appid")
+	})
+	if err := cn.Authenticate(ctx, s, v2, "http://localhost:3978/", "emulator"); err != nil {
+		t.Fatalf("emulator v2 token: %v", err)
+	}
+	for name, tok := range map[string]string{
+		"other app":      emu(func(c bftest.Claims) { c["appid"] = "00000000-0000-0000-0000-000000000002" }),
+		"unknown issuer": emu(func(c bftest.Claims) { c["iss"] = "https://sts.windows.net/00000000-0000-0000-0000-000000000003/" }),
+		"expired":        emu(func(c bftest.Claims) { c["exp"] = now.Add(-time.Hour).Unix() }),
+	} {
+		if err := cn.Authenticate(ctx, s, tok, "http://localhost:3978/", "emulator"); !errors.Is(err, connectors.ErrUnauthorized) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	s["accept_emulator"] = "false"
+	if err := cn.Authenticate(ctx, s, emu(nil), "http://localhost:3978/", "emulator"); !errors.Is(err, connectors.ErrUnauthorized) {
+		t.Errorf("emulator token with accept_emulator off: %v", err)
 	}
 }

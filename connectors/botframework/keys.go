@@ -105,7 +105,10 @@ func (kc *keyCache) key(ctx context.Context, kid string) (signingKey, error) {
 		kc.fetching, kc.tried = done, now
 		kc.mu.Unlock()
 
-		keys, err := kc.fetch(ctx)
+		// The fetch outlives a caller that gives up: its result serves
+		// everyone, and a cancelled fetch would block refreshes for a
+		// retry period.
+		keys, err := kc.fetch(context.WithoutCancel(ctx))
 
 		kc.mu.Lock()
 		kc.fetching = nil
