@@ -37,6 +37,11 @@ func (cn *Connector) Parse(ctx context.Context, c connectors.Conn, r connectors.
 	if err := json.Unmarshal(r.Body, &a); err != nil {
 		return connectors.Inbound{}, fmt.Errorf("botframework: activity: %v: %w", err, connectors.ErrMalformed)
 	}
+	// A channelId Bot Framework would never send is the payload's fault,
+	// not the token's: checked before the endorsements are.
+	if !channelIDShape.MatchString(a.ChannelID) {
+		return connectors.Inbound{}, malformed("channelId %q is not a channel id", truncate(a.ChannelID, 40))
+	}
 	if err := checkActivity(who, a.ServiceURL, a.ChannelID); err != nil {
 		return connectors.Inbound{}, err
 	}
