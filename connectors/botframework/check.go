@@ -21,6 +21,11 @@ const (
 // checks with OK=false and a Fix in plain words, never an error.
 func (cn *Connector) Test(ctx context.Context, c connectors.Conn) (connectors.TestReport, error) {
 	creds := connectors.Check{Name: checkCredentials}
+	if normalizeAppID(c.Settings[SettingAppID]) == "" || c.Settings[SettingAppPassword] == "" {
+		creds.Detail = "The App ID or the App password is not set."
+		creds.Fix = "Copy the Microsoft App ID from the Azure Bot's Configuration page and a client secret's Value from its App registration."
+		return connectors.TestReport{Checks: []connectors.Check{creds}}, nil
+	}
 	_, err := cn.tokens.get(ctx, c.Settings, true)
 	var te *tokenError
 	var rl *connectors.RateLimitedError

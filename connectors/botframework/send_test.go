@@ -176,6 +176,11 @@ func TestTestConnection(t *testing.T) {
 	if rep, _ := f.cn.Test(ctx, c); rep.OK || rep.Checks[1].OK {
 		t.Fatalf("no public URL: %+v", rep)
 	}
+	c.Settings = connectors.Settings{"app_id": appID}
+	before := f.world.TokenRequests()
+	if rep, err := f.cn.Test(ctx, c); err != nil || rep.OK || rep.Checks[0].Fix == "" || f.world.TokenRequests() != before {
+		t.Fatalf("no password: %+v %v (%d token requests)", rep, err, f.world.TokenRequests())
+	}
 }
 
 func TestValidateSettingsAndBotKey(t *testing.T) {
