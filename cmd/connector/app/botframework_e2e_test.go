@@ -236,3 +236,36 @@ func TestBotFrameworkTeamsEndToEnd(t *testing.T) {
 		}
 	})
 }
+
+// One App ID, one binding: connecting the same Azure Bot on a second line
+// puts the first line in emergency, and Bot Framework's requests then
+// reach the new line only.
+func TestBotFrameworkSameAppOnSecondLineEmergency(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b queuetest.Backend) {
+		bf := newBFWorld(t)
+		first, second := portaltest.New(t), portaltest.New(t)
+		g := startGateway(t, bfConfig(b, b.DSN(t), bf))
+		old := wireBotFramework(t, g, first)
+		nw := wireBotFramework(t, g, second)
+
+		if !first.WaitFor(10*time.Second, func() bool { return len(first.Events(old.Line)) == 1 }) {
+			t.Fatalf("first portal got %d events, want the emergency", len(first.Events(old.Line)))
+		}
+		if ev := first.Events(old.Line)[0]; ev.Type != connectors.TypeConnectionEmergency || ev.Connection != old.Conn || ev.Error == nil || ev.Error.Code != portal.CodeBoundElsewhere {
+			t.Fatalf("event %+v", ev)
+		}
+		msg := bftest.TeamsMessage(bf.amer.URL(), bfAppID, "a:1conv", "1700000000100", "who gets this?")
+		if code := postActivity(t, g, bf, old.Hash, msg, ""); code == http.StatusOK {
+			t.Fatal("the old entry URL still takes activities")
+		}
+		if code := postActivity(t, g, bf, nw.Hash, msg, ""); code != http.StatusOK {
+			t.Fatalf("new entry URL answered %d", code)
+		}
+		if !second.WaitFor(10*time.Second, func() bool { return len(bfMessages(second, nw.Line)) == 1 }) {
+			t.Fatal("the new line did not get the message")
+		}
+		if n := len(first.Events(old.Line)); n != 1 {
+			t.Fatalf("the old line got %d events", n)
+		}
+	})
+}
