@@ -139,6 +139,28 @@ func (cn *Connector) allowedServiceURL(raw string) (*url.URL, error) {
 	return nil, permanent("service URL %q is not a Bot Framework host the gateway posts to (see botframework.service_urls)", truncate(raw, 80))
 }
 
+// fileHosts are hosts, besides the service URLs, whose attachment links
+// need the bot's access token: Teams serves inline images from its
+// "AMS" object store.
+var fileHosts = []urlPattern{{scheme: "https", host: "asm.skype.com", port: "443", wildcard: true}}
+
+// allowedFileURL checks an attachment link the gateway would fetch with
+// the bot's access token: a service URL host or one of fileHosts.
+func (cn *Connector) allowedFileURL(raw string) (*url.URL, error) {
+	u, err := cn.allowedServiceURL(raw)
+	if err == nil {
+		return u, nil
+	}
+	if pu, perr := url.Parse(raw); perr == nil && pu.Host != "" {
+		for _, p := range fileHosts {
+			if p.match(pu) {
+				return pu, nil
+			}
+		}
+	}
+	return nil, err
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

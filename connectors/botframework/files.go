@@ -12,16 +12,17 @@ import (
 )
 
 // FetchFile streams an attachment behind one of the connector's gateway
-// links: a contentUrl on Bot Framework's Connector service, fetched with
+// links: a contentUrl on Bot Framework's Connector service or Teams' image
+// store, fetched with
 // the bot's access token (refreshed once on a 401). The URL is checked
-// against the service URL allow-list again, so the token goes nowhere
-// else. A 404 is connectors.ErrNoFile.
+// against the service URL allow-list (plus Teams' image store,
+// *.asm.skype.com) again, so the token goes nowhere else. A 404 is connectors.ErrNoFile.
 func (cn *Connector) FetchFile(ctx context.Context, c connectors.Conn, ref string) (connectors.FileContent, error) {
 	raw, ok := strings.CutPrefix(ref, refPrefix)
 	if !ok || raw == "" {
 		return connectors.FileContent{}, fmt.Errorf("botframework: file: unknown reference: %w", connectors.ErrNoFile)
 	}
-	u, err := cn.allowedServiceURL(raw)
+	u, err := cn.allowedFileURL(raw)
 	if err != nil {
 		return connectors.FileContent{}, fmt.Errorf("file: %w", err)
 	}

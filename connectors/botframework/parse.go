@@ -229,11 +229,12 @@ func (cn *Connector) files(c connectors.Conn, a *activity) []connectors.File {
 }
 
 // needsToken tells whether a contentUrl is served by Bot Framework (an
-// allow-listed service host): those answer only requests with the bot's
-// access token, so the portal gets a gateway link instead. A contentUrl on
+// allow-listed service host, or Teams' image store): those answer only
+// requests with the bot's access token, so the portal gets a gateway link
+// instead. A contentUrl on
 // another host is public (or signed by its own host) and passed as it is.
 func (cn *Connector) needsToken(contentURL string) bool {
-	_, err := cn.allowedServiceURL(contentURL)
+	_, err := cn.allowedFileURL(contentURL)
 	return err == nil
 }
 

@@ -133,12 +133,13 @@ func TestParseAttachments(t *testing.T) {
 		{"contentType": "text/html", "content": "<div>see attached</div>"},
 		{"contentType": "application/vnd.microsoft.card.adaptive", "content": map[string]string{"type": "AdaptiveCard"}},
 		{"contentType": "image/png", "contentUrl": "data:image/png;base64,iVBORw0KGgo="},
+		{"contentType": "image/*", "contentUrl": "https://us-api.asm.skype.com/v1/objects/0-wus-d1-abc/views/imgo", "name": "pasted.png"},
 	}
 	m := f.parse(t, a)[0].Event.Message
 	if m.Text != "see attached" {
 		t.Fatalf("text %q: the bot's own mention should be gone", m.Text)
 	}
-	if len(m.Files) != 3 {
+	if len(m.Files) != 4 {
 		t.Fatalf("files %+v", m.Files)
 	}
 	if !strings.HasPrefix(m.Files[0].URL, "https://gateway.example/files/") || m.Files[0].Kind != "photo" || m.Files[0].Name != "screenshot.png" {
@@ -149,6 +150,10 @@ func TestParseAttachments(t *testing.T) {
 	}
 	if !strings.HasPrefix(m.Files[2].URL, "https://contoso.sharepoint.com/_layouts/15/download.aspx") || m.Files[2].Mime != "application/pdf" {
 		t.Fatalf("teams file %+v", m.Files[2])
+	}
+
+	if !strings.HasPrefix(m.Files[3].URL, "https://gateway.example/files/") {
+		t.Fatalf("Teams inline image %+v: its store needs the bot's token", m.Files[3])
 	}
 
 	// The gateway link's reference streams the file with the bot's token.
