@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/api/console"
 	"github.com/connector-gateway/connector/api/metrics"
@@ -168,6 +170,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	cache := portal.NewCache(store.Records, 2*time.Second)
 	m := metrics.New(store.DB.SQL)
 	m.Register(metrics.NewQueueCollector(store.DB.SQL, log))
+	if bf, ok := reg.Get(botframework.Type); ok {
+		if bf, ok := bf.(*botframework.Connector); ok {
+			m.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "connector_botframework_channels_refused_total",
+				Help: "Bot Framework activities answered 200 and dropped because their connection does not accept their channel."},
+				func() float64 { return float64(bf.RefusedChannels()) }))
+		}
+	}
 	a.dispatcher, err = portal.NewDispatcher(store.Outbox, cache, portal.DispatcherConfig{
 		BatchSize: cfg.Dispatch.BatchSize, Concurrency: cfg.Dispatch.Concurrency, PerPortal: cfg.Dispatch.PerPortal,
 		Timeout: cfg.Dispatch.Timeout, Lease: cfg.Dispatch.Lease, Poll: cfg.Dispatch.Poll,

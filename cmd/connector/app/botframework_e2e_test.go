@@ -52,6 +52,12 @@ func bfConfig(b queuetest.Backend, dsn string, w bfWorld) app.Config {
 // active Bot Framework connection, tested live against the fake.
 func wireBotFramework(t *testing.T, g *gateway, p *portaltest.Server) slackLine {
 	t.Helper()
+	return wireBotFrameworkWith(t, g, p, map[string]string{"app_id": bfAppID, "app_password": bfSecret})
+}
+
+// wireBotFrameworkWith is wireBotFramework with the given settings.
+func wireBotFrameworkWith(t *testing.T, g *gateway, p *portaltest.Server, settings map[string]string) slackLine {
+	t.Helper()
 	ctx := context.Background()
 	pw := newPortal(t, g, p)
 	w := slackLine{Client: pw.Client}
@@ -65,7 +71,7 @@ func wireBotFramework(t *testing.T, g *gateway, p *portaltest.Server) slackLine 
 	}
 	err := w.Client.Do(ctx, "POST", "/v1/lines/"+line.ID+"/connections", map[string]any{
 		"connector": "botframework",
-		"settings":  map[string]string{"app_id": bfAppID, "app_password": bfSecret},
+		"settings":  settings,
 	}, &conn, nil)
 	if err != nil {
 		t.Fatalf("create connection: %v", err)
@@ -266,6 +272,34 @@ func TestBotFrameworkSameAppOnSecondLineEmergency(t *testing.T) {
 		}
 		if n := len(first.Events(old.Line)); n != 1 {
 			t.Fatalf("the old line got %d events", n)
+		}
+	})
+}
+
+// A connection limited to Teams answers Web Chat activities 200, stores
+// nothing, and counts them in connector_botframework_channels_refused_total.
+func TestBotFrameworkRefusedChannelCounted(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b queuetest.Backend) {
+		bf := newBFWorld(t)
+		p := portaltest.New(t)
+		g := startGateway(t, bfConfig(b, b.DSN(t), bf))
+		w := wireBotFrameworkWith(t, g, p, map[string]string{"app_id": bfAppID, "app_password": bfSecret, "channels": "msteams"})
+		web := bftest.WebChatMessage(bf.amer.URL(), bfAppID, "wc-conv-1", "wc-conv-1|0000001", "from the web site")
+		if code := postActivity(t, g, bf, w.Hash, web, ""); code != http.StatusOK {
+			t.Fatalf("refused channel answered %d, want 200 (so Bot Framework does not retry)", code)
+		}
+		teams := bftest.TeamsMessage(bf.amer.URL(), bfAppID, "a:1conv", "1700000000200", "from Teams")
+		if code := postActivity(t, g, bf, w.Hash, teams, ""); code != http.StatusOK {
+			t.Fatalf("teams answered %d", code)
+		}
+		if !p.WaitFor(10*time.Second, func() bool { return len(bfMessages(p, w.Line)) >= 1 }) {
+			t.Fatal("the Teams message did not arrive")
+		}
+		if evs := bfMessages(p, w.Line); len(evs) != 1 || evs[0].Channel != "botframework.msteams" {
+			t.Fatalf("portal got %+v", evs)
+		}
+		if v := value(scrape(t, g), "connector_botframework_channels_refused_total", nil); v != 1 {
+			t.Fatalf("connector_botframework_channels_refused_total = %v, want 1", v)
 		}
 	})
 }
