@@ -31,7 +31,10 @@ type conversationRef struct {
 // has '%' and '|' percent-escaped. The same conversation seen through the
 // same service URL always gives the same string.
 func (ref conversationRef) chatID() string {
-	svc := strings.TrimPrefix(ref.ServiceURL, "https://")
+	svc := ref.ServiceURL
+	if rest, ok := strings.CutPrefix(svc, "https://"); ok && !hasScheme(rest) {
+		svc = rest
+	}
 	id := escapePart(ref.ChannelID) + "|" + escapePart(svc) + "|" + escapePart(ref.ConversationID)
 	if ref.TenantID != "" {
 		if withTenant := id + "|" + escapePart(ref.TenantID); len(withTenant) <= chatIDBudget {
@@ -39,6 +42,11 @@ func (ref conversationRef) chatID() string {
 		}
 	}
 	return id
+}
+
+// hasScheme tells whether a service part of a chat id is a whole URL.
+func hasScheme(s string) bool {
+	return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
 }
 
 var partEscaper = strings.NewReplacer("%", "%25", "|", "%7C")
@@ -64,7 +72,7 @@ func decodeChatID(s string) (conversationRef, error) {
 	if len(parts) == 4 {
 		ref.TenantID = parts[3]
 	}
-	if !strings.Contains(ref.ServiceURL, "://") {
+	if !hasScheme(ref.ServiceURL) {
 		ref.ServiceURL = "https://" + ref.ServiceURL
 	}
 	if !channelIDShape.MatchString(ref.ChannelID) || ref.ConversationID == "" || len(parts[1]) == 0 {

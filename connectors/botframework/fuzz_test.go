@@ -1,6 +1,7 @@
 package botframework_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -37,6 +38,13 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
+		var a struct {
+			ServiceURL   string `json:"serviceUrl"`
+			Conversation struct {
+				ID string `json:"id"`
+			} `json:"conversation"`
+		}
+		_ = json.Unmarshal(body, &a)
 		for _, k := range evs {
 			e := k.Event
 			if !strings.HasPrefix(k.DedupeKey, "botframework:conn-1:") || e.ID != connectors.EventID(k.DedupeKey) {
@@ -46,7 +54,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("event %+v", e)
 			}
 			s, conv, ch, _, err := botframework.DecodeChatID(e.Chat.ID)
-			if err != nil || s == "" || conv == "" || e.Channel != "botframework."+ch {
+			if err != nil || s != a.ServiceURL || conv != a.Conversation.ID || e.Channel != "botframework."+ch {
 				t.Fatalf("chat id %q: %q %q %q %v", e.Chat.ID, s, conv, ch, err)
 			}
 		}

@@ -130,8 +130,8 @@ func validActivity(a *activity) error {
 		return malformed("the activity names no conversation")
 	case !channelIDShape.MatchString(a.ChannelID):
 		return malformed("channelId %q is not a channel id", truncate(a.ChannelID, 40))
-	case a.ServiceURL == "":
-		return malformed("the activity has no serviceUrl")
+	case !isServiceURL(a.ServiceURL):
+		return malformed("serviceUrl %q is not an absolute http(s) URL", truncate(a.ServiceURL, 80))
 	}
 	return nil
 }
@@ -236,6 +236,13 @@ func (cn *Connector) files(c connectors.Conn, a *activity) []connectors.File {
 func (cn *Connector) needsToken(contentURL string) bool {
 	_, err := cn.allowedFileURL(contentURL)
 	return err == nil
+}
+
+// isServiceURL tells an absolute http(s) URL with a host, no query or
+// fragment: what a chat id can carry and a reply can be posted to.
+func isServiceURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
 }
 
 func isHTTP(s string) bool {

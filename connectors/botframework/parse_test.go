@@ -209,7 +209,7 @@ func TestChatIDEncoding(t *testing.T) {
 		t.Fatalf("chat id %q (%d characters)", id, len(id))
 	}
 	for _, conv := range []string{teams, "19:abc@thread.tacv2;messageid=1700000000001", "odd|conv%7C|id", "wc-1|0001"} {
-		for _, svc := range []string{"https://smba.trafficmanager.net/emea/", "http://127.0.0.1:9000/"} {
+		for _, svc := range []string{"https://smba.trafficmanager.net/emea/", "http://127.0.0.1:9000/", "https://a.botframework.com/x://y", "https://http://x"} {
 			id := botframework.EncodeChatID(svc, conv, "webchat", bftest.Tenant)
 			s, c, ch, tenant, err := botframework.DecodeChatID(id)
 			if err != nil || s != svc || c != conv || ch != "webchat" || (tenant != bftest.Tenant && tenant != "") {
