@@ -3,6 +3,7 @@ package botframework_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -222,5 +223,32 @@ func TestEmulatorTokensWhenAccepted(t *testing.T) {
 	s["accept_emulator"] = "false"
 	if err := cn.Authenticate(ctx, s, emu(nil), "http://localhost:3978/", "emulator"); !errors.Is(err, connectors.ErrUnauthorized) {
 		t.Errorf("emulator token with accept_emulator off: %v", err)
+	}
+}
+
+// Requests arriving together at a cold cache share one fetch of the keys.
+func TestColdKeyCacheFetchesOnce(t *testing.T) {
+	f := newFixture(t)
+	svc := f.svc.URL()
+	req := request(f.bearer("k1", svc), bftest.TeamsMessage(svc, appID, "a:1conv", "1700000000001", "hi"))
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := f.cn.Parse(context.Background(), f.conn, req)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.world.MetadataFetches(); n != 1 {
+		t.Fatalf("20 concurrent requests fetched the metadata %d times, want 1", n)
 	}
 }

@@ -77,28 +77,34 @@ func (kc *keyCache) key(ctx context.Context, kid string) (signingKey, error) {
 		now := kc.now()
 		k, known := kc.keys[kid]
 		stale := kc.keys == nil || now.Sub(kc.fetched) >= kc.refresh
-		mayFetch := kc.tried.IsZero() || now.Sub(kc.tried) >= kc.retry
 		if known && !stale {
 			kc.mu.Unlock()
 			return k, nil
 		}
-		if !mayFetch {
+		if wait := kc.fetching; wait != nil {
+			// Someone is fetching: a stale key serves meanwhile; an
+			// unknown one waits for the result.
 			kc.mu.Unlock()
 			if known {
 				return k, nil
 			}
-			if kc.keys == nil {
-				return signingKey{}, errors.New("Bot Framework's signing keys could not be fetched")
-			}
-			return signingKey{}, errUnknownKey
-		}
-		if wait := kc.fetching; wait != nil {
-			kc.mu.Unlock()
 			select {
 			case <-wait:
 				continue
 			case <-ctx.Done():
 				return signingKey{}, ctx.Err()
+			}
+		}
+		if !kc.tried.IsZero() && now.Sub(kc.tried) < kc.retry {
+			have := kc.keys != nil
+			kc.mu.Unlock()
+			switch {
+			case known:
+				return k, nil
+			case !have:
+				return signingKey{}, errors.New("Bot Framework's signing keys could not be fetched (retrying within a minute)")
+			default:
+				return signingKey{}, errUnknownKey
 			}
 		}
 		done := make(chan struct{})
