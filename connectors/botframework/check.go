@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/connector-gateway/connector/connectors"
 )
@@ -60,6 +61,9 @@ func (cn *Connector) Test(ctx context.Context, c connectors.Conn) (connectors.Te
 	if c.EntryURL == "" {
 		ep.Detail = "The gateway has no public URL, so Bot Framework has nowhere to deliver messages."
 		ep.Fix = "Set public_url in the gateway's configuration to an HTTPS address reachable from the internet."
+	} else if !strings.HasPrefix(c.EntryURL, "https://") {
+		ep.Detail = "Azure accepts only HTTPS messaging endpoints, and the entry URL " + c.EntryURL + " is not HTTPS."
+		ep.Fix = "Serve the gateway behind HTTPS and set public_url to the https:// address; then paste the entry URL into the Azure Bot's Configuration → Messaging endpoint."
 	} else {
 		ep.OK = true
 		ep.Detail = "Paste " + c.EntryURL + " into the Azure Bot's Configuration → Messaging endpoint."

@@ -176,6 +176,10 @@ func TestTestConnection(t *testing.T) {
 	if rep, _ := f.cn.Test(ctx, c); rep.OK || rep.Checks[1].OK {
 		t.Fatalf("no public URL: %+v", rep)
 	}
+	c.EntryURL = "http://gateway.example/hook/h1"
+	if rep, _ := f.cn.Test(ctx, c); rep.OK || rep.Checks[1].OK || !strings.Contains(rep.Checks[1].Detail, "HTTPS") {
+		t.Fatalf("http entry URL: %+v", rep)
+	}
 	c.Settings = connectors.Settings{"app_id": appID}
 	before := f.world.TokenRequests()
 	if rep, err := f.cn.Test(ctx, c); err != nil || rep.OK || rep.Checks[0].Fix == "" || f.world.TokenRequests() != before {

@@ -42,6 +42,7 @@ func newBFWorld(t *testing.T) bfWorld {
 // bfConfig points a gateway's Bot Framework endpoints at the fake.
 func bfConfig(b queuetest.Backend, dsn string, w bfWorld) app.Config {
 	cfg := testConfig(b, dsn, "http://127.0.0.1:1/bot%s/%s")
+	cfg.PublicURL = "https://gateway.test" // Azure takes only HTTPS messaging endpoints
 	cfg.BotFramework.OpenIDURL = w.OpenIDURL()
 	cfg.BotFramework.TokenURL = w.TokenURL()
 	cfg.BotFramework.ServiceURLs = []string{w.amer.Base(), w.emea.Base()}
