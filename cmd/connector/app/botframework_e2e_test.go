@@ -304,3 +304,38 @@ func TestBotFrameworkRefusedChannelCounted(t *testing.T) {
 		}
 	})
 }
+
+// An image a Teams user attaches is on Bot Framework's service, which
+// wants the bot's token: the portal gets a gateway link that streams it.
+func TestBotFrameworkTeamsAttachmentThroughGatewayLink(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b queuetest.Backend) {
+		bf := newBFWorld(t)
+		p := portaltest.New(t)
+		g := startGateway(t, bfConfig(b, b.DSN(t), bf))
+		w := wireBotFramework(t, g, p)
+		png := []byte("\x89PNG\r\n\x1a\nscreenshot")
+		contentURL := bf.amer.AddFile("0-wus-d2-screenshot", "image/png", png)
+		a := bftest.TeamsMessage(bf.amer.URL(), bfAppID, "a:1conv", "1700000000300", "see the screenshot")
+		a["attachments"] = []map[string]any{{"contentType": "image/png", "contentUrl": contentURL, "name": "screenshot.png"}}
+		if code := postActivity(t, g, bf, w.Hash, a, ""); code != http.StatusOK {
+			t.Fatalf("activity answered %d", code)
+		}
+		if !p.WaitFor(10*time.Second, func() bool { return len(bfMessages(p, w.Line)) == 1 }) {
+			t.Fatal("no message")
+		}
+		files := bfMessages(p, w.Line)[0].Message.Files
+		if len(files) != 1 || !strings.HasPrefix(files[0].URL, "https://gateway.test/files/") || files[0].Name != "screenshot.png" || files[0].Kind != "photo" {
+			t.Fatalf("files %+v", files)
+		}
+		link, _ := url.Parse(files[0].URL)
+		resp, err := http.Get(g.URL + link.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(body, png) || resp.Header.Get("Content-Type") != "image/png" {
+			t.Fatalf("file link answered %d %q (%s)", resp.StatusCode, body, resp.Header.Get("Content-Type"))
+		}
+	})
+}
