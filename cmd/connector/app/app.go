@@ -14,11 +14,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/api/console"
 	"github.com/connector-gateway/connector/api/demo"
 	"github.com/connector-gateway/connector/api/metrics"
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/botframework"
 	"github.com/connector-gateway/connector/connectors/meta"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
@@ -44,6 +47,12 @@ func Registry(cfg Config, log *slog.Logger, store *Store, views *portal.Views) (
 	if err != nil {
 		return nil, err
 	}
+	bo := cfg.BotFramework
+	bo.Logger = log
+	bf, err := botframework.New(bo)
+	if err != nil {
+		return nil, err
+	}
 	tg := cfg.Telegram
 	tg.Logger = log
 	xo := cfg.XMPP
@@ -54,6 +63,7 @@ func Registry(cfg Config, log *slog.Logger, store *Store, views *portal.Views) (
 		meta.NewWhatsApp(cfg.Meta), meta.NewMessenger(cfg.Meta), meta.NewInstagram(cfg.Meta),
 		twilio.New(cfg.Twilio),
 		xmpp.New(xo),
+		bf,
 		wc,
 	)
 }
@@ -204,6 +214,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	cache := portal.NewCache(store.Records, 2*time.Second)
 	m := metrics.New(store.DB.SQL)
 	m.Register(metrics.NewQueueCollector(store.Outbox, store.Outbound, log))
+	if bf, ok := reg.Get(botframework.Type); ok {
+		if bf, ok := bf.(*botframework.Connector); ok {
+			m.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "connector_botframework_channels_refused_total",
+				Help: "Bot Framework activities answered 200 and dropped because their connection does not accept their channel."},
+				func() float64 { return float64(bf.RefusedChannels()) }))
+		}
+	}
 	dcfg := cfg.Dispatch
 	dcfg.Owner = a.instance
 	a.tracer, err = tracing.New(ctx, cfg.Tracing, Version)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/api/console"
+	"github.com/connector-gateway/connector/connectors/botframework"
 	"github.com/connector-gateway/connector/connectors/meta"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
@@ -55,7 +56,9 @@ type Config struct {
 	Meta     meta.Options            `mapstructure:"meta"`
 	Twilio   twilio.Options          `mapstructure:"twilio"`
 	XMPP     xmpp.Options            `mapstructure:"xmpp"`
-	Tracing  tracing.Config          `mapstructure:"tracing"`
+
+	BotFramework botframework.Options `mapstructure:"botframework"`
+	Tracing      tracing.Config       `mapstructure:"tracing"`
 
 	// Demo runs the built-in demo portal; set by `connector demo`, not a
 	// config key.
@@ -103,23 +106,24 @@ type LogConfig struct {
 // of the config file appears in it.
 func Defaults() Config {
 	return Config{
-		Addr:     "127.0.0.1:8080",
-		Database: DatabaseConfig{Driver: sqldb.DriverSQLite, DSN: "connector.db"},
-		Log:      LogConfig{Level: "info", Format: "text"},
-		Instance: DefaultInstanceConfig(),
-		Queue:    queue.DefaultConfig(),
-		Dispatch: portal.DefaultDispatcherConfig(),
-		Send:     portal.DefaultSenderConfig(),
-		Poll:     portal.DefaultReceiversConfig(),
-		Files:    portal.DefaultFileLinksConfig(),
-		HTTP:     api.DefaultConfig(),
-		Console:  console.DefaultConfig(),
-		Telegram: telegram.DefaultOptions(),
-		Slack:    slack.DefaultOptions(),
-		Webchat:  webchat.DefaultOptions(),
-		Meta:     meta.DefaultOptions(),
-		Twilio:   twilio.DefaultOptions(),
-		XMPP:     xmpp.DefaultOptions(),
+		Addr:         "127.0.0.1:8080",
+		Database:     DatabaseConfig{Driver: sqldb.DriverSQLite, DSN: "connector.db"},
+		Log:          LogConfig{Level: "info", Format: "text"},
+		Instance:     DefaultInstanceConfig(),
+		Queue:        queue.DefaultConfig(),
+		Dispatch:     portal.DefaultDispatcherConfig(),
+		Send:         portal.DefaultSenderConfig(),
+		Poll:         portal.DefaultReceiversConfig(),
+		Files:        portal.DefaultFileLinksConfig(),
+		HTTP:         api.DefaultConfig(),
+		Console:      console.DefaultConfig(),
+		Telegram:     telegram.DefaultOptions(),
+		Slack:        slack.DefaultOptions(),
+		Webchat:      webchat.DefaultOptions(),
+		Meta:         meta.DefaultOptions(),
+		Twilio:       twilio.DefaultOptions(),
+		XMPP:         xmpp.DefaultOptions(),
+		BotFramework: botframework.DefaultOptions(),
 	}
 }
 
@@ -164,7 +168,7 @@ func (c *Config) Validate() error {
 	}{
 		{"queue", c.Queue}, {"dispatch", c.Dispatch}, {"send", c.Send}, {"poll", c.Poll}, {"files", c.Files}, {"http", c.HTTP},
 		{"console", c.Console}, {"telegram", c.Telegram}, {"slack", c.Slack}, {"webchat", c.Webchat}, {"meta", c.Meta},
-		{"twilio", c.Twilio}, {"xmpp", c.XMPP}, {"tracing", c.Tracing}, {"instance", c.Instance},
+		{"twilio", c.Twilio}, {"xmpp", c.XMPP}, {"botframework", c.BotFramework}, {"tracing", c.Tracing}, {"instance", c.Instance},
 	}
 	for _, sec := range sections {
 		if err := sec.v.Validate(); err != nil {
