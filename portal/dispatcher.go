@@ -45,6 +45,8 @@ type DispatcherConfig struct {
 	Logger    *slog.Logger `mapstructure:"-"`
 	// Observer hears every batch outcome (metrics). Default: none.
 	Observer Observer `mapstructure:"-"`
+	// Tracer traces batch deliveries; nil: none.
+	Tracer BatchTracer `mapstructure:"-"`
 }
 
 // DefaultDispatcherConfig is the dispatch.* configuration used when
@@ -366,8 +368,16 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease) (drop 
 			return false
 		}
 		began := time.Now()
-		err = d.post(bg, batch)
+		var span BatchSpan = nopSpan{}
+		if d.cfg.Tracer != nil {
+			span = d.cfg.Tracer.StartBatch(bg, r.PortalID, r.LineID, BatchID(batch.Items), batch.Items)
+		}
+		err = d.post(bg, batch, span.Header())
+		span.Posted(err)
 		d.cfg.Observer.BatchDone(r.PortalID, len(batch.Items), time.Since(began), err)
+		if bo, ok := d.cfg.Observer.(BatchObserver); ok {
+			bo.BatchPosted(r.PortalID, r.LineID, BatchID(batch.Items), batch.Items, time.Since(began), err)
+		}
 		if err != nil {
 			var ge *gatewayError
 			if errors.As(err, &ge) {
@@ -402,7 +412,9 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease) (drop 
 		if last {
 			renew = 0
 		}
-		if err := d.outbox.Ack(bg, batch, renew); err != nil {
+		err = d.outbox.Ack(bg, batch, renew)
+		span.Acked(err)
+		if err != nil {
 			if !errors.Is(err, queue.ErrLeaseLost) {
 				log.Error("dispatcher: ack", slog.Any("err", err))
 			}
@@ -468,7 +480,7 @@ func BatchBody(id, portalID, lineID string, items []queue.Item) []byte {
 }
 
 // post sends one signed batch; nil means the portal acknowledged it (2xx).
-func (d *Dispatcher) post(ctx context.Context, batch *queue.Batch) error {
+func (d *Dispatcher) post(ctx context.Context, batch *queue.Batch, extra http.Header) error {
 	p, err := d.portals.GetPortal(ctx, batch.Lease.PortalID)
 	if errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("portal %s does not exist", batch.Lease.PortalID)
@@ -487,6 +499,9 @@ func (d *Dispatcher) post(ctx context.Context, batch *queue.Batch) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", d.cfg.UserAgent)
+	for k, v := range extra {
+		req.Header[k] = v
+	}
 	if err := SetHeaders(req.Header, p.Secrets, id, time.Now(), body); err != nil {
 		return &gatewayError{err}
 	}

@@ -16,6 +16,21 @@ import (
 // addressed and deduplicated the same way wherever it comes from.
 type Inbox struct {
 	outbox *queue.Outbox
+	// heard, when set, hears every committed Put (the console's traffic
+	// window).
+	heard func(portalID, lineID string, events []connectors.Event, added int)
+	// tracer, when set, traces each Put.
+	tracer EnqueueTracer
+}
+
+// Trace has t trace every Put. Call it before the inbox is used.
+func (in *Inbox) Trace(t EnqueueTracer) { in.tracer = t }
+
+// Observe has fn hear every committed Put: the events and how many were
+// new. fn must be quick and safe for concurrent use. Call it before the
+// inbox is used.
+func (in *Inbox) Observe(fn func(portalID, lineID string, events []connectors.Event, added int)) {
+	in.heard = fn
 }
 
 // NewInbox puts events into outbox.
@@ -29,7 +44,23 @@ func (in *Inbox) Put(ctx context.Context, portalID, lineID string, events []conn
 	if err != nil {
 		return 0, err
 	}
-	return in.outbox.Enqueue(ctx, rows)
+	if in.tracer != nil {
+		ids := make([]string, len(events))
+		for i, k := range events {
+			ids[i] = k.Event.ID
+		}
+		end := in.tracer.StartEnqueue(ctx, portalID, lineID, ids)
+		defer func() { end(added, err) }()
+	}
+	added, err = in.outbox.Enqueue(ctx, rows)
+	if err == nil && in.heard != nil {
+		evs := make([]connectors.Event, len(events))
+		for i, k := range events {
+			evs[i] = k.Event
+		}
+		in.heard(portalID, lineID, evs, added)
+	}
+	return added, err
 }
 
 // PutTx writes events in the caller's transaction, for events that must

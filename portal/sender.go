@@ -44,6 +44,8 @@ type SenderConfig struct {
 	Logger *slog.Logger     `mapstructure:"-"`
 	// Observer hears every attempt's outcome (metrics). Default: none.
 	Observer Observer `mapstructure:"-"`
+	// Tracer traces each attempt; nil: none.
+	Tracer SendTracer `mapstructure:"-"`
 }
 
 // DefaultSenderConfig is the send.* configuration used when nothing is set.
@@ -198,6 +200,11 @@ func (s *Sender) handle(ctx context.Context, r queue.OutboundRequest) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
+	if s.cfg.Tracer != nil {
+		var end func(error)
+		cctx, end = s.cfg.Tracer.StartSend(cctx, r.ID, c.Connector, r.Op)
+		defer func() { end(err) }()
+	}
 	view := s.views.Conn(c)
 	switch r.Op {
 	case OpSend:

@@ -21,6 +21,7 @@ import (
 
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
+	"github.com/connector-gateway/connector/portal/traffic"
 	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/sqldb"
 )
@@ -147,6 +148,22 @@ type Deps struct {
 	Lifecycle Lifecycle
 	// Views gives the entry URLs and snippets the wizard shows.
 	Views *portal.Views
+	// Traffic is the gateway's recent history for the status page's charts
+	// and the message lookup. Optional: without it neither is shown.
+	Traffic Traffic
+	// Outbound finds replies by request id for the message lookup.
+	// Optional.
+	Outbound *queue.Outbound
+}
+
+// Traffic is the gateway's in-memory window on recent traffic
+// (traffic.Recorder). Methods are called concurrently.
+type Traffic interface {
+	// Series is a portal's last hour, one entry per minute, oldest first.
+	Series(portalID string) []traffic.Minute
+	// Find returns the remembered events matching an event, chat, batch or
+	// request id, newest first.
+	Find(q string) []traffic.Trace
 }
 
 // Console serves the admin console under Prefix. It is safe for concurrent
@@ -273,6 +290,7 @@ func (c *Console) routes() {
 	authed("POST /console/password", auth.changePassword)
 
 	authed("GET /console/{$}", admin.statusPage)
+	authed("GET /console/find", admin.findPage)
 	authed("GET /console/status", admin.statusFragment)
 	authed("GET /console/lines/{line}", admin.linePage)
 	authed("POST /console/lines/{line}/replay", admin.replay)
@@ -298,4 +316,16 @@ func (c *Console) routes() {
 	authed("/console/", func(w http.ResponseWriter, r *http.Request, s *session) {
 		c.message(w, r, s, http.StatusNotFound, "Page not found", "There is no such page in the console.")
 	})
+}
+
+// AdminPage is a page another package serves inside the console, behind
+// its sign-in. csrf is the session's token: a POST under the console must
+// carry it as the form field "csrf", or it is refused before h runs.
+type AdminPage func(w http.ResponseWriter, r *http.Request, csrf string)
+
+// Mount serves h at pattern (a path under Prefix, with a method) behind the
+// console's sign-in and CSRF check, with the console's security headers
+// (its script policy: 'self' only). Call it before serving.
+func (c *Console) Mount(pattern string, h AdminPage) {
+	c.mux.Handle(pattern, c.requireSession(func(w http.ResponseWriter, r *http.Request, s *session) { h(w, r, s.CSRF) }))
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 	"time"
 
@@ -33,6 +34,8 @@ type portalRow struct {
 	Portal  portal.Portal
 	Secrets int
 	Lines   []*lineRow
+	// Chart is the portal's last hour of traffic (empty without Traffic).
+	Chart template.HTML
 }
 
 type lineRow struct {
@@ -85,6 +88,9 @@ func (c *adminPages) collectStatus(ctx context.Context) (statusView, error) {
 	byPortal := map[string]*portalRow{}
 	for _, p := range portals {
 		row := &portalRow{Portal: p, Secrets: len(p.Secrets)}
+		if c.deps.Traffic != nil {
+			row.Chart = trafficChart(p.Name, c.deps.Traffic.Series(p.ID))
+		}
 		v.Portals = append(v.Portals, row)
 		byPortal[p.ID] = row
 	}

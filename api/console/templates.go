@@ -24,7 +24,7 @@ var embedded embed.FS
 func pageNames() []string {
 	return []string{
 		"login", "password", "message",
-		"status", "line", "connection", "settings", "audit",
+		"status", "line", "connection", "settings", "audit", "find",
 		"wizard_portal", "wizard_portal_created", "wizard_line", "wizard_channel", "wizard_test", "wizard_activate",
 	}
 }

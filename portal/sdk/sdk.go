@@ -86,47 +86,12 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any, heade
 			return fmt.Errorf("sdk: encode: %w", err)
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, bytes.NewReader(body))
+	status, raw, err := c.Raw(ctx, method, path, body, header)
 	if err != nil {
-		return fmt.Errorf("sdk: %w", err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	id := make([]byte, 12)
-	_, _ = rand.Read(id)
-	req.Header.Set(portal.HeaderPortal, c.PortalID)
-	if err := portal.SetHeaders(req.Header, []string{c.Secret}, "msg_"+hex.EncodeToString(id), time.Now(),
-		portal.APIPayload(method, req.URL.RequestURI(), body)); err != nil {
 		return err
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("sdk: %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("sdk: read answer: %w", err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		var e struct {
-			Error APIError `json:"error"`
-		}
-		_ = json.Unmarshal(raw, &e)
-		e.Error.Status = resp.StatusCode
-		if e.Error.Code == "" {
-			e.Error.Code = strconv.Itoa(resp.StatusCode)
-			e.Error.Message = string(bytes.TrimSpace(raw))
-		}
-		return &e.Error
+	if status < 200 || status > 299 {
+		return answerError(status, raw)
 	}
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -134,6 +99,58 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any, heade
 		}
 	}
 	return nil
+}
+
+// Raw makes one signed call with body sent as it is (as JSON when not
+// empty) and returns the answer's status and body whatever the status: for
+// tools that show the gateway's answer verbatim (connector api). The error
+// is only for a call that got no answer.
+func (c *Client) Raw(ctx context.Context, method, path string, body []byte, header http.Header) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, fmt.Errorf("sdk: %w", err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if len(body) > 0 && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	id := make([]byte, 12)
+	_, _ = rand.Read(id)
+	req.Header.Set(portal.HeaderPortal, c.PortalID)
+	if err := portal.SetHeaders(req.Header, []string{c.Secret}, "msg_"+hex.EncodeToString(id), time.Now(),
+		portal.APIPayload(method, req.URL.RequestURI(), body)); err != nil {
+		return 0, nil, err
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("sdk: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return resp.StatusCode, nil, fmt.Errorf("sdk: read answer: %w", err)
+	}
+	return resp.StatusCode, raw, nil
+}
+
+// answerError decodes a non-2xx answer into an *APIError.
+func answerError(status int, raw []byte) error {
+	var e struct {
+		Error APIError `json:"error"`
+	}
+	_ = json.Unmarshal(raw, &e)
+	e.Error.Status = status
+	if e.Error.Code == "" {
+		e.Error.Code = strconv.Itoa(status)
+		e.Error.Message = string(bytes.TrimSpace(raw))
+	}
+	return &e.Error
 }
 
 // Accepted is the answer to an outbound request.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/api/console"
+	"github.com/connector-gateway/connector/api/demo"
 	"github.com/connector-gateway/connector/api/metrics"
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/connectors/meta"
@@ -24,6 +25,8 @@ import (
 	"github.com/connector-gateway/connector/connectors/twilio"
 	"github.com/connector-gateway/connector/connectors/webchat"
 	"github.com/connector-gateway/connector/portal"
+	"github.com/connector-gateway/connector/portal/tracing"
+	"github.com/connector-gateway/connector/portal/traffic"
 	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/sqldb"
 )
@@ -150,6 +153,9 @@ type App struct {
 	sender    *portal.Sender
 	receivers *portal.Receivers
 	widget    *webchat.Handler
+	demo      *demo.Demo
+	traffic   *traffic.Recorder
+	tracer    *tracing.Tracer
 	server    *http.Server
 	listener  net.Listener
 }
@@ -188,7 +194,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	m := metrics.New(store.DB.SQL)
 	m.Register(metrics.NewQueueCollector(store.Outbox, store.Outbound, log))
 	dcfg := cfg.Dispatch
-	dcfg.UserAgent, dcfg.Logger, dcfg.Observer = "connector-gateway/"+Version, log, m
+	a.tracer, err = tracing.New(ctx, cfg.Tracing, Version)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	if a.tracer != nil {
+		store.Inbox.Trace(a.tracer)
+		dcfg.Tracer = a.tracer
+	}
+	a.traffic = traffic.New(nil)
+	store.Inbox.Observe(a.traffic.Received)
+	dcfg.UserAgent, dcfg.Logger, dcfg.Observer = "connector-gateway/"+Version, log, traffic.Tee(m, a.traffic)
 	a.dispatcher, err = portal.NewDispatcher(store.Outbox, cache, dcfg)
 	if err != nil {
 		store.Close()
@@ -197,6 +214,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.woken.Store(a.dispatcher)
 	scfg := cfg.Send
 	scfg.Logger, scfg.Observer = log, m
+	if a.tracer != nil {
+		scfg.Tracer = a.tracer
+	}
 	a.sender = portal.NewSender(store.Outbound, store.Records, reg, views, scfg)
 	rcfg := cfg.Poll
 	rcfg.Logger = log
@@ -211,11 +231,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Registry: reg, Views: views, Lifecycle: lifecycle,
 		WakeSender: a.sender.Wake, Ready: a.ready, Files: files, Cache: cache, Metrics: m, Widget: widgetSurface(a.widget),
 	})
+	var cons *console.Console
 	if cfg.Console.Enabled {
 		ccfg := cfg.Console
 		ccfg.Logger = log
-		cons, err := console.New(ctx, ccfg, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Keys: store.Keys,
-			Registry: reg, Lifecycle: lifecycle, Views: views})
+		cons, err = console.New(ctx, ccfg, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Keys: store.Keys,
+			Registry: reg, Lifecycle: lifecycle, Views: views, Traffic: a.traffic, Outbound: store.Outbound})
 		if err != nil {
 			store.Close()
 			return nil, err
@@ -223,7 +244,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		handler.MountConsole(cons)
 	}
 	a.server = &http.Server{
-		Handler:           handler,
+		Handler:           a.tracer.Handler(handler),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -234,6 +255,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if cfg.Demo.Enabled {
+		if err := a.mountDemo(ctx, store, cons, handler); err != nil {
+			a.listener.Close()
+			store.Close()
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -288,6 +316,11 @@ func (a *App) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.janitor(workCtx)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.traffic.Sample(workCtx, 15*time.Second, a.depthsByPortal)
+	}()
 	if a.cfg.Debug.PprofAddr != "" {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -305,6 +338,13 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.server.Serve(a.listener) }()
+	if a.demo != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = a.demo.Setup(workCtx)
+		}()
+	}
 	a.log.Info("gateway serving", slog.String("addr", a.Addr()), slog.String("database", a.cfg.Database.Driver),
 		slog.String("version", Version))
 
@@ -330,6 +370,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	stopWork()
 	wg.Wait()
+	if terr := a.tracer.Shutdown(sctx); terr != nil {
+		a.log.Warn("tracing shutdown", slog.Any("err", terr))
+	}
 	// Nothing calls the connectors any more: stop what they run on their
 	// own (Slack's background profile lookups).
 	if cerr := a.registry.Close(); cerr != nil {

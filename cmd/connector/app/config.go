@@ -17,6 +17,7 @@ import (
 	"github.com/connector-gateway/connector/connectors/twilio"
 	"github.com/connector-gateway/connector/connectors/webchat"
 	"github.com/connector-gateway/connector/portal"
+	"github.com/connector-gateway/connector/portal/tracing"
 	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/sqldb"
 )
@@ -51,6 +52,11 @@ type Config struct {
 	Webchat  webchat.Options         `mapstructure:"webchat"`
 	Meta     meta.Options            `mapstructure:"meta"`
 	Twilio   twilio.Options          `mapstructure:"twilio"`
+	Tracing  tracing.Config          `mapstructure:"tracing"`
+
+	// Demo runs the built-in demo portal; set by `connector demo`, not a
+	// config key.
+	Demo DemoConfig `mapstructure:"-"`
 }
 
 // DebugConfig holds diagnostics, off by default.
@@ -153,7 +159,7 @@ func (c *Config) Validate() error {
 	}{
 		{"queue", c.Queue}, {"dispatch", c.Dispatch}, {"send", c.Send}, {"poll", c.Poll}, {"files", c.Files}, {"http", c.HTTP},
 		{"console", c.Console}, {"telegram", c.Telegram}, {"slack", c.Slack}, {"webchat", c.Webchat}, {"meta", c.Meta},
-		{"twilio", c.Twilio},
+		{"twilio", c.Twilio}, {"tracing", c.Tracing},
 	}
 	for _, sec := range sections {
 		if err := sec.v.Validate(); err != nil {

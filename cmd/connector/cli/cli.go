@@ -47,7 +47,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	pf.String("db-dsn", "", "database DSN or SQLite file (database.dsn)")
 	pf.String("log-level", "", "debug, info, warn or error (log.level)")
 	pf.String("log-format", "", "text or json (log.format)")
-	root.AddCommand(serveCmd(), migrateCmd(), versionCmd(), keygenCmd(), portalCmd(), lineCmd(), connectionCmd(), deadLettersCmd(), benchCmd(), healthcheckCmd(), consoleCmd())
+	root.AddCommand(serveCmd(), migrateCmd(), versionCmd(), keygenCmd(), portalCmd(), lineCmd(), connectionCmd(), deadLettersCmd(), benchCmd(), healthcheckCmd(), consoleCmd(), apiCmd(), demoCmd())
 	return root
 }
 
