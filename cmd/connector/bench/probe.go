@@ -26,7 +26,12 @@ type probe struct {
 type sample struct {
 	server, db time.Duration
 	stmts      int64
-	at         time.Time
+	// From MariaDB's USER_STATISTICS when userstat is on: the run's own
+	// database user's statements, commits and CPU, free of other clients.
+	userOK            bool
+	userStmts, userTx int64
+	userCPU           time.Duration
+	at                time.Time
 }
 
 // cost is one phase's cost per event.
@@ -34,6 +39,11 @@ type cost struct {
 	ServerCPUus   float64 `json:"server_cpu_us"`
 	DBCPUus       float64 `json:"db_cpu_us"`
 	StmtsPerEvent float64 `json:"statements"`
+	// Per-user figures (only with MariaDB's userstat on): statements and
+	// commits per event and the database threads' CPU for this run's user.
+	UserStmtsPerEvent   float64 `json:"user_statements,omitempty"`
+	UserCommitsPerEvent float64 `json:"user_commits,omitempty"`
+	UserDBCPUus         float64 `json:"user_db_cpu_us,omitempty"`
 }
 
 func newProbe(ctx context.Context, o Options) *probe {
@@ -61,6 +71,12 @@ func (p *probe) sample(ctx context.Context, serverPID int) sample {
 	}
 	if p.db != nil {
 		s.stmts = p.statements(ctx)
+		var cpu float64
+		err := p.db.QueryRowContext(ctx, `SELECT SELECT_COMMANDS+UPDATE_COMMANDS+OTHER_COMMANDS, COMMIT_TRANSACTIONS, CPU_TIME
+			FROM information_schema.USER_STATISTICS WHERE USER = SUBSTRING_INDEX(CURRENT_USER(), '@', 1)`).Scan(&s.userStmts, &s.userTx, &cpu)
+		if err == nil {
+			s.userOK, s.userCPU = true, time.Duration(cpu*float64(time.Second))
+		}
 	}
 	return s
 }
@@ -96,6 +112,12 @@ func (p *probe) per(before, after sample, events int64) cost {
 		// The probe's own SHOW STATUS counts as one select.
 		c.StmtsPerEvent = float64(after.stmts-before.stmts-1) / float64(events)
 	}
+	if before.userOK && after.userOK {
+		// The probe's own two queries count as statements of this user.
+		c.UserStmtsPerEvent = float64(after.userStmts-before.userStmts-2) / float64(events)
+		c.UserCommitsPerEvent = float64(after.userTx-before.userTx) / float64(events)
+		c.UserDBCPUus = float64((after.userCPU - before.userCPU).Microseconds()) / float64(events)
+	}
 	return c
 }
 
@@ -103,6 +125,9 @@ func (c cost) String() string {
 	s := fmt.Sprintf("server CPU %.0f µs/event", c.ServerCPUus)
 	if c.DBCPUus > 0 || c.StmtsPerEvent > 0 {
 		s += fmt.Sprintf(", database CPU %.0f µs/event, %.2f statements/event", c.DBCPUus, c.StmtsPerEvent)
+	}
+	if c.UserStmtsPerEvent > 0 {
+		s += fmt.Sprintf(" (server-wide); this user: %.2f statements, %.3f commits, %.0f µs DB CPU /event", c.UserStmtsPerEvent, c.UserCommitsPerEvent, c.UserDBCPUus)
 	}
 	return s
 }
