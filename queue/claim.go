@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // LineRef names a line that has events waiting and may be claimed now.
@@ -120,7 +122,14 @@ func (o *Outbox) NextLines(ctx context.Context, leases []*Lease, max int) (map[s
 		chunk := leases[start:min(start+chunkLines, len(leases))]
 		// A union of per-line range reads keeps each part on the
 		// (line_id, seq) index with its own limit, so a line with a deep
-		// backlog costs no more than its batch.
+		// backlog costs no more than its batch. MySQL takes the parts in
+		// parentheses and streams them; wrapped as derived tables it would
+		// materialize each into a temporary table, on disk for a BLOB
+		// column. SQLite takes no parentheses, only derived tables.
+		part := "SELECT * FROM (SELECT line_id, seq, event_id, payload, created_at FROM outbox_events WHERE line_id = ? ORDER BY seq LIMIT ?) t%d"
+		if o.db.Dialect.Name() == sqldb.DriverMySQL {
+			part = "(SELECT line_id, seq, event_id, payload, created_at FROM outbox_events WHERE line_id = ? ORDER BY seq LIMIT ?)/*%d*/"
+		}
 		var q []byte
 		args := make([]any, 0, 2*len(chunk))
 		for i, l := range chunk {
@@ -128,7 +137,7 @@ func (o *Outbox) NextLines(ctx context.Context, leases []*Lease, max int) (map[s
 			if i > 0 {
 				q = append(q, " UNION ALL "...)
 			}
-			q = fmt.Appendf(q, "SELECT * FROM (SELECT line_id, seq, event_id, payload, created_at FROM outbox_events WHERE line_id = ? ORDER BY seq LIMIT ?) t%d", i)
+			q = fmt.Appendf(q, part, i)
 			args = append(args, l.LineID, max)
 		}
 		rows, err := o.db.SQL.QueryContext(ctx, string(q), args...)
