@@ -181,6 +181,7 @@ func PortalRoutes() []Route {
 		{"POST", "/v1/lines/{line}/connections"},
 		{"GET", "/v1/lines/{line}/dead-letters"},
 		{"POST", "/v1/lines/{line}/dead-letters/replay"},
+		{"POST", "/v1/lines/{line}/dead-letters/purge"},
 		{"GET", "/v1/connections/{connection}"},
 		{"PUT", "/v1/connections/{connection}/settings"},
 		{"POST", "/v1/connections/{connection}/test"},
@@ -190,6 +191,7 @@ func PortalRoutes() []Route {
 		{"PATCH", "/v1/connections/{connection}/messages/{message}"},
 		{"DELETE", "/v1/connections/{connection}/messages/{message}"},
 		{"POST", "/v1/connections/{connection}/typing"},
+		{"POST", "/v1/connections/{connection}/read"},
 		{"GET", "/v1/requests/{request}"},
 	}
 }
@@ -219,6 +221,7 @@ func (s *Server) routes() {
 		"POST /v1/lines/{line}/connections":                      conns.createConnection,
 		"GET /v1/lines/{line}/dead-letters":                      lines.listDeadLetters,
 		"POST /v1/lines/{line}/dead-letters/replay":              lines.replayDeadLetters,
+		"POST /v1/lines/{line}/dead-letters/purge":               lines.purgeDeadLetters,
 		"GET /v1/connections/{connection}":                       conns.getConnection,
 		"PUT /v1/connections/{connection}/settings":              conns.saveSettings,
 		"POST /v1/connections/{connection}/test":                 conns.testConnection,
@@ -228,6 +231,7 @@ func (s *Server) routes() {
 		"PATCH /v1/connections/{connection}/messages/{message}":  msgs.editMessage,
 		"DELETE /v1/connections/{connection}/messages/{message}": msgs.deleteMessage,
 		"POST /v1/connections/{connection}/typing":               msgs.typing,
+		"POST /v1/connections/{connection}/read":                 msgs.markRead,
 		"GET /v1/requests/{request}":                             msgs.getRequest,
 	}
 	for _, rt := range PortalRoutes() {

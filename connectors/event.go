@@ -29,6 +29,15 @@ const (
 	TypeConnectionEmergency = "connection.emergency"
 	// The connection stopped working (revoked token, webhook removed...).
 	TypeConnectionError = "connection.error"
+	// The connection test checks the portal's webhook: portals acknowledge
+	// it (2xx) and ignore it. It is sent directly, never queued.
+	TypePing = "ping"
+	// A conversation began in a chat the channel opened for it (a room
+	// handed out from a pool); conversation.state is "active".
+	TypeConversationOpened = "conversation.opened"
+	// That conversation ended (closed by the portal or timed out);
+	// conversation.state is "closed".
+	TypeConversationClosed = "conversation.closed"
 )
 
 // Call event types, for channels that carry phone calls (Twilio). Each
@@ -85,6 +94,20 @@ type Event struct {
 	Call *Call `json:"call,omitempty"`
 	// Error is set for connection.* events.
 	Error *ErrorInfo `json:"error,omitempty"`
+	// Conversation is set for conversation.* events.
+	Conversation *Conversation `json:"conversation,omitempty"`
+}
+
+// Conversation is the lifecycle of one conversation in a chat a channel
+// opens per conversation (chat.id names the chat).
+type Conversation struct {
+	// State is "active" or "closed".
+	State string `json:"state"`
+	// OpenedAt is when it became active; ClosedAt when it closed.
+	OpenedAt time.Time  `json:"opened_at"`
+	ClosedAt *time.Time `json:"closed_at,omitempty"`
+	// Reason says why it closed: "portal" or "timeout".
+	Reason string `json:"reason,omitempty"`
 }
 
 // Chat identifies a conversation on the messenger. ID is opaque to portals and
@@ -161,7 +184,7 @@ type Location struct {
 type Status struct {
 	// RequestID is the id the API answered with (202) for the request.
 	RequestID string `json:"request_id"`
-	// Operation is "send", "edit" or "delete".
+	// Operation is "send", "edit", "delete" or "read".
 	Operation string `json:"operation"`
 	// MessengerMessageIDs are the ids the messenger gave the sent message
 	// (several when a long text was split).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
@@ -21,6 +22,8 @@ type Lifecycle struct {
 	receivers *Receivers
 	cache     *Cache
 	log       *slog.Logger
+	// ping posts the connection test's ping to the portal (portal/ping.go).
+	ping *http.Client
 }
 
 // LifecycleDeps are what the lifecycle works with. Receivers nil means this
@@ -40,7 +43,8 @@ func NewLifecycle(d LifecycleDeps) *Lifecycle {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Lifecycle{records: d.Records, registry: d.Registry, views: d.Views, receivers: d.Receivers, cache: d.Cache, log: d.Logger}
+	return &Lifecycle{records: d.Records, registry: d.Registry, views: d.Views, receivers: d.Receivers, cache: d.Cache, log: d.Logger,
+		ping: newPingClient()}
 }
 
 // lifecycleTimeout bounds one test, activation or deactivation: each makes a
@@ -88,7 +92,15 @@ func (s *Lifecycle) Test(ctx context.Context, c Connection) (connectors.TestRepo
 	}
 	ctx, cancel := context.WithTimeout(ctx, lifecycleTimeout)
 	defer cancel()
-	return conn.Test(ctx, s.views.Conn(c))
+	rep, err := conn.Test(ctx, s.views.Conn(c))
+	if err != nil {
+		return rep, err
+	}
+	// The messenger side works; does the portal take what we would send?
+	check := s.pingPortal(ctx, c)
+	rep.Checks = append(rep.Checks, check)
+	rep.OK = rep.OK && check.OK
+	return rep, nil
 }
 
 // SaveSettings merges changes into c's stored settings (a secret sent empty

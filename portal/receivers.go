@@ -288,6 +288,16 @@ func (rs *Receivers) start(c Connection, p connectors.Poller) {
 		switch {
 		case err == nil || ctx.Err() != nil && !errors.As(err, &perm):
 			log.Info("receivers: polling stopped")
+			// Hand the connection over at once (shutdown, deactivation):
+			// Run's own release at shutdown misses a poller that ended
+			// before Run listed the running ones, and the next process
+			// would wait for the lease to run out. The release is
+			// conditional on this owner, so a lease lost meanwhile stays.
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if rerr := rs.polls.ReleaseLease(rctx, c.ID, rs.cfg.Owner); rerr != nil {
+				log.Warn("receivers: release poll lease", slog.Any("err", rerr))
+			}
+			rcancel()
 		case errors.Is(err, connectors.ErrLeaseLost):
 			log.Info("receivers: another process polls this connection now")
 		case errors.As(err, &perm):

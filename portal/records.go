@@ -197,6 +197,27 @@ func (r *Records) GetPortal(ctx context.Context, id string) (Portal, error) {
 	return p, nil
 }
 
+// getPortalSealed returns a portal with its secrets still sealed (Secrets
+// empty), for a caller that opens them only when they changed
+// (BatchPortals).
+func (r *Records) getPortalSealed(ctx context.Context, id string) (Portal, []byte, error) {
+	var (
+		p       Portal
+		sealed  []byte
+		created int64
+	)
+	err := r.db.SQL.QueryRowContext(ctx, "SELECT "+portalCols+" FROM portals WHERE id = ?", id).
+		Scan(&p.ID, &p.Name, &p.WebhookURL, &sealed, &p.Status, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, nil, ErrNotFound
+	}
+	if err != nil {
+		return p, nil, fmt.Errorf("portal: get portal: %w", err)
+	}
+	p.CreatedAt = time.UnixMilli(created).UTC()
+	return p, sealed, nil
+}
+
 // ListPortals returns every portal, oldest first.
 func (r *Records) ListPortals(ctx context.Context) ([]Portal, error) {
 	rows, err := r.db.SQL.QueryContext(ctx, "SELECT "+portalCols+" FROM portals ORDER BY created_at, id")

@@ -18,6 +18,9 @@ const (
 	OpSend   = "send"
 	OpEdit   = "edit"
 	OpDelete = "delete"
+	// OpRead shows the customer an agent read their message
+	// (connectors.ReadMarker).
+	OpRead = "read"
 )
 
 // SenderConfig tunes the outbound sender. Zero fields take the default.
@@ -230,6 +233,15 @@ func (s *Sender) handle(ctx context.Context, r queue.OutboundRequest) {
 		if err = json.Unmarshal(r.Payload, &del); err == nil {
 			if dl, ok := conn.(connectors.Deleter); ok {
 				err = dl.Delete(cctx, view, del)
+			} else {
+				err = connectors.ErrUnsupported
+			}
+		}
+	case OpRead:
+		var rd connectors.Read
+		if err = json.Unmarshal(r.Payload, &rd); err == nil {
+			if rm, ok := conn.(connectors.ReadMarker); ok {
+				err = rm.MarkRead(cctx, view, rd.ChatID, rd.MessageID)
 			} else {
 				err = connectors.ErrUnsupported
 			}

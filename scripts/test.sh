@@ -19,6 +19,18 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 export CONNECTOR_TEST_CHROMIUM="${CONNECTOR_TEST_CHROMIUM:-$(command -v chromium)}"
 
+# --- XMPP: the xmpp connector's tests run against a real Prosody --------
+# (connectors/xmpp/xmpptest writes its config into a temp dir and starts it
+# as its own process; the package's system service is not used).
+if ! command -v prosody >/dev/null 2>&1; then
+	echo "test: installing prosody (Debian package)" >&2
+	as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+	as_root apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq prosody >&2
+fi
+export CONNECTOR_TEST_PROSODY="${CONNECTOR_TEST_PROSODY:-$(command -v prosody)}"
+# --- end XMPP ------------------------------------------------------------
+
 if [ -z "${CONNECTOR_TEST_MYSQL_DSN:-}" ]; then
 	CONNECTOR_TEST_MYSQL_DSN="$(bash scripts/test-db.sh)"
 	export CONNECTOR_TEST_MYSQL_DSN

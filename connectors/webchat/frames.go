@@ -18,6 +18,7 @@ import (
 //	{"type":"hello","token":"…","after":12,"language":"de"}   first frame, always
 //	{"type":"message","id":"<client id>","text":"…","files":["upl_…"]}
 //	{"type":"ping"}
+//	{"type":"read","seq":13}   the visitor has seen the conversation up to seq (widget open, tab visible)
 //
 // Gateway → widget:
 //
@@ -38,6 +39,7 @@ const (
 	frameHello   = "hello"
 	frameMessage = "message"
 	framePing    = "ping"
+	frameRead    = "read"
 	frameReady   = "ready"
 	frameAck     = "ack"
 	frameTyping  = "typing"
@@ -64,6 +66,8 @@ type clientFrame struct {
 	ID    string   `json:"id,omitempty"`
 	Text  string   `json:"text,omitempty"`
 	Files []string `json:"files,omitempty"`
+	// read
+	Seq int64 `json:"seq,omitempty"`
 }
 
 // badFrame is a frame the gateway refuses; Code goes back to the widget.
@@ -140,6 +144,11 @@ func parseClientFrame(data []byte, maxText int) (clientFrame, error) {
 		return clientFrame{Type: f.Type, ID: f.ID, Text: f.Text, Files: f.Files}, nil
 	case framePing:
 		return clientFrame{Type: f.Type}, nil
+	case frameRead:
+		if f.Seq < 1 {
+			return clientFrame{}, &badFrame{codeInvalid, "read needs the seq seen, at least 1"}
+		}
+		return clientFrame{Type: f.Type, Seq: f.Seq}, nil
 	default:
 		return clientFrame{}, &badFrame{codeInvalid, fmt.Sprintf("unknown frame type %q", f.Type)}
 	}

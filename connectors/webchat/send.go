@@ -3,11 +3,13 @@ package webchat
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"path"
+	"strings"
 
 	"github.com/connector-gateway/connector/connectors"
 )
@@ -33,7 +35,7 @@ func (cn *Connector) Send(ctx context.Context, c connectors.Conn, m connectors.O
 		}
 		files = append(files, storedFile{URL: u.String(), Name: name, Mime: f.Mime})
 	}
-	msg, _, err := h.store.appendMessage(ctx, c.ID, m.ChatID, message{ID: newID("msg_"), From: fromAgent, Text: m.Text, Files: files})
+	msg, _, err := h.store.appendMessage(ctx, c.ID, m.ChatID, message{ID: replyID(m.RequestID), From: fromAgent, Text: m.Text, Files: files})
 	if errors.Is(err, errNotFound) {
 		return connectors.Delivery{}, &connectors.PermanentError{Err: fmt.Errorf("webchat: no visitor %s on this chat", m.ChatID)}
 	}
@@ -65,4 +67,16 @@ func (cn *Connector) FetchFile(ctx context.Context, c connectors.Conn, ref strin
 		return connectors.FileContent{}, err
 	}
 	return connectors.FileContent{Body: io.NopCloser(bytes.NewReader(u.Content)), Mime: servedMime(u.Mime), Size: u.Size}, nil
+}
+
+// replyID is the history id of the reply to a portal request: derived from
+// the request id, so a request carried out again (a gateway that crashed
+// after storing the reply, before recording it) finds the reply already
+// stored and the visitor sees it once. Without a request id, a fresh id.
+func replyID(requestID string) string {
+	if requestID == "" {
+		return newID("msg_")
+	}
+	sum := sha256.Sum256([]byte("webchat-reply:" + requestID))
+	return "msg_" + strings.ToLower(idEncoding.EncodeToString(sum[:16]))
 }

@@ -154,6 +154,12 @@ func (s *socket) read(ctx, wctx context.Context) {
 			s.answer(wctx, serverFrame{Type: frameError, Code: codeInvalid, Message: "hello was already said"})
 		case frameMessage:
 			s.message(ctx, wctx, f)
+		case frameRead:
+			if err := s.h.visitorRead(ctx, s.conn, s.visitor, f.Seq); err != nil {
+				// Best effort, like the widget's own badge: the next read
+				// frame covers this one.
+				s.h.log.Warn("widget: report a read", slog.String("connection", s.conn.ID), slog.Any("err", err))
+			}
 		}
 	}
 }

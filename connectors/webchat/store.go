@@ -368,3 +368,20 @@ func (s *store) readUpload(ctx context.Context, connID, visitorID, id string, co
 	u.At = time.UnixMilli(at).UTC()
 	return u, nil
 }
+
+// newestAgentMessageUpTo returns the id of the newest agent message of a
+// conversation at or before seq ("" when there is none).
+func (s *store) newestAgentMessageUpTo(ctx context.Context, connID, visitorID string, seq int64) (string, error) {
+	var id string
+	err := s.db.QueryRowContext(ctx, `SELECT m.message_id FROM webchat_messages m
+		JOIN webchat_conversations v ON v.id = m.conversation_id
+		WHERE m.conversation_id = ? AND v.connection_id = ? AND m.author = ? AND m.seq <= ?
+		ORDER BY m.seq DESC LIMIT 1`, visitorID, connID, fromAgent, seq).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("webchat: newest agent message: %w", err)
+	}
+	return id, nil
+}

@@ -49,7 +49,7 @@
   }
 
   var host = document.createElement('cgw-chat'), root, ui, cfg, profile = {}, token = load('token');
-  var ws, ready = false, backoff = 0, retry, hb, hbWait, tyT, lastSeq = 0, readSeq = +load('read') || 0;
+  var ws, ready = false, backoff = 0, retry, hb, hbWait, tyT, lastSeq = 0, readSeq = +load('read') || 0, toldSeq = 0;
   var seen = {}, byId = {}, pending = [], unread = 0, isOpen = load('open') === '1', title0 = null;
   host.setAttribute('data-widget', wid);
   host.style.cssText = 'all:initial!important;display:block!important';
@@ -197,7 +197,7 @@
   });
 
   function on(f) {
-    if (f.type === 'ready') { ready = true; backoff = 0; ui.st.hidden = true; state('connected'); flush(); }
+    if (f.type === 'ready') { ready = true; backoff = 0; ui.st.hidden = true; state('connected'); flush(); if (isOpen && !document.hidden) markRead(); }
     else if (f.type === 'message') show(f);
     else if (f.type === 'ack') { unpend(f.id); if (byId[f.id]) byId[f.id].classList.remove('pe'); }
     else if (f.type === 'typing') { ui.ty.hidden = false; clearTimeout(tyT); tyT = setTimeout(function () { ui.ty.hidden = true; }, 6000); scroll(); }
@@ -282,7 +282,9 @@
   function note(t) { var li = el('li', 'sys', t); ui.log.appendChild(li); scroll(); }
   function scroll() { ui.log.scrollTop = ui.log.scrollHeight; }
 
-  function markRead() { readSeq = Math.max(readSeq, lastSeq); save('read', readSeq); unread = 0; ui.b.hidden = true; }
+  function markRead() { readSeq = Math.max(readSeq, lastSeq); save('read', readSeq); unread = 0; ui.b.hidden = true; tellRead(); }
+  // The visitor saw the conversation up to readSeq: the gateway tells the portal (status.read).
+  function tellRead() { if (readSeq > toldSeq && ready && ws && ws.readyState === 1) { toldSeq = readSeq; ws.send(JSON.stringify({ type: 'read', seq: readSeq })); } }
   function notice() {
     unread++; ui.b.textContent = unread > 9 ? '9+' : String(unread); ui.b.hidden = false;
     if (document.hidden) { if (title0 == null) title0 = document.title; document.title = '(' + unread + ') ' + title0; }

@@ -38,6 +38,7 @@ type Server struct {
 	status   map[string]int // per line; 0 = 200
 	hang     map[string]time.Duration
 	events   map[string][]connectors.Event
+	pings    map[string]int
 	attempts []Attempt
 	badSigs  int
 	notify   chan struct{}
@@ -46,7 +47,7 @@ type Server struct {
 
 // New starts a portal; Close it with the test.
 func New(t testing.TB) *Server {
-	s := &Server{status: map[string]int{}, hang: map[string]time.Duration{}, events: map[string][]connectors.Event{}, notify: make(chan struct{}, 1)}
+	s := &Server{status: map[string]int{}, hang: map[string]time.Duration{}, events: map[string][]connectors.Event{}, pings: map[string]int{}, notify: make(chan struct{}, 1)}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.handle))
 	s.URL = s.srv.URL + "/gateway/batches"
 	t.Cleanup(s.srv.Close)
@@ -130,7 +131,15 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.attempts = append(s.attempts, Attempt{At: time.Now(), Line: b.Line, BatchID: b.ID, Events: len(b.Events), Answered: status})
 	if status/100 == 2 {
-		s.events[b.Line] = append(s.events[b.Line], b.Events...)
+		// Like a real portal: pings (the connection test) are acked and
+		// ignored, only counted.
+		for _, ev := range b.Events {
+			if ev.Type == connectors.TypePing {
+				s.pings[b.Line]++
+				continue
+			}
+			s.events[b.Line] = append(s.events[b.Line], ev)
+		}
 	}
 	s.mu.Unlock()
 	select {
@@ -145,6 +154,14 @@ func (s *Server) Events(line string) []connectors.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]connectors.Event(nil), s.events[line]...)
+}
+
+// Pings counts the connection test's pings acknowledged on a line (they
+// are not in Events).
+func (s *Server) Pings(line string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pings[line]
 }
 
 // Total counts acknowledged events over all lines.

@@ -14,16 +14,20 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/api/console"
 	"github.com/connector-gateway/connector/api/demo"
 	"github.com/connector-gateway/connector/api/metrics"
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/botframework"
 	"github.com/connector-gateway/connector/connectors/meta"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/connectors/twilio"
 	"github.com/connector-gateway/connector/connectors/webchat"
+	"github.com/connector-gateway/connector/connectors/xmpp"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/portal/tracing"
 	"github.com/connector-gateway/connector/portal/traffic"
@@ -43,13 +47,23 @@ func Registry(cfg Config, log *slog.Logger, store *Store, views *portal.Views) (
 	if err != nil {
 		return nil, err
 	}
+	bo := cfg.BotFramework
+	bo.Logger = log
+	bf, err := botframework.New(bo)
+	if err != nil {
+		return nil, err
+	}
 	tg := cfg.Telegram
 	tg.Logger = log
+	xo := cfg.XMPP
+	xo.Logger = log
 	return connectors.NewRegistry(
 		telegram.New(tg),
 		slack.New(cfg.Slack),
 		meta.NewWhatsApp(cfg.Meta), meta.NewMessenger(cfg.Meta), meta.NewInstagram(cfg.Meta),
 		twilio.New(cfg.Twilio),
+		xmpp.New(xo),
+		bf,
 		wc,
 	)
 }
@@ -65,6 +79,9 @@ type Store struct {
 	Outbound   *queue.Outbound
 	Polls      *queue.Polls
 	Keys       *queue.Keys
+	// Instances records the running processes and frees a dead one's
+	// leases (instance.go).
+	Instances *queue.Instances
 	// Inbox is the one way events enter Outbox.
 	Inbox *portal.Inbox
 }
@@ -114,7 +131,8 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger, onEnqueue func
 	}
 	polls := queue.NewPolls(db, nil)
 	return &Store{SecretsKey: key, DB: db, Records: portal.NewRecords(db, sealer, outbox, polls), Outbox: outbox,
-		Outbound: queue.NewOutbound(outbox), Polls: polls, Keys: queue.NewKeys(outbox), Inbox: portal.NewInbox(outbox)}, nil
+		Outbound: queue.NewOutbound(outbox), Polls: polls, Keys: queue.NewKeys(outbox), Inbox: portal.NewInbox(outbox),
+		Instances: queue.NewInstances(db, nil)}, nil
 }
 
 func loadKey(cfg Config, log *slog.Logger) (string, error) {
@@ -158,6 +176,9 @@ type App struct {
 	tracer    *tracing.Tracer
 	server    *http.Server
 	listener  net.Listener
+	// instance is this process's id: the owner of every lease it takes,
+	// kept alive by its heartbeat (instance.go).
+	instance string
 }
 
 // New builds the gateway and binds its listen address; Run serves.
@@ -165,7 +186,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log}
+	a := &App{cfg: cfg, log: log, instance: queue.NewInstanceID()}
 	// The dispatcher is made after the store but woken by it, so the
 	// callback reaches it through the App.
 	store, err := OpenStore(ctx, cfg, log, func(lines []queue.LineRef) {
@@ -193,7 +214,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	cache := portal.NewCache(store.Records, 2*time.Second)
 	m := metrics.New(store.DB.SQL)
 	m.Register(metrics.NewQueueCollector(store.Outbox, store.Outbound, log))
+	if bf, ok := reg.Get(botframework.Type); ok {
+		if bf, ok := bf.(*botframework.Connector); ok {
+			m.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "connector_botframework_channels_refused_total",
+				Help: "Bot Framework activities answered 200 and dropped because their connection does not accept their channel."},
+				func() float64 { return float64(bf.RefusedChannels()) }))
+		}
+	}
 	dcfg := cfg.Dispatch
+	dcfg.Owner = a.instance
 	a.tracer, err = tracing.New(ctx, cfg.Tracing, Version)
 	if err != nil {
 		store.Close()
@@ -206,19 +235,23 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.traffic = traffic.New(nil)
 	store.Inbox.Observe(a.traffic.Received)
 	dcfg.UserAgent, dcfg.Logger, dcfg.Observer = "connector-gateway/"+Version, log, traffic.Tee(m, a.traffic)
-	a.dispatcher, err = portal.NewDispatcher(store.Outbox, cache, dcfg)
+	// Batches read the portal row each time (not the timed cache), so a
+	// secret rotation is in force for the very next batch.
+	a.dispatcher, err = portal.NewDispatcher(store.Outbox, portal.NewBatchPortals(store.Records), dcfg)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
 	a.woken.Store(a.dispatcher)
 	scfg := cfg.Send
+	scfg.Owner = a.instance
 	scfg.Logger, scfg.Observer = log, m
 	if a.tracer != nil {
 		scfg.Tracer = a.tracer
 	}
 	a.sender = portal.NewSender(store.Outbound, store.Records, reg, views, scfg)
 	rcfg := cfg.Poll
+	rcfg.Owner = a.instance
 	rcfg.Logger = log
 	a.receivers = portal.NewReceivers(store.Polls, store.Inbox, store.Records, reg, views, rcfg)
 	lifecycle := portal.NewLifecycle(portal.LifecycleDeps{
@@ -294,6 +327,18 @@ func (a *App) ready(ctx context.Context) error {
 // close the connectors, flush the outbox, close the database. Pollers of every active polling
 // connection start at once (where no other process holds them).
 func (a *App) Run(ctx context.Context) error {
+	// Before any worker claims: free what dead processes held.
+	if err := a.startInstance(ctx); err != nil {
+		a.log.Error("instance registry; a dead predecessor's leases run out instead", slog.Any("err", err))
+	}
+	// The heartbeat outlives the workers: a process draining is alive.
+	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBeat()
+	beatDone := make(chan struct{})
+	go func() {
+		defer close(beatDone)
+		a.heartbeat(beatCtx)
+	}()
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var wg sync.WaitGroup
@@ -370,6 +415,14 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	stopWork()
 	wg.Wait()
+	stopBeat()
+	<-beatDone
+	// Every lease was given back: nothing for others to release.
+	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if rerr := a.store.Instances.Remove(rctx, a.instance); rerr != nil {
+		a.log.Warn("instance registry", slog.Any("err", rerr))
+	}
+	rcancel()
 	if terr := a.tracer.Shutdown(sctx); terr != nil {
 		a.log.Warn("tracing shutdown", slog.Any("err", terr))
 	}

@@ -123,7 +123,7 @@ func TestTelegramTestConnection(t *testing.T) {
 		if err := w.Client.Do(ctx, "POST", "/v1/connections/"+w.Conns[0]+"/test", nil, &rep, nil); err != nil {
 			t.Fatal(err)
 		}
-		if rep.OK || len(rep.Checks) != 2 || rep.Checks[1].OK || !strings.Contains(rep.Checks[1].Detail, "crm.other.example") || rep.Checks[1].Fix == "" {
+		if rep.OK || len(rep.Checks) != 3 || rep.Checks[1].OK || !strings.Contains(rep.Checks[1].Detail, "crm.other.example") || rep.Checks[1].Fix == "" {
 			t.Errorf("report = %+v", rep)
 		}
 

@@ -11,11 +11,13 @@ import (
 
 	"github.com/connector-gateway/connector/api"
 	"github.com/connector-gateway/connector/api/console"
+	"github.com/connector-gateway/connector/connectors/botframework"
 	"github.com/connector-gateway/connector/connectors/meta"
 	"github.com/connector-gateway/connector/connectors/slack"
 	"github.com/connector-gateway/connector/connectors/telegram"
 	"github.com/connector-gateway/connector/connectors/twilio"
 	"github.com/connector-gateway/connector/connectors/webchat"
+	"github.com/connector-gateway/connector/connectors/xmpp"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/portal/tracing"
 	"github.com/connector-gateway/connector/queue"
@@ -37,6 +39,7 @@ type Config struct {
 	Secrets  SecretsConfig  `mapstructure:"secrets"`
 	Log      LogConfig      `mapstructure:"log"`
 	Debug    DebugConfig    `mapstructure:"debug"`
+	Instance InstanceConfig `mapstructure:"instance"`
 
 	// Each package's own configuration, documented (with its defaults and
 	// checks) where it is used.
@@ -52,7 +55,10 @@ type Config struct {
 	Webchat  webchat.Options         `mapstructure:"webchat"`
 	Meta     meta.Options            `mapstructure:"meta"`
 	Twilio   twilio.Options          `mapstructure:"twilio"`
-	Tracing  tracing.Config          `mapstructure:"tracing"`
+	XMPP     xmpp.Options            `mapstructure:"xmpp"`
+
+	BotFramework botframework.Options `mapstructure:"botframework"`
+	Tracing      tracing.Config       `mapstructure:"tracing"`
 
 	// Demo runs the built-in demo portal; set by `connector demo`, not a
 	// config key.
@@ -100,21 +106,24 @@ type LogConfig struct {
 // of the config file appears in it.
 func Defaults() Config {
 	return Config{
-		Addr:     "127.0.0.1:8080",
-		Database: DatabaseConfig{Driver: sqldb.DriverSQLite, DSN: "connector.db"},
-		Log:      LogConfig{Level: "info", Format: "text"},
-		Queue:    queue.DefaultConfig(),
-		Dispatch: portal.DefaultDispatcherConfig(),
-		Send:     portal.DefaultSenderConfig(),
-		Poll:     portal.DefaultReceiversConfig(),
-		Files:    portal.DefaultFileLinksConfig(),
-		HTTP:     api.DefaultConfig(),
-		Console:  console.DefaultConfig(),
-		Telegram: telegram.DefaultOptions(),
-		Slack:    slack.DefaultOptions(),
-		Webchat:  webchat.DefaultOptions(),
-		Meta:     meta.DefaultOptions(),
-		Twilio:   twilio.DefaultOptions(),
+		Addr:         "127.0.0.1:8080",
+		Database:     DatabaseConfig{Driver: sqldb.DriverSQLite, DSN: "connector.db"},
+		Log:          LogConfig{Level: "info", Format: "text"},
+		Instance:     DefaultInstanceConfig(),
+		Queue:        queue.DefaultConfig(),
+		Dispatch:     portal.DefaultDispatcherConfig(),
+		Send:         portal.DefaultSenderConfig(),
+		Poll:         portal.DefaultReceiversConfig(),
+		Files:        portal.DefaultFileLinksConfig(),
+		HTTP:         api.DefaultConfig(),
+		Console:      console.DefaultConfig(),
+		Telegram:     telegram.DefaultOptions(),
+		Slack:        slack.DefaultOptions(),
+		Webchat:      webchat.DefaultOptions(),
+		Meta:         meta.DefaultOptions(),
+		Twilio:       twilio.DefaultOptions(),
+		XMPP:         xmpp.DefaultOptions(),
+		BotFramework: botframework.DefaultOptions(),
 	}
 }
 
@@ -159,7 +168,7 @@ func (c *Config) Validate() error {
 	}{
 		{"queue", c.Queue}, {"dispatch", c.Dispatch}, {"send", c.Send}, {"poll", c.Poll}, {"files", c.Files}, {"http", c.HTTP},
 		{"console", c.Console}, {"telegram", c.Telegram}, {"slack", c.Slack}, {"webchat", c.Webchat}, {"meta", c.Meta},
-		{"twilio", c.Twilio}, {"tracing", c.Tracing},
+		{"twilio", c.Twilio}, {"xmpp", c.XMPP}, {"botframework", c.BotFramework}, {"tracing", c.Tracing}, {"instance", c.Instance},
 	}
 	for _, sec := range sections {
 		if err := sec.v.Validate(); err != nil {

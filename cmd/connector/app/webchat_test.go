@@ -44,6 +44,30 @@ func delivered(p *portaltest.Server, line string) int {
 	return n
 }
 
+// lastDeliveredID is the message id of the newest status.delivered.
+func lastDeliveredID(p *portaltest.Server, line string) string {
+	id := ""
+	for _, ev := range p.Events(line) {
+		if ev.Type == connectors.TypeStatusDelivered && ev.Status != nil && len(ev.Status.MessengerMessageIDs) > 0 {
+			id = ev.Status.MessengerMessageIDs[0]
+		}
+	}
+	return id
+}
+
+// readIDs are the message ids status.read events named.
+func readIDs(p *portaltest.Server, line string) map[string]bool {
+	m := map[string]bool{}
+	for _, ev := range p.Events(line) {
+		if ev.Type == connectors.TypeStatusRead && ev.Status != nil {
+			for _, id := range ev.Status.MessengerMessageIDs {
+				m[id] = true
+			}
+		}
+	}
+	return m
+}
+
 // waitMessage waits for the portal to hold n visitor messages and returns
 // the last.
 func waitMessage(t testing.TB, p *portaltest.Server, line string, n int) connectors.Event {
@@ -138,6 +162,11 @@ func TestWidgetInBrowser(t *testing.T) {
 		if !p.WaitFor(10*time.Second, func() bool { return delivered(p, w.Line) == 1 }) {
 			t.Fatal("no status.delivered for the reply")
 		}
+		// The visitor saw it (panel open, tab visible): the portal hears so.
+		replyID := lastDeliveredID(p, w.Line)
+		if !p.WaitFor(10*time.Second, func() bool { return readIDs(p, w.Line)[replyID] }) {
+			t.Fatalf("no status.read for the reply %s the visitor saw: %v", replyID, readIDs(p, w.Line))
+		}
 
 		// The agent's typing indicator.
 		if err := w.Client.Do(context.Background(), "POST", "/v1/connections/"+w.Conn+"/typing", map[string]string{"chat_id": chat}, nil, nil); err != nil {
@@ -194,8 +223,18 @@ func TestWidgetInBrowser(t *testing.T) {
 		w.reply(t, chat, last)
 		waitJS(t, a, "the unread badge", `(() => { const b = `+widgetRoot+`.querySelector('.b'); return !b.hidden && b.textContent === '1'; })()`, 20*time.Second)
 		shot(t, a, "widget-"+b.Driver+"-closed-unread.png")
+		if !p.WaitFor(10*time.Second, func() bool { return delivered(p, w.Line) == 5 }) {
+			t.Fatal("no status.delivered for the reply to the closed panel")
+		}
+		unseen := lastDeliveredID(p, w.Line)
+		if readIDs(p, w.Line)[unseen] {
+			t.Fatal("status.read for a reply the visitor has not seen (panel closed)")
+		}
 		do(t, a, "open the chat again", chromedp.Click(launcher()))
 		waitJS(t, a, "the badge to clear", widgetRoot+`.querySelector('.b').hidden`, 5*time.Second)
+		if !p.WaitFor(10*time.Second, func() bool { return readIDs(p, w.Line)[unseen] }) {
+			t.Fatalf("no status.read once the visitor opened the panel on %s", unseen)
+		}
 
 		// A reload shows the whole conversation, in order, each message once.
 		history := []string{greeting, first, answer, xss, xss, pwned, link, "receipt-42.html", last}
@@ -334,7 +373,7 @@ func TestWidgetRefusedOrigin(t *testing.T) {
 	if err := w.Client.Do(context.Background(), "POST", "/v1/connections/"+w.Conn+"/test", nil, &rep, nil); err != nil {
 		t.Fatal(err)
 	}
-	if !rep.OK || len(rep.Checks) != 3 || !strings.Contains(rep.Checks[0].Detail, allowed.srv.URL) {
+	if !rep.OK || len(rep.Checks) != 4 || !strings.Contains(rep.Checks[0].Detail, allowed.srv.URL) {
 		t.Fatalf("test report %+v", rep)
 	}
 }

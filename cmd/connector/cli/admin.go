@@ -165,7 +165,7 @@ func connectionCmd() *cobra.Command {
 }
 
 func deadLettersCmd() *cobra.Command {
-	c := &cobra.Command{Use: "deadletters", Short: "List and replay events that expired undelivered"}
+	c := &cobra.Command{Use: "deadletters", Short: "List, replay and purge events that expired undelivered"}
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List a line's dead letters",
@@ -213,6 +213,6 @@ func deadLettersCmd() *cobra.Command {
 	}
 	replay.Flags().String("line", "", "line id (required)")
 	_ = replay.MarkFlagRequired("line")
-	c.AddCommand(list, replay)
+	c.AddCommand(list, replay, purgeDeadLettersCmd())
 	return c
 }

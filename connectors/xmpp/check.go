@@ -1,0 +1,151 @@
+package xmpp
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+
+	"github.com/connector-gateway/connector/connectors"
+)
+
+// Test implements connectors.Connector: it logs in with the connection's
+// settings, asks whether the server archives the account's messages, and
+// finds the group chat service, and says what it found in plain words.
+func (cn *Connector) Test(ctx context.Context, c connectors.Conn) (connectors.TestReport, error) {
+	var r connectors.TestReport
+	st, fe := parseSettings(c.Settings)
+	if fe != nil {
+		r.Checks = append(r.Checks, connectors.Check{Name: "Settings", Detail: fe.Error(), Fix: "Correct the fields named above."})
+		return r, nil
+	}
+	sess, err := cn.dial(ctx, st)
+	if err != nil {
+		chk := connectors.Check{Name: "Log in as " + st.JID.String(), Detail: err.Error()}
+		if errors.Is(err, errAuth) && st.Mode == ModeComponent {
+			chk.Fix = "Check that component_secret matches the server's config for " + st.JID.String() + "."
+		} else if errors.Is(err, errAuth) {
+			chk.Fix = "Check the password; create the account on the server if it does not exist (prosodyctl adduser " + st.JID.String() + ")."
+		} else {
+			chk.Fix = "Check that " + st.Server + " is the server's client port (5222) and reachable from the gateway, and that it offers TLS."
+		}
+		r.Checks = append(r.Checks, chk)
+		return r, nil
+	}
+	done := make(chan struct{})
+	go func() { _ = sess.Serve(nil); close(done) }()
+	defer func() { _ = sess.Close(); <-done; _ = sess.Conn().Close() }()
+	r.Checks = append(r.Checks, connectors.Check{Name: "Log in as " + st.JID.String(), OK: true, Detail: "Logged in on " + st.Server + "."})
+	if st.Mode == ModeComponent {
+		r.Checks[0].Detail = "Connected as component " + st.JID.String() + " on " + st.Server + "."
+		r.Checks = append(r.Checks, connectors.Check{Name: "Message archive", OK: true,
+			Detail: "Components have no archive at the server: messages sent while the gateway is away are bounced to their senders, not kept."})
+		r.OK = true
+		return r, nil
+	}
+
+	info, err := discoInfo(ctx, sess, st.JID)
+	archive := connectors.Check{Name: "Message archive", OK: err == nil && info.has(nsMAM)}
+	if archive.OK {
+		archive.Detail = "The server archives the account's messages, so nothing is lost while the gateway is offline."
+	} else {
+		archive.Detail = "The server keeps no archive (XEP-0313) for this account."
+		archive.Fix = `Enable mod_mam on the server (Prosody: add "mam" to modules_enabled).`
+	}
+	r.Checks = append(r.Checks, archive)
+
+	muc, err := findMUC(ctx, sess, st)
+	chk := connectors.Check{Name: "Group chat service", OK: err == nil && muc != ""}
+	switch {
+	case chk.OK:
+		chk.Detail = "Rooms are served by " + muc + "."
+	case err != nil:
+		chk.Detail, chk.Fix = "Could not ask the server: "+err.Error(), "Try again; if it persists, check the server's log."
+	default:
+		chk.Detail = "The server lists no group chat service."
+		chk.Fix = `Add a MUC component (Prosody: Component "conference.` + st.JID.Domainpart() + `" "muc") or name one in the settings.`
+	}
+	r.Checks = append(r.Checks, chk)
+	r.OK = r.Checks[0].OK && archive.OK // group chat is optional for 1:1 chats
+	return r, nil
+}
+
+type discoResult struct {
+	Identities []struct {
+		Category string `xml:"category,attr"`
+	} `xml:"identity"`
+	Features []struct {
+		Var string `xml:"var,attr"`
+	} `xml:"feature"`
+	Items []struct {
+		JID string `xml:"jid,attr"`
+	} `xml:"item"`
+}
+
+func (d discoResult) has(feature string) bool {
+	for _, f := range d.Features {
+		if f.Var == feature {
+			return true
+		}
+	}
+	return false
+}
+
+func (d discoResult) is(category string) bool {
+	for _, i := range d.Identities {
+		if i.Category == category {
+			return true
+		}
+	}
+	return false
+}
+
+func disco(ctx context.Context, s *xmpp.Session, to jid.JID, ns string) (discoResult, error) {
+	// UnmarshalIQElement decodes the answer's payload, the <query/>.
+	var res discoResult
+	q := xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: ns, Local: "query"}})
+	err := s.UnmarshalIQElement(ctx, q, stanza.IQ{Type: stanza.GetIQ, To: to}, &res)
+	return res, err
+}
+
+func discoInfo(ctx context.Context, s *xmpp.Session, to jid.JID) (discoResult, error) {
+	return disco(ctx, s, to, "http://jabber.org/protocol/disco#info")
+}
+
+// findMUC returns the configured group chat service if it answers as one,
+// else the first of the server's items that does.
+func findMUC(ctx context.Context, s *xmpp.Session, st settings) (string, error) {
+	if st.MUC != "" {
+		j, err := jid.Parse(st.MUC)
+		if err != nil {
+			return "", err
+		}
+		info, err := discoInfo(ctx, s, j)
+		if err != nil {
+			return "", fmt.Errorf("%s does not answer: %w", st.MUC, err)
+		}
+		if !info.is("conference") {
+			return "", nil
+		}
+		return st.MUC, nil
+	}
+	items, err := disco(ctx, s, st.JID.Domain(), "http://jabber.org/protocol/disco#items")
+	if err != nil {
+		return "", err
+	}
+	for _, it := range items.Items {
+		j, err := jid.Parse(it.JID)
+		if err != nil {
+			continue
+		}
+		if info, err := discoInfo(ctx, s, j); err == nil && info.is("conference") {
+			return it.JID, nil
+		}
+	}
+	return "", nil
+}

@@ -1,0 +1,133 @@
+package xmpp_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/xmpp"
+	"github.com/connector-gateway/connector/connectors/xmpp/xmpptest"
+)
+
+func poolConn(srv *xmpptest.Server, size string) connectors.Conn {
+	c := conn(srv, &memCursor{})
+	c.Settings["room_pool"] = size
+	return c
+}
+
+func openRoom(t *testing.T, cn *xmpp.Connector, c connectors.Conn) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		room, err := cn.OpenConversation(ctx, c)
+		cancel()
+		if err == nil {
+			return room
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("open conversation: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond) // the pool is not loaded yet
+	}
+}
+
+// The room pool against Prosody's MUC: 20 concurrent conversations get 20
+// distinct rooms from a pool of 5, which refills; a visitor in a room
+// reaches the portal and gets its reply; closing returns nothing stale to
+// the pool; lifecycle events come opened → closed per room; the pool's
+// state survives a restart of the poller.
+func TestRoomPool(t *testing.T) {
+	srv := xmpptest.Start(t, map[string]string{"gw": gwPass, "alice": alicePass})
+	cn := xmpp.New(xmpp.Options{Logger: testLog()})
+	t.Cleanup(func() { _ = cn.Close() })
+	sink := newSink()
+	c := poolConn(srv, "5")
+	if _, err := cn.ValidateSettings(c.Settings); err != nil {
+		t.Fatal(err)
+	}
+	p := startPoll(t, cn, c, sink)
+	first := openRoom(t, cn, c)
+
+	rooms := map[string]bool{first: true}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 19 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := openRoom(t, cn, c)
+			mu.Lock()
+			defer mu.Unlock()
+			if rooms[r] {
+				t.Errorf("room %s handed out twice", r)
+			}
+			rooms[r] = true
+		}()
+	}
+	wg.Wait()
+	if len(rooms) != 20 {
+		t.Fatalf("%d distinct rooms for 20 conversations", len(rooms))
+	}
+
+	// A visitor joins the first room and writes; the portal answers there.
+	alice := xmpptest.Dial(t, srv, "alice", alicePass)
+	alice.Send(fmt.Sprintf(`<presence xmlns="jabber:client" to="%s/Visitor"><x xmlns="http://jabber.org/protocol/muc"/></presence>`, first))
+	time.Sleep(300 * time.Millisecond)
+	alice.Send(fmt.Sprintf(`<message xmlns="jabber:client" to="%s" type="groupchat" id="v1"><body>I need help</body></message>`, first))
+	evs := sink.waitFor(t, 10*time.Second, func(evs []connectors.Event) bool { return countType(evs, connectors.TypeMessageCreated) == 1 })
+	for _, e := range evs {
+		if e.Type == connectors.TypeMessageCreated && (e.Chat.ID != first || e.User.Name != "Visitor" || e.Message.Text != "I need help") {
+			t.Fatalf("room message %+v %+v %+v", e.Chat, e.User, e.Message)
+		}
+	}
+	if _, err := cn.Send(context.Background(), c, connectors.Outbound{ChatID: first, Text: "An agent is here", RequestID: "rp"}); err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := alice.WaitFor(10*time.Second, func(m xmpptest.Message) bool { return m.Body == "An agent is here" }); !ok || m.Type != "groupchat" {
+		t.Fatalf("visitor did not get the reply: %+v", m)
+	}
+
+	for r := range rooms {
+		if err := cn.CloseConversation(context.Background(), c, r); err != nil {
+			t.Fatalf("close %s: %v", r, err)
+		}
+	}
+	if err := cn.CloseConversation(context.Background(), c, first); err == nil {
+		t.Error("closing a closed conversation succeeded")
+	}
+	evs = sink.all()
+	opened, closed := map[string]int{}, map[string]int{}
+	for i, e := range evs {
+		switch e.Type {
+		case connectors.TypeConversationOpened:
+			opened[e.Chat.ID] = i + 1
+			if e.Conversation.State != "active" || e.Conversation.OpenedAt.IsZero() {
+				t.Errorf("opened %+v", e.Conversation)
+			}
+		case connectors.TypeConversationClosed:
+			closed[e.Chat.ID] = i + 1
+			if e.Conversation.State != "closed" || e.Conversation.ClosedAt == nil || e.Conversation.Reason != "portal" {
+				t.Errorf("closed %+v", e.Conversation)
+			}
+		}
+	}
+	for r := range rooms {
+		if opened[r] == 0 || closed[r] == 0 || opened[r] > closed[r] {
+			t.Errorf("room %s: opened at %d, closed at %d", r, opened[r], closed[r])
+		}
+	}
+
+	// After a restart of the poller the pool is the one it stored: the
+	// next conversation gets a room made before the restart.
+	p.stop(t)
+	startPoll(t, cn, c, sink)
+	again := openRoom(t, cn, c)
+	if rooms[again] {
+		t.Errorf("a closed room %s was handed out again", again)
+	}
+	t.Logf("20 conversations through a pool of 5; after restart got %s", again)
+}
