@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/queue"
@@ -21,6 +22,34 @@ type Inbox struct {
 	heard func(portalID, lineID string, events []connectors.Event, added int)
 	// tracer, when set, traces each Put.
 	tracer EnqueueTracer
+	// note, when set, records the virtual channels connections receive
+	// from; noted holds the pairs already recorded by this process.
+	note  func(ctx context.Context, connectionID, channel string) error
+	noted sync.Map
+}
+
+// NoteChannels has the inbox record, once per process, each virtual
+// channel a connection receives from (an event whose channel is not its
+// connector's own name, as "botframework.msteams"), so the console can show
+// them. A failed note is tried again with the next event of the pair.
+func (in *Inbox) NoteChannels(fn func(ctx context.Context, connectionID, channel string) error) {
+	in.note = fn
+}
+
+func (in *Inbox) noteChannels(ctx context.Context, events []connectors.Keyed) {
+	for _, k := range events {
+		ev := &k.Event
+		if ev.Channel == "" || ev.Channel == ev.Connector || ev.Connection == "" {
+			continue
+		}
+		pair := ev.Connection + "\x00" + ev.Channel
+		if _, seen := in.noted.Load(pair); seen {
+			continue
+		}
+		if err := in.note(ctx, ev.Connection, ev.Channel); err == nil {
+			in.noted.Store(pair, struct{}{})
+		}
+	}
 }
 
 // Trace has t trace every Put. Call it before the inbox is used.
@@ -53,6 +82,9 @@ func (in *Inbox) Put(ctx context.Context, portalID, lineID string, events []conn
 		defer func() { end(added, err) }()
 	}
 	added, err = in.outbox.Enqueue(ctx, rows)
+	if err == nil && in.note != nil {
+		in.noteChannels(ctx, events)
+	}
 	if err == nil && in.heard != nil {
 		evs := make([]connectors.Event, len(events))
 		for i, k := range events {

@@ -640,3 +640,37 @@ func (r *Records) Stopped(ctx context.Context, id, reason string) error {
 	r.inbox.Notify(lines)
 	return nil
 }
+
+// NoteChannel records that a connection received from a virtual channel
+// (idempotent: the first sighting is kept).
+func (r *Records) NoteChannel(ctx context.Context, connectionID, channel string) error {
+	_, err := r.db.SQL.ExecContext(ctx, r.db.Dialect.InsertIgnore()+" connection_channels (connection_id, channel, first_seen) VALUES (?, ?, ?)",
+		connectionID, channel, r.now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("portal: note channel: %w", err)
+	}
+	return nil
+}
+
+// Channels returns the virtual channels each connection received from,
+// sorted, by connection id ("" for every connection).
+func (r *Records) Channels(ctx context.Context, connectionID string) (map[string][]string, error) {
+	q, args := "SELECT connection_id, channel FROM connection_channels ORDER BY connection_id, channel", []any{}
+	if connectionID != "" {
+		q, args = "SELECT connection_id, channel FROM connection_channels WHERE connection_id = ? ORDER BY channel", []any{connectionID}
+	}
+	rows, err := r.db.SQL.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("portal: channels: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var id, ch string
+		if err := rows.Scan(&id, &ch); err != nil {
+			return nil, err
+		}
+		out[id] = append(out[id], ch)
+	}
+	return out, rows.Err()
+}

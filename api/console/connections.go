@@ -24,6 +24,8 @@ type connView struct {
 	// Shown are the non-secret settings; Secrets say only "set" or "not set".
 	Shown, Secrets []keyValue
 	LastReceived   time.Time
+	// Channels are the virtual channels the connection received from.
+	Channels []string
 }
 
 // connectionOf loads the connection named by id with its line, portal and
@@ -57,6 +59,12 @@ func (c *base) connectionOf(w http.ResponseWriter, r *http.Request, s *session, 
 		c.internal(w, r, s, "read the connection", err)
 		return v, nil, false
 	}
+	chans, err := c.deps.Records.Channels(ctx, cn.ID)
+	if err != nil {
+		c.internal(w, r, s, "read the connection", err)
+		return v, nil, false
+	}
+	v.Channels = chans[cn.ID]
 	v.EntryURL = c.deps.Views.EntryURL(cn)
 	v.Snippet = c.deps.Views.Snippet(impl, cn)
 	v.Shown, v.Secrets = publicSettings(v.Connector, cn.Settings)

@@ -173,7 +173,9 @@ func TestFormGeneratedFromDescription(t *testing.T) {
 
 	// Change settings: the stored secret is shown only as "set".
 	b.Click("change settings", "#change-settings")
-	b.WaitFor("settings form", `location.pathname.endsWith("/settings")`, 10*time.Second)
+	// Wait for the form itself, not only the URL: under load the old page
+	// can still be on screen when the location has changed.
+	b.WaitFor("settings form", `location.pathname.endsWith("/settings") && document.readyState === "complete" && document.body.innerText.includes("API key (required)")`, 10*time.Second)
 	if page := b.PageText(); strings.Contains(page, "acme-key-wrong-one") || !strings.Contains(page, "API key (required) set") {
 		t.Fatalf("settings page shows the secret, or not its state:\n%s", page)
 	}

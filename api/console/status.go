@@ -49,6 +49,9 @@ type lineRow struct {
 type connRow struct {
 	Conn  portal.Connection
 	Title string
+	// Channels are the virtual channels the connection received from
+	// (a Bot Framework bot: botframework.msteams, …).
+	Channels []string
 }
 
 // State is the connection's state for people: "ok", "not active", "error",
@@ -82,6 +85,10 @@ func (c *adminPages) collectStatus(ctx context.Context) (statusView, error) {
 		return v, err
 	}
 	queues, err := c.deps.Outbox.Statuses(ctx)
+	if err != nil {
+		return v, err
+	}
+	channels, err := c.deps.Records.Channels(ctx, "")
 	if err != nil {
 		return v, err
 	}
@@ -120,7 +127,7 @@ func (c *adminPages) collectStatus(ctx context.Context) (statusView, error) {
 		if impl, ok := c.deps.Registry.Get(cn.Connector); ok {
 			title = impl.Describe().Title
 		}
-		lr.Conns = append(lr.Conns, &connRow{Conn: cn, Title: title})
+		lr.Conns = append(lr.Conns, &connRow{Conn: cn, Title: title, Channels: channels[cn.ID]})
 	}
 	for _, pr := range v.Portals {
 		for _, lr := range pr.Lines {

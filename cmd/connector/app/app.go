@@ -130,8 +130,11 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger, onEnqueue func
 		return nil, err
 	}
 	polls := queue.NewPolls(db, nil)
-	return &Store{SecretsKey: key, DB: db, Records: portal.NewRecords(db, sealer, outbox, polls), Outbox: outbox,
-		Outbound: queue.NewOutbound(outbox), Polls: polls, Keys: queue.NewKeys(outbox), Inbox: portal.NewInbox(outbox),
+	records := portal.NewRecords(db, sealer, outbox, polls)
+	inbox := portal.NewInbox(outbox)
+	inbox.NoteChannels(records.NoteChannel)
+	return &Store{SecretsKey: key, DB: db, Records: records, Outbox: outbox,
+		Outbound: queue.NewOutbound(outbox), Polls: polls, Keys: queue.NewKeys(outbox), Inbox: inbox,
 		Instances: queue.NewInstances(db, nil)}, nil
 }
 
