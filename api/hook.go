@@ -47,21 +47,25 @@ func (s *hooks) hook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cannot read body", http.StatusBadRequest)
 		return
 	}
-	log := s.logger(r).With(slog.String("connection", conn.ID), slog.String("connector", conn.Connector))
+	// The request's logger is built only on the paths that log: With costs
+	// allocations on every webhook otherwise.
+	log := func() *slog.Logger {
+		return s.logger(r).With(slog.String("connection", conn.ID), slog.String("connector", conn.Connector))
+	}
 	in, err := recv.Parse(ctx, s.Views.Conn(conn), s.webhookRequest(r, body))
 	switch {
 	case errors.Is(err, connectors.ErrUnauthorized):
 		s.refused(conn.Connector, "unauthorized")
-		log.Warn("hook: refused request with a bad secret or signature")
+		log().Warn("hook: refused request with a bad secret or signature")
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	case errors.Is(err, connectors.ErrMalformed):
 		s.refused(conn.Connector, "malformed")
-		log.Info("hook: malformed payload", slog.Any("err", err))
+		log().Info("hook: malformed payload", slog.Any("err", err))
 		http.Error(w, "malformed payload", http.StatusBadRequest)
 		return
 	case err != nil:
-		log.Error("hook: parse", slog.Any("err", err))
+		log().Error("hook: parse", slog.Any("err", err))
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
@@ -71,7 +75,7 @@ func (s *hooks) hook(w http.ResponseWriter, r *http.Request) {
 			// The messenger retries on a non-2xx answer; dedupe absorbs a
 			// retry of something that did commit.
 			s.refused(conn.Connector, "unavailable")
-			log.Error("hook: enqueue", slog.Any("err", err))
+			log().Error("hook: enqueue", slog.Any("err", err))
 			http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 			return
 		}

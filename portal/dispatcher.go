@@ -242,20 +242,29 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			if err != nil {
 				d.cfg.Logger.Error("dispatcher: claim", slog.Any("err", err))
 			}
+			// And one statement reads their first batches (a worker whose
+			// batch is missing reads its own).
+			for _, l := range leases {
+				d.observe(l.LineID)
+			}
+			first, err := d.outbox.NextLines(context.WithoutCancel(ctx), leases, d.cfg.BatchSize)
+			if err != nil {
+				d.cfg.Logger.Error("dispatcher: read batches", slog.Any("err", err))
+			}
 			got := map[string]bool{}
 			for _, l := range leases {
 				got[l.LineID] = true
 				wg.Add(1)
-				go func(l *queue.Lease) {
+				go func(l *queue.Lease, b *queue.Batch) {
 					defer wg.Done()
 					r := queue.LineRef{LineID: l.LineID, PortalID: l.PortalID}
-					drop := d.deliverLine(ctx, l)
+					drop := d.deliverLine(ctx, l, b)
 					d.finish(r, drop)
 					select {
 					case done <- struct{}{}:
 					default:
 					}
-				}(l)
+				}(l, first[l.LineID])
 			}
 			for _, r := range lines {
 				if !got[r.LineID] {
@@ -344,10 +353,14 @@ func (d *Dispatcher) finish(r queue.LineRef, dropHint bool) {
 // deliverLine drains one claimed line while the portal acknowledges,
 // holding its lease throughout. It reports whether the line's hint should be
 // dropped regardless of new wake-ups (the line is failing: the scan finds it
-// again when it can be worked).
-func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease) (drop bool) {
+// again when it can be worked). first, when not nil, is the line's first
+// batch, read (after observe) together with other lines' by the claimer.
+func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease, first *queue.Batch) (drop bool) {
 	r := queue.LineRef{LineID: lease.LineID, PortalID: lease.PortalID}
-	log := d.cfg.Logger.With(slog.String("line", r.LineID), slog.String("portal", r.PortalID))
+	// Built only when something is logged.
+	log := func() *slog.Logger {
+		return d.cfg.Logger.With(slog.String("line", r.LineID), slog.String("portal", r.PortalID))
+	}
 	// Queue bookkeeping must complete even while shutting down, so it runs
 	// on a context that is not cancelled with ctx.
 	bg := context.WithoutCancel(ctx)
@@ -356,10 +369,14 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease) (drop 
 			_ = d.outbox.Release(bg, lease)
 			return true
 		}
-		d.observe(r.LineID)
-		batch, err := d.outbox.Next(bg, lease, d.cfg.BatchSize)
+		batch, err := first, error(nil)
+		if first == nil {
+			d.observe(r.LineID)
+			batch, err = d.outbox.Next(bg, lease, d.cfg.BatchSize)
+		}
+		first = nil
 		if err != nil {
-			log.Error("dispatcher: read batch", slog.Any("err", err))
+			log().Error("dispatcher: read batch", slog.Any("err", err))
 			_ = d.outbox.Release(bg, lease)
 			return true
 		}
@@ -383,13 +400,13 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease) (drop 
 			if errors.As(err, &ge) {
 				// Our own fault (database, secrets): not the portal's, so no
 				// lock-out; the line is tried again at the next scan.
-				log.Error("dispatcher: cannot prepare batch", slog.Any("err", err))
+				log().Error("dispatcher: cannot prepare batch", slog.Any("err", err))
 				_ = d.outbox.Release(bg, lease)
 				return true
 			}
 			lo, ferr := d.outbox.Fail(bg, batch, err.Error())
 			if ferr != nil {
-				log.Error("dispatcher: record failure", slog.Any("err", ferr))
+				log().Error("dispatcher: record failure", slog.Any("err", ferr))
 				return true
 			}
 			if !lo.Until.IsZero() {
@@ -398,9 +415,9 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease) (drop 
 				d.mu.Unlock()
 			}
 			if lo.Expired > 0 {
-				log.Warn("dispatcher: events expired into dead letters", slog.Int64("events", lo.Expired), slog.String("reason", err.Error()))
+				log().Warn("dispatcher: events expired into dead letters", slog.Int64("events", lo.Expired), slog.String("reason", err.Error()))
 			} else {
-				log.Warn("dispatcher: delivery failed, line locked out", slog.Int("failures", lo.Failures),
+				log().Warn("dispatcher: delivery failed, line locked out", slog.Int("failures", lo.Failures),
 					slog.Time("until", lo.Until), slog.String("reason", err.Error()))
 			}
 			return true
@@ -416,7 +433,7 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease) (drop 
 		span.Acked(err)
 		if err != nil {
 			if !errors.Is(err, queue.ErrLeaseLost) {
-				log.Error("dispatcher: ack", slog.Any("err", err))
+				log().Error("dispatcher: ack", slog.Any("err", err))
 			}
 			return true
 		}

@@ -34,10 +34,14 @@ type Config struct {
 	// MaxGroup is the most enqueue requests one group commit carries.
 	// Default 512.
 	MaxGroup int `mapstructure:"-"`
-	// Committers is how many group commits may be in flight at once. The
-	// database merges concurrent commits into one log flush, so while one
-	// group waits for its flush the next gathers and writes. Default 4 on
-	// MySQL, 1 on SQLite (one writer).
+	// Committers is how many group commits may be in flight at once.
+	// Default 1: one committer takes everything that waited while the
+	// previous commit flushed, so groups fill by themselves and each commit
+	// carries as many webhooks as arrived during one flush (several
+	// committers split the waiting requests into small groups and make
+	// the database do several flushes' work for the same load). Only the
+	// first committer waits for work; the others take a group only while
+	// the first is busy and a full group (MaxGroup) is already waiting.
 	Committers int `mapstructure:"-"`
 	// Now is the clock. Default time.Now.
 	Now func() time.Time `mapstructure:"-"`
@@ -95,7 +99,7 @@ func (c *Config) setDefaults() {
 		c.MaxGroup = 512
 	}
 	if c.Committers == 0 {
-		c.Committers = 4
+		c.Committers = 1
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -164,9 +168,6 @@ type (
 
 // NewOutbox starts the outbox's group committer. Call Close to stop it.
 func NewOutbox(db *sqldb.DB, cfg Config) (*Outbox, error) {
-	if cfg.Committers == 0 && db.Dialect.Name() == sqldb.DriverSQLite {
-		cfg.Committers = 1
-	}
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -183,10 +184,10 @@ func NewOutbox(db *sqldb.DB, cfg Config) (*Outbox, error) {
 	var wg sync.WaitGroup
 	for i := 0; i < cfg.Committers; i++ {
 		wg.Add(1)
-		go func() {
+		go func(extra bool) {
 			defer wg.Done()
-			committer{o}.commitLoop()
-		}()
+			committer{o}.commitLoop(extra)
+		}(i > 0)
 	}
 	wg.Add(1)
 	go func() {
@@ -244,10 +245,22 @@ func (o *Outbox) Enqueue(ctx context.Context, events []NewEvent) (int, error) {
 
 // commitLoop takes whatever requests are waiting and commits them in one
 // transaction. No timer: while one commit runs, the next group gathers, so
-// the group size follows the load by itself.
-func (o committer) commitLoop() {
+// the group size follows the load by itself and no request waits longer
+// than one commit for its group to start. An extra committer helps only
+// when the first is saturated: it polls for a full group's worth waiting.
+func (o committer) commitLoop(extra bool) {
 	group := make([]*enqueueReq, 0, o.cfg.MaxGroup)
 	for {
+		if extra {
+			select {
+			case <-o.quit:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if len(o.reqs) < o.cfg.MaxGroup {
+				continue
+			}
+		}
 		select {
 		case r := <-o.reqs:
 			group = append(group[:0], r)
@@ -337,7 +350,8 @@ func (o committer) commit(ctx context.Context, group []*enqueueReq) ([]LineRef, 
 
 // freshKeys records the group's dedupe keys and reports, per request and
 // event, whether the key is new. The fast path is one multi-row insert; on a
-// conflict with a concurrent writer it falls back to one insert per key.
+// conflict (a retried update, or a concurrent writer) that chunk falls back
+// to one insert-or-ignore per key.
 func (o committer) freshKeys(ctx context.Context, tx *sql.Tx, group []*enqueueReq) ([][]bool, error) {
 	now := ms(o.cfg.Now())
 	fresh := make([][]bool, len(group))
@@ -360,39 +374,13 @@ func (o committer) freshKeys(ctx context.Context, tx *sql.Tx, group []*enqueueRe
 	if len(keys) == 0 {
 		return fresh, nil
 	}
-	existing := make(map[string]bool)
+	// The fast path, one statement per 500 keys: insert them all. A
+	// messenger retry is rare, so the duplicate check is the insert itself;
+	// only a chunk that hits an existing key is redone key by key (a failed
+	// statement leaves the transaction usable on both backends).
+	inserted := make(map[string]bool, len(keys))
 	for start := 0; start < len(keys); start += 500 {
 		chunk := keys[start:min(start+500, len(keys))]
-		args := make([]any, len(chunk))
-		for i, k := range chunk {
-			args[i] = k
-		}
-		rows, err := tx.QueryContext(ctx, "SELECT dedupe_key FROM inbox_keys WHERE dedupe_key IN ("+placeholders(len(chunk))+")", args...)
-		if err != nil {
-			return nil, fmt.Errorf("read dedupe keys: %w", err)
-		}
-		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			existing[k] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-	}
-	var newKeys []string
-	for _, k := range keys {
-		if !existing[k] {
-			newKeys = append(newKeys, k)
-		}
-	}
-	inserted := make(map[string]bool, len(newKeys))
-	for start := 0; start < len(newKeys); start += 500 {
-		chunk := newKeys[start:min(start+500, len(newKeys))]
 		args := make([]any, 0, 2*len(chunk))
 		vals := make([]byte, 0, 6*len(chunk))
 		for i, k := range chunk {
@@ -412,7 +400,6 @@ func (o committer) freshKeys(ctx context.Context, tx *sql.Tx, group []*enqueueRe
 		if !o.db.Dialect.IsDuplicate(err) {
 			return nil, fmt.Errorf("record dedupe keys: %w", err)
 		}
-		// A concurrent process took one of these keys since our read.
 		for _, k := range chunk {
 			res, err := tx.ExecContext(ctx, o.db.Dialect.InsertIgnore()+" inbox_keys (dedupe_key, created_at) VALUES (?,?)", k, now)
 			if err != nil {

@@ -99,6 +99,8 @@ type Connector struct {
 	// bots caches one *tgbotapi.BotAPI per token (string -> *tgbotapi.BotAPI).
 	// Cached values are never mutated after they are stored.
 	bots sync.Map
+	// users caches recent senders' normalized profiles (users.go).
+	users *userCache
 }
 
 var (
@@ -136,6 +138,7 @@ func New(opts Options) *Connector {
 	cn.pollClient = &http.Client{Transport: cn.client.Transport, Timeout: cn.pollTimeout + 15*time.Second}
 	cn.fileClient = &http.Client{Transport: cn.client.Transport, Timeout: 10 * time.Minute}
 	cn.pace = newPacer(opts.ChatInterval, opts.GroupInterval, opts.BotInterval)
+	cn.users = newUserCache()
 	return cn
 }
 

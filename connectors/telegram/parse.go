@@ -26,14 +26,14 @@ const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 //
 // The dedupe key is "telegram:<connection id>:<update_id>", the same in
 // webhook and polling mode.
-func (*Connector) Parse(_ context.Context, c connectors.Conn, r connectors.Request) (connectors.Inbound, error) {
+func (cn *Connector) Parse(_ context.Context, c connectors.Conn, r connectors.Request) (connectors.Inbound, error) {
 	h, body := r.Header, r.Body
 	want := c.Settings[SettingWebhookSecret]
 	got := h.Get(SecretHeader)
 	if want == "" || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
 		return connectors.Inbound{}, fmt.Errorf("telegram: %s header missing or wrong: %w", SecretHeader, connectors.ErrUnauthorized)
 	}
-	events, err := parseUpdate(c, body)
+	events, err := parseUpdate(c, cn.users, body)
 	if err != nil {
 		return connectors.Inbound{}, err
 	}

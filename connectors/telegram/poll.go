@@ -101,7 +101,7 @@ func (cn *Connector) Poll(ctx context.Context, c connectors.Conn, sink connector
 				continue
 			}
 			next = max(next, head.UpdateID+1)
-			evs, err := parseUpdate(c, raw)
+			evs, err := parseUpdate(c, cn.users, raw)
 			if err != nil {
 				log.Warn("telegram: poll: skipped a malformed update", slog.Int64("update_id", head.UpdateID), slog.String("reason", err.Error()))
 				continue

@@ -140,7 +140,7 @@ const (
 // id) is an error wrapping connectors.ErrMalformed. Update kinds and
 // message contents the gateway does not carry give no events and no error;
 // docs/protocol.md lists them.
-func parseUpdate(c connectors.Conn, body []byte) ([]connectors.Keyed, error) {
+func parseUpdate(c connectors.Conn, users *userCache, body []byte) ([]connectors.Keyed, error) {
 	var u tgUpdate
 	if err := json.Unmarshal(body, &u); err != nil {
 		return nil, fmt.Errorf("telegram: decode update: %w: %v", connectors.ErrMalformed, err)
@@ -181,7 +181,7 @@ func parseUpdate(c connectors.Conn, body []byte) ([]connectors.Keyed, error) {
 		Connection: c.ID,
 		Line:       c.LineID,
 		Chat:       &connectors.Chat{ID: strconv.FormatInt(msg.Chat.ID, 10), Type: msg.Chat.Type, Title: msg.Chat.Title},
-		User:       user(c, msg.From),
+		User:       cachedUserOf(c, users, msg.From),
 		Message:    m,
 	}
 	if typ == connectors.TypeMessageUpdated && msg.EditDate > 0 {
@@ -345,6 +345,14 @@ func plainText(text string, entities []tgEntity) string {
 	}
 	b.WriteString(string(utf16.Decode(units[pos:])))
 	return b.String()
+}
+
+// cachedUserOf is user(c, u) from the connector's cache of recent senders.
+func cachedUserOf(c connectors.Conn, users *userCache, u *tgUser) *connectors.User {
+	if u == nil {
+		return nil
+	}
+	return users.get(c, u, func() *connectors.User { return user(c, u) })
 }
 
 // user normalizes a Telegram user; nil stays nil. The avatar is a gateway

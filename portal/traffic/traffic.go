@@ -21,7 +21,8 @@ import (
 // Window is how far back the per-minute series reach.
 const Window = time.Hour
 
-// keepTraces bounds the remembered event paths (oldest forgotten first).
+// keepTraces bounds the remembered event paths (oldest forgotten first;
+// up to a quarter more are held between trims).
 const keepTraces = 20000
 
 // Minute is one portal's traffic in one minute.
@@ -126,12 +127,22 @@ func (r *Recorder) Received(portalID, lineID string, events []connectors.Event, 
 		r.traces[ev.ID] = t
 		r.order = append(r.order, ev.ID)
 	}
-	if over := len(r.order) - keepTraces; over > 0 {
-		for _, id := range r.order[:over] {
-			delete(r.traces, id)
-		}
-		r.order = append(r.order[:0:0], r.order[over:]...)
+	r.forget()
+}
+
+// forget drops the oldest traces beyond keepTraces. It trims only once a
+// quarter more has gathered, so the copy of the kept ids is paid once per
+// keepTraces/4 events, not on every event (which cost a 20,000-id copy per
+// webhook once the window was full). Callers hold mu.
+func (r *Recorder) forget() {
+	if len(r.order) <= keepTraces+keepTraces/4 {
+		return
 	}
+	over := len(r.order) - keepTraces
+	for _, id := range r.order[:over] {
+		delete(r.traces, id)
+	}
+	r.order = append(r.order[:0:0], r.order[over:]...)
 }
 
 // BatchDone counts delivered and failed events per portal.
@@ -176,6 +187,7 @@ func (r *Recorder) BatchPosted(portalID, lineID, batchID string, items []queue.I
 			t.DeliveredAt = now
 		}
 	}
+	r.forget()
 }
 
 // traceOf starts a trace from a stored event.

@@ -211,6 +211,47 @@ func runOutbox(t *testing.T, b Backend) {
 		}
 	})
 
+	t.Run("NextLinesReadsEachLinesOldestInOrder", func(t *testing.T) {
+		o := newOutbox(t, Open(t, b), queue.Config{})
+		for i := 0; i < 6; i++ {
+			if _, err := o.Enqueue(ctx, []queue.NewEvent{ev("l1", fmt.Sprintf("k1-%d", i), i), ev("l2", fmt.Sprintf("k2-%d", i), i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var leases []*queue.Lease
+		for _, line := range []string{"l1", "l2", "l3"} {
+			l, err := ClaimLine(ctx, o, queue.LineRef{LineID: line, PortalID: "p1"}, "a", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l == nil {
+				l = &queue.Lease{LineID: line, PortalID: "p1", Owner: "a"}
+			}
+			leases = append(leases, l)
+		}
+		got, err := o.NextLines(ctx, leases, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range []string{"l1", "l2"} {
+			bt := got[line]
+			if bt == nil || len(bt.Items) != 4 {
+				t.Fatalf("%s: batch %v, want 4 items", line, bt)
+			}
+			for i, it := range bt.Items {
+				if want := fmt.Sprintf("evt-%s-%d", line, i); it.EventID != want {
+					t.Fatalf("%s item %d = %s, want %s", line, i, it.EventID, want)
+				}
+			}
+			if bt.Lease.LineID != line {
+				t.Fatalf("%s batch carries lease of %s", line, bt.Lease.LineID)
+			}
+		}
+		if bt := got["l3"]; bt == nil || len(bt.Items) != 0 {
+			t.Fatalf("empty line: %v", bt)
+		}
+	})
+
 	t.Run("ClaimLinesTakesOnlyTheFreeOnes", func(t *testing.T) {
 		clk := NewClock(time.Unix(1_700_000_000, 0))
 		o := newOutbox(t, Open(t, b), queue.Config{Now: clk.Now, Schedule: []time.Duration{time.Hour}})

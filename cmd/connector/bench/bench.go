@@ -109,7 +109,9 @@ type Result struct {
 	CeilingMultirowPerS     float64 `json:"ceiling_multirow_per_s"`
 	CeilingClaimDeletePerS  float64 `json:"ceiling_claim_delete_per_s"`
 	CeilingHTTPPerS         float64 `json:"ceiling_http_per_s"`
+	ReferencePerS           float64 `json:"reference_per_s"`
 	IngestPerS              float64 `json:"ingest_per_s"`
+	IngestReferenceRatio    float64 `json:"ingest_reference_ratio"`
 	IngestPortalDownPerS    float64 `json:"ingest_portal_down_per_s"`
 	DeliverPerS             float64 `json:"deliver_per_s"`
 	OfferedPerS             float64 `json:"offered_per_s"`
@@ -124,6 +126,13 @@ type Result struct {
 	Lines                   int     `json:"lines"`
 	RSSPeakMB               float64 `json:"rss_peak_mb"`
 	Short                   bool    `json:"short"`
+	// Per-event costs of the reference server and of the gateway's
+	// phases: server CPU, database CPU, statements (server-wide counters).
+	Reference        cost   `json:"reference_cost"`
+	Ingest           cost   `json:"ingest_cost"`
+	IngestPortalDown cost   `json:"ingest_portal_down_cost"`
+	Deliver          cost   `json:"deliver_cost"`
+	LoadAvg          string `json:"load_avg"`
 }
 
 // Run performs every phase and prints the table and the JSON line.
@@ -146,6 +155,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err := pipeline(ctx, o, env, &r, say); err != nil {
 		return r, fmt.Errorf("bench: %w", err)
 	}
+	r.LoadAvg = loadAvg()
 	printTable(o.Out, r)
 	line, _ := json.Marshal(r)
 	fmt.Fprintln(o.Out, string(line))
@@ -161,14 +171,20 @@ func printTable(w io.Writer, r Result) {
 		{"ceiling: multi-row inserts", fmt.Sprintf("%.0f rows/s", r.CeilingMultirowPerS)},
 		{"ceiling: claim-and-delete", fmt.Sprintf("%.0f rows/s", r.CeilingClaimDeletePerS)},
 		{"ceiling: HTTP POST loopback", fmt.Sprintf("%.0f req/s", r.CeilingHTTPPerS)},
-		{"ingest (webhooks answered after commit)", fmt.Sprintf("%.0f events/s (%.2f× single-commit ceiling)", r.IngestPerS, ratio(r.IngestPerS, r.CeilingSingleCommitPerS))},
+		{"reference group-commit server", fmt.Sprintf("%.0f webhooks/s", r.ReferencePerS)},
+		{"  its cost per webhook", r.Reference.String()},
+		{"ingest (webhooks answered after commit)", fmt.Sprintf("%.0f events/s (%.2f× reference, %.2f× single-commit ceiling)", r.IngestPerS, r.IngestReferenceRatio, ratio(r.IngestPerS, r.CeilingSingleCommitPerS))},
+		{"  its cost per webhook", r.Ingest.String()},
 		{"ingest with the portal down (outage burst)", fmt.Sprintf("%.0f events/s (%.2f× single-commit ceiling)", r.IngestPortalDownPerS, ratio(r.IngestPortalDownPerS, r.CeilingSingleCommitPerS))},
+		{"  its cost per webhook", r.IngestPortalDown.String()},
 		{"deliver (backlog drain, signed batches)", fmt.Sprintf("%.0f events/s (%.2f× claim-delete ceiling)", r.DeliverPerS, ratio(r.DeliverPerS, r.CeilingClaimDeletePerS))},
+		{"  its cost per event", r.Deliver.String()},
 		{"latency offered", fmt.Sprintf("%.0f events/s", r.OfferedPerS)},
 		{"latency p50 / p90 / p99 / max", fmt.Sprintf("%.1f / %.1f / %.1f / %.1f ms", r.E2EP50ms, r.E2EP90ms, r.E2EP99ms, r.E2EMaxms)},
 		{"isolation: healthy p99 with a dead portal", fmt.Sprintf("%.1f ms (ratio %.2f)", r.IsolationP99ms, r.IsolationP99Ratio)},
 		{"backlog drain", fmt.Sprintf("%d events in %.1f s", r.BacklogEvents, r.BacklogDrainS)},
 		{"configured lines / gateway peak RSS", fmt.Sprintf("%d / %.1f MB", r.Lines, r.RSSPeakMB)},
+		{"load average at the end (1, 5, 15 min)", r.LoadAvg},
 	}
 	fmt.Fprintln(w)
 	for _, row := range rows {

@@ -37,7 +37,7 @@ func TestShortBenchRuns(t *testing.T) {
 				t.Fatalf("last line is not JSON: %q", lines[len(lines)-1])
 			}
 			for _, k := range []string{"ceiling_single_commit_per_s", "ceiling_multirow_per_s", "ceiling_claim_delete_per_s",
-				"ceiling_http_per_s", "ingest_per_s", "deliver_per_s", "offered_per_s", "e2e_p50_ms", "e2e_p90_ms", "e2e_p99_ms",
+				"ceiling_http_per_s", "reference_per_s", "ingest_reference_ratio", "ingest_per_s", "deliver_per_s", "offered_per_s", "e2e_p50_ms", "e2e_p90_ms", "e2e_p99_ms",
 				"backlog_events", "backlog_drain_s", "lines", "rss_peak_mb", "isolation_p99_ratio", "driver"} {
 				v, ok := m[k]
 				if !ok {

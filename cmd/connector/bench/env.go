@@ -134,6 +134,9 @@ type env struct {
 	bPortal string
 	child   *exec.Cmd
 	addr    string
+	// ref is the reference server child (reference.go) at refAddr.
+	ref     *exec.Cmd
+	refAddr string
 	stderr  *lockedBuf
 	client  *http.Client
 }
@@ -258,13 +261,67 @@ func makeLines(ctx context.Context, store *app.Store, portalID string, n int) (h
 	return hashes, ids, firstErr
 }
 
-func (e *env) startChild(o Options) error {
+// freeAddr picks a loopback port for a child to listen on.
+func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// startReference starts the reference server (reference.go) as a child.
+func (e *env) startReference(o Options) error {
+	addr, err := freeAddr()
 	if err != nil {
 		return err
 	}
-	e.addr = ln.Addr().String()
-	ln.Close()
+	cmd := exec.Command(o.Binary, "bench", "reference-server", "--driver", o.Driver, "--dsn", o.DSN, "--addr", addr)
+	cmd.Stdout, cmd.Stderr = e.stderr, e.stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start reference server: %w", err)
+	}
+	e.ref, e.refAddr = cmd, addr
+	return e.waitReady(addr)
+}
+
+func (e *env) waitReady(addr string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := e.client.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not ready in 30s: %s", addr, e.stderr.String())
+}
+
+func stopChild(c *exec.Cmd) {
+	if c == nil || c.Process == nil {
+		return
+	}
+	_ = c.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = c.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = c.Process.Kill()
+		<-done
+	}
+}
+
+func (e *env) startChild(o Options) error {
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	e.addr = addr
 	cmd := exec.Command(o.Binary, "serve")
 	var env []string
 	for _, kv := range os.Environ() {
@@ -292,18 +349,10 @@ func (e *env) startChild(o Options) error {
 		return fmt.Errorf("start gateway: %w", err)
 	}
 	e.child = cmd
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := e.client.Get("http://" + e.addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := e.waitReady(e.addr); err != nil {
+		return fmt.Errorf("gateway: %w", err)
 	}
-	return fmt.Errorf("gateway not ready in 30s: %s", e.stderr.String())
+	return nil
 }
 
 // rssPeakMB reads the child's peak resident set size.
@@ -324,17 +373,8 @@ func (e *env) rssPeakMB() float64 {
 }
 
 func (e *env) close() {
-	if e.child != nil && e.child.Process != nil {
-		_ = e.child.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = e.child.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = e.child.Process.Kill()
-			<-done
-		}
-	}
+	stopChild(e.ref)
+	stopChild(e.child)
 	if e.a != nil {
 		e.a.close()
 	}

@@ -26,7 +26,11 @@ func update(id int64, chat int, text string) []byte {
 }
 
 func (e *env) post(ctx context.Context, hash string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+e.addr+"/hook/"+hash, bytes.NewReader(body))
+	return e.postTo(ctx, e.addr, hash, body)
+}
+
+func (e *env) postTo(ctx context.Context, addr, hash string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/hook/"+hash, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -57,11 +61,40 @@ func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) boo
 
 func pipeline(ctx context.Context, o Options, e *env, r *Result, say func(string, ...any)) error {
 	var updateID atomic.Int64
+	pr := newProbe(ctx, o)
+	defer pr.close()
+	gw := e.child.Process.Pid
+
+	// The reference server, loaded the same way just before the gateway.
+	if err := e.startReference(o); err != nil {
+		return fmt.Errorf("reference: %w", err)
+	}
+	var refFailures atomic.Int64
+	s0 := pr.sample(ctx, e.ref.Process.Pid)
+	n, el, err := timed(o.Duration, o.Concurrency, func(w int) (int, error) {
+		id := updateID.Add(1)
+		i := int(id) % len(e.aHooks)
+		if err := e.postTo(ctx, e.refAddr, e.aHooks[i], update(id, i, "ingest")); err != nil {
+			refFailures.Add(1)
+			return 0, nil
+		}
+		return 1, nil
+	})
+	s1 := pr.sample(ctx, e.ref.Process.Pid)
+	stopChild(e.ref)
+	e.ref = nil
+	if err != nil || refFailures.Load() > 0 {
+		return fmt.Errorf("reference: %d refused, %v (%s)", refFailures.Load(), err, e.stderr.String())
+	}
+	r.ReferencePerS = float64(n) / el.Seconds()
+	r.Reference = pr.per(s0, s1, n)
+	say("  reference group-commit server: %.0f webhooks/s (load %s); %s", r.ReferencePerS, loadAvg(), r.Reference)
 
 	// Ingest: many concurrent webhook senders, each answered after commit.
 	ackedBefore := e.a.acked.Load()
 	var failures atomic.Int64
-	n, el, err := timed(o.Duration, o.Concurrency, func(w int) (int, error) {
+	s0 = pr.sample(ctx, gw)
+	n, el, err = timed(o.Duration, o.Concurrency, func(w int) (int, error) {
 		id := updateID.Add(1)
 		i := int(id) % len(e.aHooks)
 		if err := e.post(ctx, e.aHooks[i], update(id, i, "ingest")); err != nil {
@@ -76,8 +109,11 @@ func pipeline(ctx context.Context, o Options, e *env, r *Result, say func(string
 	if f := failures.Load(); f > 0 {
 		return fmt.Errorf("ingest: %d webhooks were refused (%s)", f, e.stderr.String())
 	}
+	s1 = pr.sample(ctx, gw)
 	r.IngestPerS = float64(n) / el.Seconds()
-	say("  ingest: %d webhooks in %.1fs = %.0f events/s", n, el.Seconds(), r.IngestPerS)
+	r.Ingest = pr.per(s0, s1, n)
+	r.IngestReferenceRatio = ratio(r.IngestPerS, r.ReferencePerS)
+	say("  ingest: %d webhooks in %.1fs = %.0f events/s (%.2f× reference, load %s); %s", n, el.Seconds(), r.IngestPerS, r.IngestReferenceRatio, loadAvg(), r.Ingest)
 	if !waitUntil(ctx, 5*time.Minute, func() bool { return e.a.acked.Load()-ackedBefore >= n }) {
 		return fmt.Errorf("ingest: only %d of %d events reached the portal", e.a.acked.Load()-ackedBefore, n)
 	}
@@ -86,6 +122,7 @@ func pipeline(ctx context.Context, o Options, e *env, r *Result, say func(string
 	// share of the ingest figure above that concurrent delivery costs on
 	// this machine.
 	e.a.mode.Store(modeDown)
+	s0 = pr.sample(ctx, gw)
 	n, el, err = timed(o.Duration/2, o.Concurrency, func(w int) (int, error) {
 		id := updateID.Add(1)
 		i := int(id) % len(e.aHooks)
@@ -98,8 +135,10 @@ func pipeline(ctx context.Context, o Options, e *env, r *Result, say func(string
 	if err != nil || failures.Load() > 0 {
 		return fmt.Errorf("ingest during outage: %d refused, %v", failures.Load(), err)
 	}
+	s1 = pr.sample(ctx, gw)
 	r.IngestPortalDownPerS = float64(n) / el.Seconds()
-	say("  ingest with the portal down: %.0f events/s", r.IngestPortalDownPerS)
+	r.IngestPortalDown = pr.per(s0, s1, n)
+	say("  ingest with the portal down: %.0f events/s (load %s); %s", r.IngestPortalDownPerS, loadAvg(), r.IngestPortalDown)
 	ackedBefore = e.a.acked.Load()
 	e.a.mode.Store(modeUp)
 	if !waitUntil(ctx, 5*time.Minute, func() bool { return e.a.acked.Load()-ackedBefore >= n }) {
@@ -156,6 +195,7 @@ func pipeline(ctx context.Context, o Options, e *env, r *Result, say func(string
 	}
 	say("  backlog: filled %d events in %.1fs with the portal down", o.Backlog, time.Since(fillStart).Seconds())
 	before := e.a.acked.Load()
+	s0 = pr.sample(ctx, gw)
 	start := time.Now()
 	e.a.mode.Store(modeUp)
 	if !waitUntil(ctx, 15*time.Minute, func() bool { return e.a.acked.Load()-before >= int64(o.Backlog) }) {
@@ -163,8 +203,10 @@ func pipeline(ctx context.Context, o Options, e *env, r *Result, say func(string
 	}
 	r.BacklogEvents = o.Backlog
 	r.BacklogDrainS = time.Since(start).Seconds()
+	s1 = pr.sample(ctx, gw)
 	r.DeliverPerS = float64(o.Backlog) / r.BacklogDrainS
-	say("  backlog drained in %.1fs = %.0f events/s delivered", r.BacklogDrainS, r.DeliverPerS)
+	r.Deliver = pr.per(s0, s1, int64(o.Backlog))
+	say("  backlog drained in %.1fs = %.0f events/s delivered (load %s); %s", r.BacklogDrainS, r.DeliverPerS, loadAvg(), r.Deliver)
 	if bad := e.a.badSig.Load() + e.b.badSig.Load(); bad > 0 {
 		return fmt.Errorf("%d batches failed signature verification", bad)
 	}

@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"os"
+	"os/signal"
+	"syscall"
+
 	"github.com/spf13/cobra"
 
 	"github.com/connector-gateway/connector/cmd/connector/bench"
@@ -35,5 +39,28 @@ as its last line, one JSON object.`,
 	f.IntVar(&o.Rate, "rate", 0, "offered rate in the latency phases, events/s (default 1000)")
 	f.StringVar(&o.PprofAddr, "pprof", "", "serve the gateway child's pprof on this address (to profile a run)")
 	f.IntVar(&o.Backlog, "backlog", 0, "events in the backlog drain (default 1000000, short 20000)")
+	c.AddCommand(referenceServerCmd())
+	return c
+}
+
+// referenceServerCmd runs the reference group-commit server bench loads
+// beside the gateway; bench starts it as a child process.
+func referenceServerCmd() *cobra.Command {
+	var driver, dsn, addr string
+	c := &cobra.Command{
+		Use:    "reference-server",
+		Short:  "The minimal group-commit webhook server bench measures ingest against",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return bench.ServeReference(ctx, driver, dsn, addr)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&driver, "driver", "sqlite", "database driver")
+	f.StringVar(&dsn, "dsn", "", "database DSN")
+	f.StringVar(&addr, "addr", "127.0.0.1:0", "listen address")
 	return c
 }
