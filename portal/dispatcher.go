@@ -518,7 +518,9 @@ func (d *Dispatcher) post(ctx context.Context, batch *queue.Batch, extra http.He
 		if !ok {
 			return fmt.Errorf("portal %s is of kind %q, which this gateway has no adapter for", p.ID, p.Kind)
 		}
-		return a.Deliver(ctx, p, DeliveryBatch{ID: id, LineID: batch.Lease.LineID, Items: batch.Items})
+		actx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+		defer cancel()
+		return a.Deliver(actx, p, DeliveryBatch{ID: id, LineID: batch.Lease.LineID, Items: batch.Items})
 	}
 	body := BatchBody(id, p.ID, batch.Lease.LineID, batch.Items)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.WebhookURL, bytes.NewReader(body))
