@@ -26,6 +26,12 @@ var sqlHomes = map[string]string{
 	// raw statements on a scratch table, by design, to compare the
 	// gateway's pipeline against them.
 	"cmd/connector/bench/ceilings.go": "benchmark reference ceilings on a scratch table",
+	// The reference group-commit server the bench compares ingest with
+	// owns its one scratch table, and the probe reads the database's own
+	// statement counters (Com_*, USER_STATISTICS) to report statements
+	// and database CPU per event.
+	"cmd/connector/bench/reference.go": "the bench's reference server on its scratch table",
+	"cmd/connector/bench/probe.go":     "the bench's reading of the database's own counters",
 }
 
 // sqlStorage tells whether a file (slash path from the module root) may hold SQL.
