@@ -81,7 +81,8 @@ func (a *Adapter) deliverEvent(ctx context.Context, p portal.Portal, lineID stri
 		}, &created); err != nil {
 			return fmt.Errorf("rt: create ticket: %w", err)
 		}
-		return a.IDs.Put(ctx, p.ID, map[string]string{chatKey: created.ID, "ticket:" + created.ID: ev.Connection + ":" + ev.Chat.ID, "event:" + ev.ID: "ticket:" + created.ID})
+		back, _ := json.Marshal(chatRef{Line: lineID, Connection: ev.Connection, Chat: ev.Chat.ID})
+		return a.IDs.Put(ctx, p.ID, map[string]string{chatKey: created.ID, "ticket:" + created.ID: string(back), "event:" + ev.ID: "ticket:" + created.ID})
 	}
 	if err := a.call(ctx, p, "POST", "/REST/2.0/ticket/"+ticket+"/correspond", map[string]any{
 		"Content": text, "ContentType": "text/plain",
@@ -89,6 +90,13 @@ func (a *Adapter) deliverEvent(ctx context.Context, p portal.Portal, lineID stri
 		return fmt.Errorf("rt: correspond on ticket %s: %w", ticket, err)
 	}
 	return a.IDs.Put(ctx, p.ID, map[string]string{"event:" + ev.ID: "ticket:" + ticket})
+}
+
+// chatRef is where a ticket's replies go (stored under "ticket:<id>").
+type chatRef struct {
+	Line       string `json:"line"`
+	Connection string `json:"connection"`
+	Chat       string `json:"chat"`
 }
 
 func who(ev connectors.Event) string {
@@ -116,11 +124,15 @@ func content(ev connectors.Event) string {
 }
 
 func (a *Adapter) call(ctx context.Context, p portal.Portal, method, path string, body, out any) error {
-	raw, err := json.Marshal(body)
-	if err != nil {
-		return err
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(p.Adapter[SettingURL], "/")+path, bytes.NewReader(raw))
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(p.Adapter[SettingURL], "/")+path, rd)
 	if err != nil {
 		return err
 	}

@@ -254,4 +254,37 @@ func TestRealRTTicketPerChatSurvivesRestart(t *testing.T) {
 	if got := r.texts(ticket); len(got) != 3 || got[2] != "Anyone there?" {
 		t.Fatalf("after the restart ticket %s holds %q; want the third message once", ticket, got)
 	}
+
+	// A staff member answers in RT; the poller turns it into an outbound
+	// request for the chat, once, however often it polls.
+	grant := exec.Command("perl", "-I/usr/share/request-tracker5/lib", "-e", `use RT; RT::LoadConfig(); RT::Init();
+my $u = RT::User->new(RT->SystemUser); my ($ok, $m) = $u->Create(Name => "agent", Password => "agentpass1", Privileged => 1);
+die $m unless $ok; ($ok, $m) = $u->PrincipalObj->GrantRight(Right => "SuperUser", Object => RT->System); die $m unless $ok;`)
+	grant.Env = r.env()
+	if out, err := grant.CombinedOutput(); err != nil {
+		t.Fatalf("create the agent: %v\n%s", err, out)
+	}
+	req, _ := http.NewRequest("POST", r.URL+"/REST/2.0/ticket/"+ticket+"/correspond", strings.NewReader(`{"Content":"Your order ships today","ContentType":"text/plain"}`))
+	req.SetBasicAuth("agent", "agentpass1")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("agent reply: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	outbound := queue.NewOutbound(ob)
+	replies := &rt.Replies{IDs: ids, Outbound: outbound}
+	p, _ = recs.GetPortal(ctx, p.ID)
+	for i := 0; i < 2; i++ {
+		if err := replies.PollOnce(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs, err := outbound.Claim(ctx, "test", 10, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs) != 1 || reqs[0].ChatID != "42" || reqs[0].ConnectionID != "con_1" || !strings.Contains(string(reqs[0].Payload), "Your order ships today") {
+		t.Fatalf("outbound after the agent's reply: %+v", reqs)
+	}
 }
