@@ -368,6 +368,11 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		_ = rtReplies(a.store, a.sender, a.log).Run(workCtx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
 		a.traffic.Sample(workCtx, 15*time.Second, a.depthsByPortal)
 	}()
 	if a.cfg.Debug.PprofAddr != "" {

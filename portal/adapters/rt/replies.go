@@ -57,7 +57,11 @@ func (r *Replies) Run(ctx context.Context) error {
 		}
 		for _, p := range ps {
 			if p.Kind == portal.KindRT && p.Status == "active" {
-				if err := r.PollOnce(ctx, p); err != nil && ctx.Err() == nil {
+				// A hanging RT holds up only its own round.
+				pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				err := r.PollOnce(pctx, p)
+				cancel()
+				if err != nil && ctx.Err() == nil {
 					log.Warn("rt replies: poll", slog.String("portal", p.ID), slog.Any("err", err))
 				}
 			}
