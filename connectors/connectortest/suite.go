@@ -98,6 +98,7 @@ var Capabilities = map[string]func(connectors.Connector) bool{
 	"webhook":   func(c connectors.Connector) bool { _, ok := c.(connectors.WebhookReceiver); return ok },
 	"handshake": func(c connectors.Connector) bool { _, ok := c.(connectors.Handshaker); return ok },
 	"embed":     func(c connectors.Connector) bool { _, ok := c.(connectors.Embedder); return ok },
+	"read":      func(c connectors.Connector) bool { _, ok := c.(connectors.ReadMarker); return ok },
 }
 
 // fieldTypes are the documented kinds of connectors.Field.Type.

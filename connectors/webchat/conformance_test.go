@@ -25,7 +25,7 @@ func TestConformance(t *testing.T) {
 			return e.cn, c, newVisitorTab(t, e, c)
 		},
 		Settings:     connectors.Settings{webchat.SettingOrigins: site},
-		Capabilities: []string{"typing", "files", "embed"},
+		Capabilities: []string{"typing", "files", "embed", "read"},
 		BadCredentials: func(c connectors.Conn) connectors.Conn {
 			// No credentials to get wrong: settings that cannot work.
 			return connectortest.WithSettings(c, webchat.SettingOrigins, "")

@@ -110,6 +110,7 @@ var (
 	_ connectors.Typer       = (*Connector)(nil)
 	_ connectors.FileFetcher = (*Connector)(nil)
 	_ connectors.Embedder    = (*Connector)(nil)
+	_ connectors.ReadMarker  = (*Connector)(nil)
 )
 
 // New returns a connector on the gateway's storage.

@@ -26,6 +26,7 @@ import (
 //	{"type":"message","seq":13,"id":"…","from":"agent","text":"…","files":[…],"at":"…"}
 //	{"type":"ack","id":"<client id>","seq":14}         a message is stored and on its way to the portal
 //	{"type":"typing"}                                  an agent is typing
+//	{"type":"read","seq":14}                           the agents read the visitor's messages up to seq
 //	{"type":"pong"}
 //	{"type":"error","id":"<client id>","code":"rate_limited","message":"…","retry_after_ms":2000}
 //

@@ -2,6 +2,7 @@ package webchat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -31,5 +32,25 @@ func (h *Handler) visitorRead(ctx context.Context, c connectors.Conn, visitor st
 	if err := h.gw.Sink(c)(ctx, []connectors.Keyed{{DedupeKey: key, Event: ev}}); err != nil {
 		return fmt.Errorf("webchat: read: enqueue: %w", err)
 	}
+	return nil
+}
+
+// MarkRead records that the agents read the visitor's message messageID
+// (and so every earlier one) and shows it in the visitor's open tabs: at
+// once on this process, within the poll interval on others, and with the
+// history on a reload. An unknown visitor or message fails for good.
+func (cn *Connector) MarkRead(ctx context.Context, c connectors.Conn, chatID, messageID string) error {
+	h := cn.h
+	if !validID(chatID, "vis_") {
+		return &connectors.PermanentError{Err: fmt.Errorf("webchat: %q is not a visitor id", chatID)}
+	}
+	err := h.store.markAgentRead(ctx, c.ID, chatID, messageID)
+	if errors.Is(err, errNotFound) {
+		return &connectors.PermanentError{Err: fmt.Errorf("webchat: visitor %s has no message %q on this chat", chatID, messageID)}
+	}
+	if err != nil {
+		return err
+	}
+	h.hub.notify(convKey(c.ID, chatID))
 	return nil
 }

@@ -2,6 +2,7 @@ package webchat_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -62,6 +63,43 @@ func TestVisitorReadBecomesStatusRead(t *testing.T) {
 		s.send(map[string]any{"type": "read", "seq": 0})
 		if f, _ := s.until("error"); f.Code != "invalid" {
 			t.Fatalf("read with seq 0 answered %+v", f)
+		}
+	})
+}
+
+// The portal's "agent read message X" reaches the visitor's open tab as a
+// read frame at once, comes again with the history after a reload, never
+// moves back for an older mark, and an unknown message fails for good.
+func TestAgentReadReachesTheVisitor(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b queuetest.Backend) {
+		e := newEnv(t, queuetest.Open(t, b), webchat.Options{})
+		c := shopConn(e)
+		v := e.visitor(c)
+		s := e.open(c, v.Token, 0)
+		first, before := s.message("client-msg-0001", "hi")
+		s.history(before)
+		second, _ := s.message("client-msg-0002", "are you there?")
+		ctx := context.Background()
+		if err := e.cn.MarkRead(ctx, c, v.Visitor, "client-msg-0002"); err != nil {
+			t.Fatal(err)
+		}
+		if f, _ := s.until("read"); f.Seq != second.Seq {
+			t.Fatalf("read frame %+v, want seq %d", f, second.Seq)
+		}
+		if err := e.cn.MarkRead(ctx, c, v.Visitor, "client-msg-0001"); err != nil {
+			t.Fatal(err)
+		}
+		// A reload gets the newer watermark, the older mark changed nothing.
+		r := e.open(c, v.Token, 0)
+		if f, _ := r.until("read"); f.Seq != second.Seq {
+			t.Fatalf("after reload read frame %+v, want seq %d (first was %d)", f, second.Seq, first.Seq)
+		}
+		var pe *connectors.PermanentError
+		if err := e.cn.MarkRead(ctx, c, v.Visitor, "no-such-message"); !errors.As(err, &pe) {
+			t.Fatalf("unknown message: %v, want a PermanentError", err)
+		}
+		if err := e.cn.MarkRead(ctx, c, "vis_nobody", "client-msg-0001"); !errors.As(err, &pe) {
+			t.Fatalf("unknown visitor: %v, want a PermanentError", err)
 		}
 	})
 }

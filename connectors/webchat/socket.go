@@ -73,6 +73,8 @@ type socket struct {
 	lang    string
 	// last is the highest seq sent to the widget.
 	last int64
+	// readSeq is the agent-read watermark last sent to the widget.
+	readSeq int64
 	// out carries the reader's answers (acks, errors, pongs) to the writer,
 	// the one goroutine that writes.
 	out chan serverFrame
@@ -258,8 +260,31 @@ func (s *socket) write(ctx context.Context, l *listener) (websocket.StatusCode, 
 	}
 }
 
-// catchUp sends every stored message after the last one sent.
+// catchUp sends every stored message after the last one sent, then the
+// agents' read watermark if it moved. Every wake-up and poll comes here, so
+// a mark made on another process arrives within the poll interval.
 func (s *socket) catchUp(ctx context.Context) error {
+	if err := s.catchUpMessages(ctx); err != nil {
+		return err
+	}
+	seq, err := s.h.store.agentReadSeq(ctx, s.conn.ID, s.visitor)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.h.log.Error("widget: read watermark", slog.String("connection", s.conn.ID), slog.Any("err", err))
+		}
+		return err
+	}
+	if seq <= s.readSeq {
+		return nil
+	}
+	if err := s.send(ctx, serverFrame{Type: frameRead, Seq: seq}); err != nil {
+		return err
+	}
+	s.readSeq = seq
+	return nil
+}
+
+func (s *socket) catchUpMessages(ctx context.Context) error {
 	for {
 		ms, err := s.h.store.messagesAfter(ctx, s.conn.ID, s.visitor, s.last, catchUpPage)
 		if err != nil {

@@ -385,3 +385,41 @@ func (s *store) newestAgentMessageUpTo(ctx context.Context, connID, visitorID st
 	}
 	return id, nil
 }
+
+// markAgentRead moves a conversation's agent-read watermark up to the seq
+// of the visitor message msgID; an older mark leaves it where it is.
+// errNotFound when the conversation or the visitor message is not there.
+func (s *store) markAgentRead(ctx context.Context, connID, visitorID, msgID string) error {
+	var seq int64
+	err := s.db.QueryRowContext(ctx, `SELECT m.seq FROM webchat_messages m
+		JOIN webchat_conversations v ON v.id = m.conversation_id
+		WHERE m.conversation_id = ? AND v.connection_id = ? AND m.message_id = ? AND m.author = ?`,
+		visitorID, connID, msgID, fromVisitor).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return errNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("webchat: mark read: %w", err)
+	}
+	// The condition in the update keeps the watermark from moving back
+	// when two marks race.
+	if _, err := s.db.ExecContext(ctx, "UPDATE webchat_conversations SET agent_read_seq = ? WHERE id = ? AND connection_id = ? AND agent_read_seq < ?",
+		seq, visitorID, connID, seq); err != nil {
+		return fmt.Errorf("webchat: mark read: %w", err)
+	}
+	return nil
+}
+
+// agentReadSeq returns a conversation's agent-read watermark (0 when none
+// or no conversation).
+func (s *store) agentReadSeq(ctx context.Context, connID, visitorID string) (int64, error) {
+	var seq int64
+	err := s.db.QueryRowContext(ctx, "SELECT agent_read_seq FROM webchat_conversations WHERE id = ? AND connection_id = ?", visitorID, connID).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("webchat: read watermark: %w", err)
+	}
+	return seq, nil
+}

@@ -25,7 +25,7 @@
     '.st{background:#fff4ce;padding:4px 14px;font-size:12px}' +
     'ol{flex:1;overflow-y:auto;list-style:none;padding:12px;display:flex;flex-direction:column;gap:6px;background:#f4f5f7}' +
     'li{max-width:80%;padding:8px 11px;border-radius:14px;background:#fff;box-shadow:0 1px 1px rgba(0,0,0,.08);white-space:pre-wrap;overflow-wrap:anywhere;align-self:flex-start}' +
-    'li.me{align-self:flex-end;background:var(--c)}li.me,li.me *{color:var(--t)}li.pe{opacity:.6}li.fa{outline:2px solid #d93025}' +
+    'li.me{align-self:flex-end;background:var(--c)}li.me,li.me *{color:var(--t)}li.pe{opacity:.6}.rd{display:block;font-size:11px;opacity:.8;text-align:right}li.fa{outline:2px solid #d93025}' +
     'li.sys{align-self:center;background:none;box-shadow:none;font-size:12px;color:#667}' +
     'li a{text-decoration:underline;display:inline}li svg.fi{width:14px;height:14px;vertical-align:-2px;margin-right:2px;fill:currentColor}li img{display:block;max-width:100%;max-height:160px;border-radius:6px;margin-top:4px}' +
     '.ty{padding:2px 14px 6px;font-size:12px;font-style:italic;color:#667;background:#f4f5f7}' +
@@ -49,7 +49,7 @@
   }
 
   var host = document.createElement('cgw-chat'), root, ui, cfg, profile = {}, token = load('token');
-  var ws, ready = false, backoff = 0, retry, hb, hbWait, tyT, lastSeq = 0, readSeq = +load('read') || 0, toldSeq = 0;
+  var ws, ready = false, backoff = 0, retry, hb, hbWait, tyT, lastSeq = 0, readSeq = +load('read') || 0, toldSeq = 0, agentRead = 0;
   var seen = {}, byId = {}, pending = [], unread = 0, isOpen = load('open') === '1', title0 = null;
   host.setAttribute('data-widget', wid);
   host.style.cssText = 'all:initial!important;display:block!important';
@@ -72,7 +72,7 @@
 
   // A new visitor (token refused or replaced) starts with an empty history.
   function reset() {
-    lastSeq = 0; seen = {}; byId = {}; readSeq = 0; save('read', null); save('pc', null);
+    lastSeq = 0; seen = {}; byId = {}; readSeq = 0; agentRead = 0; save('read', null); save('pc', null);
     if (ui) while (ui.log.lastChild !== ui.g) ui.log.removeChild(ui.log.lastChild);
   }
 
@@ -202,6 +202,7 @@
     else if (f.type === 'ack') { unpend(f.id); if (byId[f.id]) byId[f.id].classList.remove('pe'); }
     else if (f.type === 'typing') { ui.ty.hidden = false; clearTimeout(tyT); tyT = setTimeout(function () { ui.ty.hidden = true; }, 6000); scroll(); }
     else if (f.type === 'error') refused(f);
+    else if (f.type === 'read') { agentRead = Math.max(agentRead, f.seq || 0); showRead(); }
   }
 
   function flush() { pending.forEach(frame); }
@@ -245,12 +246,23 @@
     if (li && m.from === 'visitor') { li.className = 'me'; unpend(m.id); }
     else { li = el('li', m.from === 'visitor' ? 'me' : 'them'); ui.log.insertBefore(li, ui.log.querySelector('li.pe')); }
     fill(li, m);
+    li.setAttribute('data-seq', m.seq);
+    if (m.from === 'visitor') showRead();
     if (m.at) li.title = new Date(m.at).toLocaleString();
     if (m.from !== 'visitor') {
       ui.ty.hidden = true;
       if (m.seq > readSeq) { if (isOpen && !document.hidden) markRead(); else notice(); }
     }
     scroll();
+  }
+
+  // showRead marks the visitor's messages up to the agents' read watermark
+  // (the gateway's read frame) with a visible, spoken "Read".
+  function showRead() {
+    ui.log.querySelectorAll('li.me[data-seq]').forEach(function (li) {
+      if (+li.getAttribute('data-seq') > agentRead || li.querySelector('.rd')) return;
+      var r = el('span', 'rd'); r.textContent = '\u2713\u2713 Read'; li.appendChild(r);
+    });
   }
 
   // fill puts a message's text and files into li, as text and links only.
