@@ -21,6 +21,7 @@ var sqlHomes = map[string]string{
 	"portal/records.go":           "the records store: portals, lines, connections and bot bindings",
 	"api/console/store.go":        "the console's store: admins, sessions, audit trail",
 	"connectors/webchat/store.go": "the web chat's store: conversations, history, uploads",
+	"portal/adapterstore.go":      "the helpdesk adapters' id mappings and cursors, so retries never post twice",
 	// The benchmark harness measures the database's own ceilings with
 	// raw statements on a scratch table, by design, to compare the
 	// gateway's pipeline against them.

@@ -47,6 +47,10 @@ type DispatcherConfig struct {
 	Observer Observer `mapstructure:"-"`
 	// Tracer traces batch deliveries; nil: none.
 	Tracer BatchTracer `mapstructure:"-"`
+	// Adapters deliver the batches of portals whose Kind is not
+	// KindNative, by kind. A portal of a kind missing here fails (and is
+	// retried) rather than getting a native POST it cannot read.
+	Adapters map[string]Deliverer `mapstructure:"-"`
 }
 
 // DefaultDispatcherConfig is the dispatch.* configuration used when
@@ -509,6 +513,15 @@ func (d *Dispatcher) post(ctx context.Context, batch *queue.Batch, extra http.He
 		return fmt.Errorf("portal %s is %s", p.ID, p.Status)
 	}
 	id := BatchID(batch.Items)
+	if p.Kind != "" && p.Kind != KindNative {
+		a, ok := d.cfg.Adapters[p.Kind]
+		if !ok {
+			return fmt.Errorf("portal %s is of kind %q, which this gateway has no adapter for", p.ID, p.Kind)
+		}
+		actx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+		defer cancel()
+		return a.Deliver(actx, p, DeliveryBatch{ID: id, LineID: batch.Lease.LineID, Items: batch.Items})
+	}
 	body := BatchBody(id, p.ID, batch.Lease.LineID, batch.Items)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.WebhookURL, bytes.NewReader(body))
 	if err != nil {

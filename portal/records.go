@@ -30,6 +30,11 @@ type Portal struct {
 	Secrets    []string  `json:"-"`
 	Status     string    `json:"status"`
 	CreatedAt  time.Time `json:"created_at"`
+	// Kind is how batches reach the portal: KindNative (signed batches,
+	// the default) or a helpdesk adapter's kind (adapter.go).
+	Kind string `json:"kind"`
+	// Adapter holds the adapter's settings (URLs, tokens), sealed at rest.
+	Adapter map[string]string `json:"-"`
 }
 
 // Line statuses.
@@ -167,13 +172,16 @@ func (r *Records) openSecrets(id string, sealed []byte) ([]string, error) {
 	return s, nil
 }
 
-const portalCols = "id, name, webhook_url, secrets, status, created_at"
+const portalCols = "id, name, webhook_url, secrets, status, created_at, kind, adapter_settings"
 
 func (r *Records) scanPortal(row interface{ Scan(...any) error }) (Portal, error) {
 	var p Portal
-	var sealed []byte
+	var sealed, adapter []byte
 	var created int64
-	if err := row.Scan(&p.ID, &p.Name, &p.WebhookURL, &sealed, &p.Status, &created); err != nil {
+	if err := row.Scan(&p.ID, &p.Name, &p.WebhookURL, &sealed, &p.Status, &created, &p.Kind, &adapter); err != nil {
+		return p, err
+	}
+	if err := r.openAdapter(&p, adapter); err != nil {
 		return p, err
 	}
 	p.CreatedAt = time.UnixMilli(created).UTC()
@@ -205,9 +213,10 @@ func (r *Records) getPortalSealed(ctx context.Context, id string) (Portal, []byt
 		p       Portal
 		sealed  []byte
 		created int64
+		adapter []byte
 	)
 	err := r.db.SQL.QueryRowContext(ctx, "SELECT "+portalCols+" FROM portals WHERE id = ?", id).
-		Scan(&p.ID, &p.Name, &p.WebhookURL, &sealed, &p.Status, &created)
+		Scan(&p.ID, &p.Name, &p.WebhookURL, &sealed, &p.Status, &created, &p.Kind, &adapter)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, nil, ErrNotFound
 	}
@@ -215,7 +224,46 @@ func (r *Records) getPortalSealed(ctx context.Context, id string) (Portal, []byt
 		return p, nil, fmt.Errorf("portal: get portal: %w", err)
 	}
 	p.CreatedAt = time.UnixMilli(created).UTC()
+	if err := r.openAdapter(&p, adapter); err != nil {
+		return p, nil, err
+	}
 	return p, sealed, nil
+}
+
+// openAdapter opens a portal's sealed adapter settings into p.Adapter.
+func (r *Records) openAdapter(p *Portal, sealed []byte) error {
+	if len(sealed) == 0 {
+		return nil
+	}
+	raw, err := r.sealer.Open(sealed, []byte("portal-adapter:"+p.ID))
+	if err != nil {
+		return fmt.Errorf("portal: adapter settings of %s: %w", p.ID, err)
+	}
+	return json.Unmarshal(raw, &p.Adapter)
+}
+
+// SetPortalKind switches how a portal's batches are delivered and stores
+// the adapter's settings sealed (nil for KindNative).
+func (r *Records) SetPortalKind(ctx context.Context, id, kind string, settings map[string]string) error {
+	if !ValidKind(kind) {
+		return fmt.Errorf("portal: unknown portal kind %q", kind)
+	}
+	var sealed []byte
+	if len(settings) > 0 {
+		raw, err := json.Marshal(settings)
+		if err != nil {
+			return err
+		}
+		sealed = r.sealer.Seal(raw, []byte("portal-adapter:"+id))
+	}
+	res, err := r.db.SQL.ExecContext(ctx, "UPDATE portals SET kind = ?, adapter_settings = ? WHERE id = ?", kind, sealed, id)
+	if err != nil {
+		return fmt.Errorf("portal: set kind: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // ListPortals returns every portal, oldest first.

@@ -19,6 +19,17 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 export CONNECTOR_TEST_CHROMIUM="${CONNECTOR_TEST_CHROMIUM:-$(command -v chromium)}"
 
+# The Request Tracker adapter's tests run against a real RT 5: Debian's
+# request-tracker5 on SQLite, served by its standalone server on loopback
+# (the test writes its own RT_SiteConfig in a temp dir). About 30 s to install.
+if [ ! -x /usr/share/request-tracker5/libexec/rt-server ]; then
+	echo "test: installing request-tracker5 (Debian packages)" >&2
+	as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+	as_root apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
+		request-tracker5 rt5-db-sqlite rt5-standalone >&2
+fi
+
 # --- XMPP: the xmpp connector's tests run against a real Prosody --------
 # (connectors/xmpp/xmpptest writes its config into a temp dir and starts it
 # as its own process; the package's system service is not used).

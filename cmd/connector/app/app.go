@@ -240,6 +240,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	dcfg.UserAgent, dcfg.Logger, dcfg.Observer = "connector-gateway/"+Version, log, traffic.Tee(m, a.traffic)
 	// Batches read the portal row each time (not the timed cache), so a
 	// secret rotation is in force for the very next batch.
+	dcfg.Adapters = Adapters(store, &http.Client{Timeout: dcfg.Timeout})
 	a.dispatcher, err = portal.NewDispatcher(store.Outbox, portal.NewBatchPortals(store.Records), dcfg)
 	if err != nil {
 		store.Close()
@@ -363,6 +364,11 @@ func (a *App) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		a.janitor(workCtx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = rtReplies(a.store, a.sender, a.log).Run(workCtx)
 	}()
 	wg.Add(1)
 	go func() {
