@@ -91,7 +91,7 @@ func TestConformanceWhatsApp(t *testing.T) {
 	now := time.Now()
 	connectortest.Run(t, harness(meta.TypeWhatsApp,
 		connectors.Settings{"phone_number_id": numberID, "waba_id": wabaID, "access_token": waToken, "app_secret": appSecret, "verify_token": verify},
-		[]string{"webhook", "handshake", "files", "identify"}, metatest.CustomerWaID,
+		[]string{"webhook", "handshake", "files", "identify", "read"}, metatest.CustomerWaID,
 		func() map[string][]byte {
 			return map[string][]byte{
 				"text":     metatest.WAMessages(wabaID, numberID, metatest.WAText("wamid.C1", "hello", now)),
@@ -108,7 +108,7 @@ func TestConformanceMessenger(t *testing.T) {
 	now := time.Now()
 	connectortest.Run(t, harness(meta.TypeMessenger,
 		connectors.Settings{"page_id": pageID, "page_access_token": pageToken, "app_secret": appSecret, "verify_token": verify},
-		[]string{"webhook", "handshake", "typing", "identify"}, metatest.CustomerPSID,
+		[]string{"webhook", "handshake", "typing", "identify", "read"}, metatest.CustomerPSID,
 		func() map[string][]byte {
 			return map[string][]byte{
 				"text":     page(metatest.MText(psid, pageID, "m_C1", "hello", now)),
@@ -126,7 +126,7 @@ func TestConformanceInstagram(t *testing.T) {
 	igsid := metatest.CustomerIGSID
 	connectortest.Run(t, harness(meta.TypeInstagram,
 		connectors.Settings{"account_id": accountID, "access_token": igToken, "app_secret": appSecret, "verify_token": verify},
-		[]string{"webhook", "handshake", "typing", "identify"}, igsid,
+		[]string{"webhook", "handshake", "typing", "identify", "read"}, igsid,
 		func() map[string][]byte {
 			return map[string][]byte{
 				"text":          ig(metatest.MText(igsid, accountID, "aWdC1", "hello", now)),

@@ -111,6 +111,7 @@ type Messaging struct {
 var (
 	_ connectors.Connector       = (*WhatsApp)(nil)
 	_ connectors.WebhookReceiver = (*WhatsApp)(nil)
+	_ connectors.ReadMarker      = (*WhatsApp)(nil)
 	_ connectors.Handshaker      = (*WhatsApp)(nil)
 	_ connectors.FileFetcher     = (*WhatsApp)(nil)
 	_ connectors.Identifier      = (*WhatsApp)(nil)
@@ -119,6 +120,7 @@ var (
 	_ connectors.WebhookReceiver = (*Messaging)(nil)
 	_ connectors.Handshaker      = (*Messaging)(nil)
 	_ connectors.Typer           = (*Messaging)(nil)
+	_ connectors.ReadMarker      = (*Messaging)(nil)
 	_ connectors.Identifier      = (*Messaging)(nil)
 )
 

@@ -266,3 +266,33 @@ func (ms *Messaging) Typing(ctx context.Context, c connectors.Conn, chatID strin
 	body := map[string]any{"recipient": map[string]string{"id": chatID}, "sender_action": "typing_on"}
 	return mapError(ctx, ms.typ, "typing", ms.g.call(ctx, "POST", "/me/messages", token, body, nil))
 }
+
+// MarkRead tells WhatsApp that the agents read the customer's message
+// messageID (its wamid): the customer sees blue ticks on it and on their
+// earlier messages (POST /{phone-number-id}/messages, status "read").
+func (w *WhatsApp) MarkRead(ctx context.Context, c connectors.Conn, chatID, messageID string) error {
+	token, number := c.Settings[SettingAccessToken], c.Settings[SettingPhoneNumberID]
+	if token == "" || number == "" {
+		return permanent(TypeWhatsApp, "read: the connection has no access token or phone number id")
+	}
+	if messageID == "" {
+		return permanent(TypeWhatsApp, "read: no message id (the wamid of the customer's message)")
+	}
+	body := map[string]any{"messaging_product": "whatsapp", "status": "read", "message_id": messageID}
+	return mapError(ctx, TypeWhatsApp, "read", w.g.call(ctx, "POST", "/"+number+"/messages", token, body, nil))
+}
+
+// MarkRead shows the customer that the page or account has seen the
+// conversation (sender_action mark_seen). Messenger and Instagram mark the
+// whole conversation, not one message: messageID only has to be given.
+func (ms *Messaging) MarkRead(ctx context.Context, c connectors.Conn, chatID, messageID string) error {
+	token := c.Settings[channels[ms.typ].tokenKey]
+	if token == "" {
+		return permanent(ms.typ, "read: the connection has no access token")
+	}
+	if !idShape.MatchString(chatID) {
+		return permanent(ms.typ, "read: chat id %q is not a user id (digits)", chatID)
+	}
+	body := map[string]any{"recipient": map[string]string{"id": chatID}, "sender_action": "mark_seen"}
+	return mapError(ctx, ms.typ, "read", ms.g.call(ctx, "POST", "/me/messages", token, body, nil))
+}

@@ -156,3 +156,32 @@ func TestSendErrors(t *testing.T) {
 	_, err = gone.Send(context.Background(), waConn, other)
 	transient("unreachable", err)
 }
+
+// An agent's read reaches the customer: WhatsApp marks the message read
+// (blue ticks), Messenger and Instagram mark the conversation seen.
+func TestMarkRead(t *testing.T) {
+	srv := fake(t)
+	wa := meta.NewWhatsApp(opts(srv))
+	if err := wa.MarkRead(context.Background(), conn(t, wa), metatest.CustomerWaID, "wamid.CUSTOMER1"); err != nil {
+		t.Fatal(err)
+	}
+	if last := srv.Sent()[len(srv.Sent())-1]; last.Channel != "whatsapp" || last.Type != "read" || last.ReplyTo != "wamid.CUSTOMER1" || last.From != numberID {
+		t.Fatalf("whatsapp read %+v", last)
+	}
+	var perm *connectors.PermanentError
+	if err := wa.MarkRead(context.Background(), conn(t, wa), metatest.CustomerWaID, ""); !errors.As(err, &perm) {
+		t.Fatalf("read without a message id: %v, want a permanent error", err)
+	}
+	for _, cn := range []*meta.Messaging{meta.NewMessenger(opts(srv)), meta.NewInstagram(opts(srv))} {
+		to := metatest.CustomerPSID
+		if cn.Describe().Type == meta.TypeInstagram {
+			to = metatest.CustomerIGSID
+		}
+		if err := cn.MarkRead(context.Background(), conn(t, cn), to, "m_1"); err != nil {
+			t.Fatal(err)
+		}
+		if last := srv.Sent()[len(srv.Sent())-1]; last.Action != "mark_seen" || last.To != to || last.Channel != cn.Describe().Type {
+			t.Fatalf("%s read %+v", cn.Describe().Type, last)
+		}
+	}
+}

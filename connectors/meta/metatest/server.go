@@ -352,11 +352,13 @@ func (s *Server) sendWhatsApp(w http.ResponseWriter, r *http.Request, number str
 		return
 	}
 	var in struct {
-		Product  string `json:"messaging_product"`
-		To       string `json:"to"`
-		Type     string `json:"type"`
-		Callback string `json:"biz_opaque_callback_data"`
-		Context  struct {
+		Product   string `json:"messaging_product"`
+		Status    string `json:"status"`
+		MessageID string `json:"message_id"`
+		To        string `json:"to"`
+		Type      string `json:"type"`
+		Callback  string `json:"biz_opaque_callback_data"`
+		Context   struct {
 			MessageID string `json:"message_id"`
 		} `json:"context"`
 		Text struct {
@@ -364,6 +366,16 @@ func (s *Server) sendWhatsApp(w http.ResponseWriter, r *http.Request, number str
 		} `json:"text"`
 	}
 	var media map[string]json.RawMessage
+	// Marking a customer's message read: {"status":"read","message_id"}.
+	if json.Unmarshal(body, &in) == nil && in.Product == "whatsapp" && in.Status != "" {
+		if in.Status != "read" || !strings.HasPrefix(in.MessageID, "wamid.") {
+			writeError(w, http.StatusBadRequest, 100, 0, "(#100) Invalid parameter", "status must be read and message_id a wamid")
+			return
+		}
+		s.record(Sent{Channel: "whatsapp", From: number, Type: "read", ReplyTo: in.MessageID})
+		writeJSON(w, http.StatusOK, map[string]any{"success": true})
+		return
+	}
 	if json.Unmarshal(body, &in) != nil || json.Unmarshal(body, &media) != nil || in.Product != "whatsapp" || in.To == "" || in.Type == "" {
 		writeError(w, http.StatusBadRequest, 100, 0, "(#100) Invalid parameter", "messaging_product, to and type are required")
 		return
