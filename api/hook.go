@@ -15,19 +15,8 @@ import (
 // after the events are committed; any error enqueues nothing.
 func (s *hooks) hook(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	conn, err := s.connectionByHash(ctx, r.PathValue("hash"))
-	if errors.Is(err, portal.ErrNotFound) {
-		http.NotFound(w, r)
-		return
-	}
-	if err != nil {
-		s.logger(r).Error("hook: look up connection", slog.Any("err", err))
-		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	c, ok := s.Registry.Get(conn.Connector)
-	if !ok || !conn.Active {
-		http.NotFound(w, r)
+	conn, c, ok := s.entry(w, r)
+	if !ok {
 		return
 	}
 	// A channel that receives no webhooks (the web chat widget) has no
@@ -95,24 +84,34 @@ func (s *hooks) hook(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, "ok")
 }
 
+// entry finds the active connection behind an entry URL and its
+// connector, or answers the request (404, or 503 when the lookup failed).
+func (s *hooks) entry(w http.ResponseWriter, r *http.Request) (portal.Connection, connectors.Connector, bool) {
+	conn, err := s.connectionByHash(r.Context(), r.PathValue("hash"))
+	if errors.Is(err, portal.ErrNotFound) {
+		http.NotFound(w, r)
+		return conn, nil, false
+	}
+	if err != nil {
+		s.logger(r).Error("hook: look up connection", slog.Any("err", err))
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return conn, nil, false
+	}
+	c, ok := s.Registry.Get(conn.Connector)
+	if !ok || !conn.Active {
+		http.NotFound(w, r)
+		return conn, nil, false
+	}
+	return conn, c, true
+}
+
 // handshake answers a GET to a connection's entry URL for messengers that
 // prove the URL that way (connectors.Handshaker); others get 405, as before
 // the route existed.
 func (s *hooks) handshake(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	conn, err := s.connectionByHash(ctx, r.PathValue("hash"))
-	if errors.Is(err, portal.ErrNotFound) {
-		http.NotFound(w, r)
-		return
-	}
-	if err != nil {
-		s.logger(r).Error("hook: look up connection", slog.Any("err", err))
-		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	c, ok := s.Registry.Get(conn.Connector)
-	if !ok || !conn.Active {
-		http.NotFound(w, r)
+	conn, c, ok := s.entry(w, r)
+	if !ok {
 		return
 	}
 	hs, ok := c.(connectors.Handshaker)
