@@ -1,0 +1,12 @@
+// Package converse holds the vendored Converse.js release that the xmpp
+// connector's anonymous web chat page serves. The files are reproduced by
+// scripts/vendor-converse.sh from the pin in package-lock.json.
+package converse
+
+import "embed"
+
+// Static is the vendored dist: converse.min.js, converse.min.css and the
+// MPL-2.0 licence that must travel with them.
+//
+//go:embed static
+var Static embed.FS
