@@ -381,16 +381,7 @@ func (o committer) freshKeys(ctx context.Context, tx *sql.Tx, group []*enqueueRe
 	inserted := make(map[string]bool, len(keys))
 	for start := 0; start < len(keys); start += 500 {
 		chunk := keys[start:min(start+500, len(keys))]
-		args := make([]any, 0, 2*len(chunk))
-		vals := make([]byte, 0, 6*len(chunk))
-		for i, k := range chunk {
-			if i > 0 {
-				vals = append(vals, ',')
-			}
-			vals = append(vals, "(?,?)"...)
-			args = append(args, k, now)
-		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO inbox_keys (dedupe_key, created_at) VALUES "+string(vals), args...)
+		err := insertKeys(ctx, tx, "INSERT INTO", chunk, now)
 		if err == nil {
 			for _, k := range chunk {
 				inserted[k] = true

@@ -40,18 +40,26 @@ func (o committer) supersede(ctx context.Context, tx *sql.Tx, group []*enqueueRe
 	now := ms(o.cfg.Now())
 	for start := 0; start < len(keys); start += 500 {
 		chunk := keys[start:min(start+500, len(keys))]
-		args := make([]any, 0, 2*len(chunk))
-		vals := make([]byte, 0, 6*len(chunk))
-		for i, k := range chunk {
-			if i > 0 {
-				vals = append(vals, ',')
-			}
-			vals = append(vals, "(?,?)"...)
-			args = append(args, k, now)
-		}
-		if _, err := tx.ExecContext(ctx, o.db.Dialect.InsertIgnore()+" inbox_keys (dedupe_key, created_at) VALUES "+string(vals), args...); err != nil {
+		if err := insertKeys(ctx, tx, o.db.Dialect.InsertIgnore(), chunk, now); err != nil {
 			return fmt.Errorf("record superseded keys: %w", err)
 		}
 	}
 	return nil
+}
+
+// insertKeys writes dedupe keys in one multi-row statement; insert is
+// "INSERT INTO" (a duplicate fails the statement) or the dialect's
+// insert-ignore.
+func insertKeys(ctx context.Context, tx *sql.Tx, insert string, keys []string, now int64) error {
+	args := make([]any, 0, 2*len(keys))
+	vals := make([]byte, 0, 6*len(keys))
+	for i, k := range keys {
+		if i > 0 {
+			vals = append(vals, ',')
+		}
+		vals = append(vals, "(?,?)"...)
+		args = append(args, k, now)
+	}
+	_, err := tx.ExecContext(ctx, insert+" inbox_keys (dedupe_key, created_at) VALUES "+string(vals), args...)
+	return err
 }
