@@ -101,7 +101,9 @@ func TestFormGeneratedFromDescription(t *testing.T) {
 	browserLogin(t, b, g.URL)
 	b.Open("channel step", g.URL+"/console/wizard/channel?line="+l.ID, `[data-channel="acmechat"]`)
 	b.Click("pick Acme Chat", `[data-channel="acmechat"]`)
-	b.WaitFor("Acme Chat's form", `!!document.getElementById("channel-form")`, 10*time.Second)
+	// Wait for the whole form (its last field), not only its start: under
+	// load the page can be read while it is still being parsed.
+	b.WaitFor("Acme Chat's form", `!!document.getElementById("channel-form") && !!document.getElementById("f-acmechat-threads")`, 10*time.Second)
 
 	// Each field: a label tied to the input, the input type from the field type.
 	type field struct{ ID, Tag, Type, Label, Value string }
