@@ -81,6 +81,10 @@ type Deps struct {
 	Files *portal.FileLinks
 	// Widget serves the web chat widget (nil: no webchat connector).
 	Widget Widget
+	// Adapters are the helpdesk adapters by portal kind; those that are
+	// portal.HookReceiver take the helpdesk's webhooks at
+	// POST /adapters/{portal}/... (nil: none).
+	Adapters map[string]portal.Deliverer
 	// WakeSender is called after an outbound request is stored.
 	WakeSender func()
 	// Ready reports whether the gateway can serve (database reachable,
@@ -203,6 +207,7 @@ func (s *Server) routes() {
 	s.handle("POST /hook/{hash}", http.HandlerFunc(hk.hook))
 	s.handle("GET /hook/{hash}", http.HandlerFunc(hk.handshake))
 	s.handle("GET /files/{token}", http.HandlerFunc(hk.file))
+	s.handle("POST /adapters/{portal}/{rest...}", http.HandlerFunc(hk.adapterHook))
 	s.handle("GET /console/", http.HandlerFunc(s.serveConsole))
 	s.handle("POST /console/", http.HandlerFunc(s.serveConsole))
 	metricsHandler := http.NotFoundHandler()

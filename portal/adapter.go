@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/connector-gateway/connector/queue"
 )
@@ -44,4 +45,42 @@ type DeliveryBatch struct {
 // never post an event twice. ctx ends at the dispatcher's timeout.
 type Deliverer interface {
 	Deliver(ctx context.Context, p Portal, b DeliveryBatch) error
+}
+
+// The optional capabilities of a Deliverer, found by type assertion.
+
+// HookReceiver is a Deliverer that also takes the helpdesk's own webhooks
+// (agent replies, edits, deletions, status callbacks). The gateway routes
+// POST /adapters/{portal}/{rest...} of a portal of the adapter's kind to
+// it; r.PathValue("rest") is the rest of the path (a secret token, an
+// event name: the adapter's choice). The adapter checks the request's
+// authenticity itself (the helpdesk's signature, or a secret in the URL or
+// body, compared in constant time) and answers 2xx only once what it took
+// is stored, so the helpdesk's own retry (where it has one) is safe.
+type HookReceiver interface {
+	ServeHook(w http.ResponseWriter, r *http.Request, p Portal)
+}
+
+// Tester is a Deliverer that can check a portal's adapter settings against
+// the helpdesk (reachable, credentials accepted, queue or inbox found)
+// without changing anything there. The error says what is wrong in plain
+// words, for the console's live test and `connector portal set-kind`.
+type Tester interface {
+	Test(ctx context.Context, p Portal) error
+}
+
+// AdapterSetting describes one key of Portal.Adapter, for forms and help.
+type AdapterSetting struct {
+	Key      string
+	Label    string
+	Help     string
+	Required bool
+	// Secret settings are never shown back once stored.
+	Secret bool
+}
+
+// Describer is a Deliverer that lists its settings, in the order a form
+// shows them.
+type Describer interface {
+	Settings() []AdapterSetting
 }

@@ -267,6 +267,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Records: store.Records, Outbox: store.Outbox, Outbound: store.Outbound, Keys: store.Keys, Inbox: store.Inbox,
 		Registry: reg, Views: views, Lifecycle: lifecycle,
 		WakeSender: a.sender.Wake, Ready: a.ready, Files: files, Cache: cache, Metrics: m, Widget: widgetSurface(a.widget),
+		Adapters: dcfg.Adapters,
 	})
 	var cons *console.Console
 	if cfg.Console.Enabled {
