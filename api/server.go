@@ -196,6 +196,8 @@ func PortalRoutes() []Route {
 		{"DELETE", "/v1/connections/{connection}/messages/{message}"},
 		{"POST", "/v1/connections/{connection}/typing"},
 		{"POST", "/v1/connections/{connection}/read"},
+		{"POST", "/v1/connections/{connection}/conversations"},
+		{"POST", "/v1/connections/{connection}/conversations/{chat}/close"},
 		{"GET", "/v1/requests/{request}"},
 	}
 }
@@ -208,6 +210,8 @@ func (s *Server) routes() {
 	s.handle("GET /hook/{hash}", http.HandlerFunc(hk.handshake))
 	s.handle("GET /files/{token}", http.HandlerFunc(hk.file))
 	s.handle("POST /adapters/{portal}/{rest...}", http.HandlerFunc(hk.adapterHook))
+	s.handle("GET /pages/{hash}/{rest...}", http.HandlerFunc(hk.page))
+	s.handle("POST /pages/{hash}/{rest...}", http.HandlerFunc(hk.page))
 	s.handle("GET /console/", http.HandlerFunc(s.serveConsole))
 	s.handle("POST /console/", http.HandlerFunc(s.serveConsole))
 	metricsHandler := http.NotFoundHandler()
@@ -218,26 +222,28 @@ func (s *Server) routes() {
 	s.widgetRoutes()
 
 	handlers := map[string]portalHandler{
-		"GET /v1/connectors":                                     lines.listConnectors,
-		"GET /v1/lines":                                          lines.listLines,
-		"POST /v1/lines":                                         lines.createLine,
-		"GET /v1/lines/{line}":                                   lines.getLine,
-		"GET /v1/lines/{line}/connections":                       conns.listConnections,
-		"POST /v1/lines/{line}/connections":                      conns.createConnection,
-		"GET /v1/lines/{line}/dead-letters":                      lines.listDeadLetters,
-		"POST /v1/lines/{line}/dead-letters/replay":              lines.replayDeadLetters,
-		"POST /v1/lines/{line}/dead-letters/purge":               lines.purgeDeadLetters,
-		"GET /v1/connections/{connection}":                       conns.getConnection,
-		"PUT /v1/connections/{connection}/settings":              conns.saveSettings,
-		"POST /v1/connections/{connection}/test":                 conns.testConnection,
-		"POST /v1/connections/{connection}/activate":             conns.activate,
-		"POST /v1/connections/{connection}/deactivate":           conns.deactivate,
-		"POST /v1/connections/{connection}/messages":             msgs.sendMessage,
-		"PATCH /v1/connections/{connection}/messages/{message}":  msgs.editMessage,
-		"DELETE /v1/connections/{connection}/messages/{message}": msgs.deleteMessage,
-		"POST /v1/connections/{connection}/typing":               msgs.typing,
-		"POST /v1/connections/{connection}/read":                 msgs.markRead,
-		"GET /v1/requests/{request}":                             msgs.getRequest,
+		"GET /v1/connectors":                                           lines.listConnectors,
+		"GET /v1/lines":                                                lines.listLines,
+		"POST /v1/lines":                                               lines.createLine,
+		"GET /v1/lines/{line}":                                         lines.getLine,
+		"GET /v1/lines/{line}/connections":                             conns.listConnections,
+		"POST /v1/lines/{line}/connections":                            conns.createConnection,
+		"GET /v1/lines/{line}/dead-letters":                            lines.listDeadLetters,
+		"POST /v1/lines/{line}/dead-letters/replay":                    lines.replayDeadLetters,
+		"POST /v1/lines/{line}/dead-letters/purge":                     lines.purgeDeadLetters,
+		"GET /v1/connections/{connection}":                             conns.getConnection,
+		"PUT /v1/connections/{connection}/settings":                    conns.saveSettings,
+		"POST /v1/connections/{connection}/test":                       conns.testConnection,
+		"POST /v1/connections/{connection}/activate":                   conns.activate,
+		"POST /v1/connections/{connection}/deactivate":                 conns.deactivate,
+		"POST /v1/connections/{connection}/messages":                   msgs.sendMessage,
+		"PATCH /v1/connections/{connection}/messages/{message}":        msgs.editMessage,
+		"DELETE /v1/connections/{connection}/messages/{message}":       msgs.deleteMessage,
+		"POST /v1/connections/{connection}/typing":                     msgs.typing,
+		"POST /v1/connections/{connection}/read":                       msgs.markRead,
+		"POST /v1/connections/{connection}/conversations":              conns.openConversation,
+		"POST /v1/connections/{connection}/conversations/{chat}/close": conns.closeConversation,
+		"GET /v1/requests/{request}":                                   msgs.getRequest,
 	}
 	for _, rt := range PortalRoutes() {
 		h, ok := handlers[rt.Method+" "+rt.Pattern]

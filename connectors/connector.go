@@ -392,3 +392,32 @@ type Embedder interface {
 	// gateway that browsers reach at publicURL.
 	Snippet(c Conn, publicURL string) string
 }
+
+// PageServer is a connector that serves browser pages, their scripts and
+// their endpoints for its connections itself (a web chat that is not the
+// gateway's own widget, like the XMPP web chat). The gateway routes GET and
+// POST /pages/{hash}/{rest...} of an active connection of the connector to
+// ServePage with the connection's view; rest is the remainder of the path.
+// The connector checks the calling page's origin itself (OriginAllowed)
+// and sets its own security headers.
+type PageServer interface {
+	ServePage(w http.ResponseWriter, r *http.Request, c Conn, rest string)
+}
+
+// Conversations is a connector whose chats have a lifecycle of their own
+// (the XMPP room pool: a room per conversation, handed out and returned).
+// Opening and closing report conversation.opened and conversation.closed
+// events through the connection's sink.
+type Conversations interface {
+	// OpenConversation starts a conversation and returns its chat id.
+	OpenConversation(ctx context.Context, c Conn) (string, error)
+	// CloseConversation ends the conversation of chat; a chat with no open
+	// conversation is a PermanentError.
+	CloseConversation(ctx context.Context, c Conn, chat string) error
+}
+
+// ErrElsewhere is returned (wrapped) by a call that only the gateway process
+// holding the connection's stream can serve, in a process that does not
+// hold it (yet): the caller should try again, soon, possibly on another
+// replica.
+var ErrElsewhere = errors.New("connectors: the connection is served by another gateway process")

@@ -89,16 +89,18 @@ type Op struct {
 // Capability names a Harness may claim, each with the interface that
 // implements it.
 var Capabilities = map[string]func(connectors.Connector) bool{
-	"edit":      func(c connectors.Connector) bool { _, ok := c.(connectors.Editor); return ok },
-	"delete":    func(c connectors.Connector) bool { _, ok := c.(connectors.Deleter); return ok },
-	"typing":    func(c connectors.Connector) bool { _, ok := c.(connectors.Typer); return ok },
-	"files":     func(c connectors.Connector) bool { _, ok := c.(connectors.FileFetcher); return ok },
-	"poll":      func(c connectors.Connector) bool { _, ok := c.(connectors.Poller); return ok },
-	"identify":  func(c connectors.Connector) bool { _, ok := c.(connectors.Identifier); return ok },
-	"webhook":   func(c connectors.Connector) bool { _, ok := c.(connectors.WebhookReceiver); return ok },
-	"handshake": func(c connectors.Connector) bool { _, ok := c.(connectors.Handshaker); return ok },
-	"embed":     func(c connectors.Connector) bool { _, ok := c.(connectors.Embedder); return ok },
-	"read":      func(c connectors.Connector) bool { _, ok := c.(connectors.ReadMarker); return ok },
+	"edit":          func(c connectors.Connector) bool { _, ok := c.(connectors.Editor); return ok },
+	"delete":        func(c connectors.Connector) bool { _, ok := c.(connectors.Deleter); return ok },
+	"typing":        func(c connectors.Connector) bool { _, ok := c.(connectors.Typer); return ok },
+	"files":         func(c connectors.Connector) bool { _, ok := c.(connectors.FileFetcher); return ok },
+	"poll":          func(c connectors.Connector) bool { _, ok := c.(connectors.Poller); return ok },
+	"identify":      func(c connectors.Connector) bool { _, ok := c.(connectors.Identifier); return ok },
+	"webhook":       func(c connectors.Connector) bool { _, ok := c.(connectors.WebhookReceiver); return ok },
+	"handshake":     func(c connectors.Connector) bool { _, ok := c.(connectors.Handshaker); return ok },
+	"embed":         func(c connectors.Connector) bool { _, ok := c.(connectors.Embedder); return ok },
+	"pages":         func(c connectors.Connector) bool { _, ok := c.(connectors.PageServer); return ok },
+	"conversations": func(c connectors.Connector) bool { _, ok := c.(connectors.Conversations); return ok },
+	"read":          func(c connectors.Connector) bool { _, ok := c.(connectors.ReadMarker); return ok },
 }
 
 // fieldTypes are the documented kinds of connectors.Field.Type.

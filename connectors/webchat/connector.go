@@ -157,7 +157,7 @@ func (cn *Connector) Test(ctx context.Context, c connectors.Conn) (connectors.Te
 		checks = append(checks, connectors.Check{Name: "Settings", Detail: err.Error(), Fix: "Correct the settings and save them again"})
 	} else {
 		checks = append(checks, connectors.Check{Name: "Settings", OK: true,
-			Detail: "The widget may be shown on: " + joinOrigins(parseOrigins(c.Settings[SettingOrigins])) + "."})
+			Detail: "The widget may be shown on: " + connectors.JoinOrigins(connectors.ParseOrigins(c.Settings[SettingOrigins])) + "."})
 	}
 	if c.EntryURL == "" {
 		checks = append(checks, connectors.Check{Name: "Public URL", Detail: "The gateway has no public URL, so there is no snippet to paste.",

@@ -157,7 +157,7 @@ func (h *Handler) widget(w http.ResponseWriter, r *http.Request) (connectors.Con
 		w.Header().Set("Access-Control-Allow-Origin", origin)
 	}
 	w.Header().Add("Vary", "Origin")
-	if !allowed(c.Settings[SettingOrigins], origin) {
+	if !connectors.OriginAllowed(c.Settings[SettingOrigins], origin) {
 		h.log.Debug("widget: refused a page of a site that is not allowed", slog.String("connection", c.ID), slog.String("origin", origin))
 		writeError(w, http.StatusForbidden, "origin_not_allowed", "this site may not use this chat")
 		return c, false

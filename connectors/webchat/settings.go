@@ -3,7 +3,6 @@ package webchat
 import (
 	"fmt"
 	"html"
-	"net/url"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -58,11 +57,11 @@ func (*Connector) ValidateSettings(s connectors.Settings) (connectors.Settings, 
 	}
 	fe := connectors.FieldErrors{}
 
-	origins, err := validateOrigins(s[SettingOrigins])
+	origins, err := connectors.ValidateOrigins(s[SettingOrigins])
 	if err != "" {
 		fe[SettingOrigins] = err
 	}
-	out[SettingOrigins] = joinOrigins(origins)
+	out[SettingOrigins] = connectors.JoinOrigins(origins)
 
 	text := func(key, def string, max int, allowEmpty bool) {
 		v, set := s[key]
@@ -113,116 +112,6 @@ func (*Connector) ValidateSettings(s connectors.Settings) (connectors.Settings, 
 		return nil, fe
 	}
 	return out, nil
-}
-
-// origin is one allowed page origin; Wildcard allows every subdomain of
-// Host (not Host itself).
-type origin struct {
-	Scheme, Host, Port string
-	Wildcard           bool
-}
-
-func (o origin) String() string {
-	h := o.Host
-	if o.Wildcard {
-		h = "*." + h
-	}
-	if o.Port != "" {
-		h += ":" + o.Port
-	}
-	return o.Scheme + "://" + h
-}
-
-// validateOrigins parses the allowed-origins setting and says what is wrong
-// with it ("" when nothing is).
-func validateOrigins(raw string) ([]origin, string) {
-	var out []origin
-	for _, f := range splitList(raw) {
-		o, err := parseOrigin(f)
-		if err != nil {
-			return nil, err.Error()
-		}
-		out = append(out, o)
-	}
-	if len(out) == 0 {
-		return nil, "list at least one site, e.g. https://www.example.com"
-	}
-	return out, ""
-}
-
-// parseOrigins parses a setting that was validated before; bad entries are
-// skipped.
-func parseOrigins(raw string) []origin {
-	var out []origin
-	for _, f := range splitList(raw) {
-		if o, err := parseOrigin(f); err == nil {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
-func splitList(raw string) []string {
-	return strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\n' || r == '\t' || r == '\r' })
-}
-
-func parseOrigin(s string) (origin, error) {
-	u, err := url.Parse(strings.TrimSuffix(s, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
-		u.Path != "" || u.RawQuery != "" || u.Fragment != "" {
-		return origin{}, fmt.Errorf("%q is not an origin: want scheme and host only, e.g. https://www.example.com", s)
-	}
-	o := origin{Scheme: u.Scheme, Host: strings.ToLower(u.Hostname()), Port: u.Port()}
-	if rest, ok := strings.CutPrefix(o.Host, "*."); ok {
-		o.Host, o.Wildcard = rest, true
-	}
-	if o.Host == "" || strings.Contains(o.Host, "*") {
-		return origin{}, fmt.Errorf("%q: a wildcard may only stand for subdomains, as in https://*.example.com", s)
-	}
-	return o, nil
-}
-
-func joinOrigins(os []origin) string {
-	parts := make([]string, len(os))
-	for i, o := range os {
-		parts[i] = o.String()
-	}
-	return strings.Join(parts, " ")
-}
-
-// allowed reports whether the Origin header value names one of the allowed
-// sites. Scheme and port must match exactly (default ports are implied).
-func allowed(allowedRaw, header string) bool {
-	if header == "" || header == "null" {
-		return false
-	}
-	u, err := url.Parse(header)
-	if err != nil || u.Host == "" || u.Path != "" {
-		return false
-	}
-	host, port := strings.ToLower(u.Hostname()), u.Port()
-	for _, o := range parseOrigins(allowedRaw) {
-		if o.Scheme != u.Scheme || portOrDefault(o.Scheme, o.Port) != portOrDefault(u.Scheme, port) {
-			continue
-		}
-		if host == o.Host && !o.Wildcard {
-			return true
-		}
-		if o.Wildcard && strings.HasSuffix(host, "."+o.Host) {
-			return true
-		}
-	}
-	return false
-}
-
-func portOrDefault(scheme, port string) string {
-	if port != "" {
-		return port
-	}
-	if scheme == "https" {
-		return "443"
-	}
-	return "80"
 }
 
 // snippet is the script tag for a widget id on a gateway at publicURL.

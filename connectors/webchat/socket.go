@@ -250,7 +250,7 @@ func (s *socket) write(ctx context.Context, l *listener) (websocket.StatusCode, 
 			// A deactivated chat, or a site taken off the list, ends open
 			// sockets too. (Other setting changes apply on reconnect.)
 			c, ok, lerr := s.h.gw.Connection(ctx, s.conn.Hash)
-			if lerr == nil && (!ok || !allowed(c.Settings[SettingOrigins], s.origin)) {
+			if lerr == nil && (!ok || !connectors.OriginAllowed(c.Settings[SettingOrigins], s.origin)) {
 				return closeChatClosed, "chat closed"
 			}
 		}

@@ -5,6 +5,9 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
+	"time"
 
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
@@ -72,7 +75,52 @@ func (cn *Connector) Test(ctx context.Context, c connectors.Conn) (connectors.Te
 	}
 	r.Checks = append(r.Checks, chk)
 	r.OK = r.Checks[0].OK && archive.OK // group chat is optional for 1:1 chats
+	if st.WebchatWS != "" {
+		web := webchatCheck(ctx, st, c.EntryURL)
+		r.Checks = append(r.Checks, web)
+		r.OK = r.OK && web.OK && chk.OK
+	}
 	return r, nil
+}
+
+// webchatCheck asks the web chat's WebSocket endpoint over plain HTTP, as
+// a browser's first request would reach it (Prosody's mod_websocket
+// answers a GET without upgrade with a short page), and checks that the
+// gateway has a public URL for the snippet.
+func webchatCheck(ctx context.Context, st settings, entryURL string) connectors.Check {
+	chk := connectors.Check{Name: "Web chat"}
+	if entryURL == "" {
+		chk.Detail = "The gateway has no public URL, so there is no snippet to paste."
+		chk.Fix = "Set public_url in the gateway's configuration to the address browsers reach it at."
+		return chk
+	}
+	u, _ := url.Parse(st.WebchatWS)
+	if u.Scheme == "wss" {
+		u.Scheme = "https"
+	} else {
+		u.Scheme = "http"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err == nil {
+		var resp *http.Response
+		resp, err = http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode >= 500 || resp.StatusCode == http.StatusNotFound {
+				err = fmt.Errorf("it answered %s", resp.Status)
+			}
+		}
+	}
+	if err != nil {
+		chk.Detail = "The WebSocket endpoint " + st.WebchatWS + " did not answer: " + err.Error() + "."
+		chk.Fix = `Enable WebSocket on the server (Prosody: add "websocket" to modules_enabled, and proxy /xmpp-websocket on your HTTPS host) and check the URL.`
+		return chk
+	}
+	chk.OK = true
+	chk.Detail = "Visitors log in anonymously on " + st.WebchatDomain + " through " + st.WebchatWS + "; the chat may be shown on " + st.WebchatOrigins + "."
+	return chk
 }
 
 type discoResult struct {

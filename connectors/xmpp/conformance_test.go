@@ -32,7 +32,7 @@ func TestConformance(t *testing.T) {
 		Settings: connectors.Settings{
 			xmpp.SettingJID: xmpptest.JID("gw"), xmpp.SettingPassword: gwPass, xmpp.SettingServer: "127.0.0.1:5222",
 		},
-		Capabilities: []string{"edit", "delete", "typing", "poll", "identify"},
+		Capabilities: []string{"edit", "delete", "typing", "poll", "identify", "embed", "pages", "conversations"},
 		BadCredentials: func(c connectors.Conn) connectors.Conn {
 			return connectortest.WithSettings(c, xmpp.SettingPassword, "not-the-password")
 		},

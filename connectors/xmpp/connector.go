@@ -119,6 +119,12 @@ func (cn *Connector) Describe() connectors.Description {
 		{Key: SettingMUCService, Label: "Group chat service", Type: "text", Help: "Like conference.example.org; found by the connection test when empty."},
 		{Key: SettingRoomPool, Label: "Room pool size", Type: "text", Default: "0", Help: "Rooms kept ready on the group chat service, one per new conversation (0: no pool)."},
 		{Key: SettingRoomIdle, Label: "Close idle conversations after", Type: "text", Help: "Like 30m; empty: never."},
+		{Key: SettingWebchatWS, Label: "Web chat: WebSocket URL", Type: "text",
+			Help: "Turns on the web chat (Converse.js for a site's visitors, no account needed): the server's WebSocket endpoint as browsers reach it, like wss://xmpp.example.org/xmpp-websocket. Needs a room pool."},
+		{Key: SettingWebchatDomain, Label: "Web chat: anonymous domain", Type: "text",
+			Help: "The server's VirtualHost with anonymous login, like anon.example.org (Prosody: authentication = \"anonymous\")."},
+		{Key: SettingWebchatOrigins, Label: "Web chat: allowed sites", Type: "text",
+			Help: "The sites whose pages may show the chat, like https://www.example.com https://*.example.org."},
 	}}
 }
 

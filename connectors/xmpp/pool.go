@@ -68,7 +68,8 @@ type poolReply struct {
 
 // ErrNotPolling: the pool is served by the process that polls the
 // connection, and this one does not (or not yet).
-var ErrNotPolling = errors.New("xmpp: this process does not poll the connection (yet)")
+// It wraps connectors.ErrElsewhere.
+var ErrNotPolling = fmt.Errorf("xmpp: this process does not poll the connection (yet): %w", connectors.ErrElsewhere)
 
 // OpenConversation hands out a waiting room of c's pool for a new
 // conversation and reports conversation.opened; it returns the room's JID,

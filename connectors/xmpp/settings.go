@@ -2,6 +2,7 @@ package xmpp
 
 import (
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,21 @@ const (
 	// SettingRoomIdle closes a pool conversation after this long without
 	// a message (a Go duration, like "30m"). Default 0: never.
 	SettingRoomIdle = "room_idle_timeout"
+
+	// The web chat (Converse.js in visitors' browsers, anonymous login,
+	// one pool room per conversation). Set all three to turn it on; it
+	// needs a room pool.
+
+	// SettingWebchatWS is the XMPP server's WebSocket endpoint as browsers
+	// reach it, like wss://xmpp.example.org/xmpp-websocket (ws:// only on
+	// loopback).
+	SettingWebchatWS = "webchat_websocket_url"
+	// SettingWebchatDomain is the server's anonymous VirtualHost, like
+	// anon.example.org: visitors log in there without an account.
+	SettingWebchatDomain = "webchat_anonymous_domain"
+	// SettingWebchatOrigins lists the sites that may show the chat, as
+	// for the web chat widget: https://www.example.com https://*.example.org
+	SettingWebchatOrigins = "webchat_allowed_origins"
 )
 
 // Modes.
@@ -59,6 +75,10 @@ type settings struct {
 	MUC      string
 	Pool     int
 	PoolIdle time.Duration
+	// Web chat; WebchatWS is empty when it is off.
+	WebchatWS      string
+	WebchatDomain  string
+	WebchatOrigins string
 }
 
 // loopback reports whether the server is on this machine, the one case in
@@ -69,11 +89,7 @@ func (s settings) loopback() bool {
 	if err != nil {
 		return false
 	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return loopbackHost(host)
 }
 
 func parseSettings(in connectors.Settings) (settings, connectors.FieldErrors) {
@@ -157,10 +173,49 @@ func parseSettings(in connectors.Settings) (settings, connectors.FieldErrors) {
 		}
 		s.PoolIdle = d
 	}
+	parseWebchat(in, &s, fe)
 	if len(fe) > 0 {
 		return s, fe
 	}
 	return s, nil
+}
+
+// parseWebchat checks the web chat's three settings: all or none.
+func parseWebchat(in connectors.Settings, s *settings, fe connectors.FieldErrors) {
+	ws := strings.TrimSpace(in[SettingWebchatWS])
+	dom := strings.TrimSpace(in[SettingWebchatDomain])
+	orig := strings.TrimSpace(in[SettingWebchatOrigins])
+	if ws == "" && dom == "" && orig == "" {
+		return
+	}
+	if u, err := url.Parse(ws); ws == "" || err != nil || u.Host == "" || (u.Scheme != "wss" && u.Scheme != "ws") {
+		fe[SettingWebchatWS] = "required for the web chat: the server's WebSocket URL as browsers reach it, like wss://xmpp.example.org/xmpp-websocket"
+	} else if u.Scheme == "ws" && !loopbackHost(u.Hostname()) {
+		fe[SettingWebchatWS] = "use wss:// (browsers on https pages refuse ws://, and the chat must not travel in clear); ws:// is accepted on loopback only"
+	} else {
+		s.WebchatWS = u.String()
+	}
+	if d, err := jid.Parse(dom); dom == "" || err != nil || d.Localpart() != "" || d.Resourcepart() != "" {
+		fe[SettingWebchatDomain] = "required for the web chat: the server's anonymous VirtualHost, like anon.example.org"
+	} else {
+		s.WebchatDomain = d.String()
+	}
+	if os, msg := connectors.ValidateOrigins(orig); msg != "" {
+		fe[SettingWebchatOrigins] = msg
+	} else {
+		s.WebchatOrigins = connectors.JoinOrigins(os)
+	}
+	if s.Pool == 0 && fe[SettingRoomPool] == "" {
+		fe[SettingRoomPool] = "the web chat hands each visitor a room of the pool: set room_pool (and muc_service), e.g. 10"
+	}
+}
+
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (s settings) normalized() connectors.Settings {
@@ -178,6 +233,9 @@ func (s settings) normalized() connectors.Settings {
 	}
 	if s.PoolIdle > 0 {
 		out[SettingRoomIdle] = s.PoolIdle.String()
+	}
+	if s.WebchatWS != "" {
+		out[SettingWebchatWS], out[SettingWebchatDomain], out[SettingWebchatOrigins] = s.WebchatWS, s.WebchatDomain, s.WebchatOrigins
 	}
 	return out
 }

@@ -5,8 +5,9 @@ package converse
 
 import "embed"
 
-// Static is the vendored dist: converse.min.js, converse.min.css and the
-// MPL-2.0 licence that must travel with them.
+// Static is the vendored dist: converse.min.js, converse.min.css with its
+// webfonts, emoji.json (loaded by the emoji picker) and the MPL-2.0 licence
+// that must travel with them.
 //
 //go:embed static
 var Static embed.FS

@@ -126,7 +126,6 @@ archive_expires_after = "never"
 default_archive_policy = true
 max_archive_query_results = 200
 consider_websocket_secure = true
-cross_domain_websocket = true
 
 VirtualHost %[8]q
 VirtualHost %[9]q
@@ -256,3 +255,7 @@ func tail(b []byte) string {
 	lines := strings.Split(string(b), "\n")
 	return strings.Join(lines[max(0, len(lines)-30):], "\n")
 }
+
+// WebSocketURL is Prosody's WebSocket endpoint (mod_websocket) on its
+// loopback HTTP port, as a browser connects to it.
+func (s *Server) WebSocketURL() string { return "ws://" + s.HTTP + "/xmpp-websocket" }
