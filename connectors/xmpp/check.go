@@ -75,6 +75,11 @@ func (cn *Connector) Test(ctx context.Context, c connectors.Conn) (connectors.Te
 	}
 	r.Checks = append(r.Checks, chk)
 	r.OK = r.Checks[0].OK && archive.OK // group chat is optional for 1:1 chats
+	if st.Pool > 0 {
+		pc := poolCheck(ctx, cn, st, sess)
+		r.Checks = append(r.Checks, pc)
+		r.OK = r.OK && pc.OK
+	}
 	if st.WebchatWS != "" {
 		web := webchatCheck(ctx, st, c.EntryURL)
 		r.Checks = append(r.Checks, web)
@@ -196,4 +201,26 @@ func findMUC(ctx context.Context, s *xmpp.Session, st settings) (string, error) 
 		}
 	}
 	return "", nil
+}
+
+// poolCheck makes one room the way the pool makes its rooms (join,
+// configure persistent, hidden, archived) and destroys it again, so a
+// service that refuses the gateway rooms is found before a visitor waits.
+func poolCheck(ctx context.Context, cn *Connector, st settings, sess *xmpp.Session) connectors.Check {
+	chk := connectors.Check{Name: "Room pool"}
+	p := &pool{cn: cn, st: st, sess: sess}
+	room := "probe-" + randomID()[:16] + "@" + st.MUC
+	err := p.join(ctx, room)
+	if err == nil {
+		rj, _ := jid.Parse(room)
+		err = p.iq(ctx, stanza.SetIQ, rj, fmt.Sprintf(`<query xmlns=%q><destroy><reason>Connection test.</reason></destroy></query>`, nsMUCOwner), nil)
+	}
+	if err != nil {
+		chk.Detail = "Could not make a room on " + st.MUC + ": " + err.Error() + "."
+		chk.Fix = "Let " + st.JID.String() + " create rooms on " + st.MUC + " (Prosody: restrict_room_creation = false, or make the account an admin of the service)."
+		return chk
+	}
+	chk.OK = true
+	chk.Detail = fmt.Sprintf("A room could be made and removed on %s; the pool keeps %d ready.", st.MUC, st.Pool)
+	return chk
 }

@@ -216,6 +216,19 @@ func TestConnectionTest(t *testing.T) {
 	if err := cn.Activate(context.Background(), c); !errors.Is(err, connectors.ErrNeedsPolling) {
 		t.Fatalf("activate = %v", err)
 	}
+
+	// With a pool, the test makes and removes a room as the pool would.
+	c.Settings["muc_service"], c.Settings["room_pool"] = xmpptest.MUC, "3"
+	rep, err = cn.Test(context.Background(), c)
+	if err != nil || !rep.OK || len(rep.Checks) != 4 || rep.Checks[3].Name != "Room pool" || !rep.Checks[3].OK {
+		t.Fatalf("report with a pool %+v err %v", rep, err)
+	}
+	// A group chat service that does not exist: the pool check says so.
+	c.Settings["muc_service"] = "nochat.localhost"
+	rep, err = cn.Test(context.Background(), c)
+	if err != nil || rep.OK || rep.Checks[len(rep.Checks)-1].OK || rep.Checks[len(rep.Checks)-1].Fix == "" {
+		t.Fatalf("report with a missing service %+v err %v", rep, err)
+	}
 }
 
 // Component mode (XEP-0114): the gateway connects to Prosody's component
