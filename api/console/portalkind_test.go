@@ -65,6 +65,7 @@ func TestPortalKindRTInBrowser(t *testing.T) {
 		b.WaitFor("the live test's result", `!window.beforeSave && document.readyState === "complete" && !!document.getElementById("kind-test-report")`, 30*time.Second)
 	}
 	fill("not-the-password")
+	t.Logf("screenshot: %s", b.Shot("portal-kind-rt-test-failed"))
 	if got := b.Text("#kind-result"); got != "Live test failed" {
 		t.Fatalf("wrong password: result %q", got)
 	}
@@ -83,6 +84,7 @@ func TestPortalKindRTInBrowser(t *testing.T) {
 		t.Fatalf("good settings: result %q: %s", got, b.Text("#kind-test-words"))
 	}
 	b.WaitText("saved", "Saved: the portal is now of kind rt", 10*time.Second)
+	t.Logf("screenshot: %s", b.Shot("portal-kind-rt-saved"))
 	got := stored()
 	if got.Kind != portal.KindRT || got.Adapter[rt.SettingURL] != r.URL || got.Adapter[rt.SettingQueue] != rttest.Queue ||
 		got.Adapter[rt.SettingUser] != rttest.RootUser || got.Adapter[rt.SettingPassword] != rttest.RootPassword {
