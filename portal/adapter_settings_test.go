@@ -10,7 +10,9 @@ import (
 
 type describedAdapter struct{}
 
-func (describedAdapter) Deliver(context.Context, portal.Portal, portal.DeliveryBatch) error { return nil }
+func (describedAdapter) Deliver(context.Context, portal.Portal, portal.DeliveryBatch) error {
+	return nil
+}
 func (describedAdapter) Settings() []portal.AdapterSetting {
 	return []portal.AdapterSetting{
 		{Key: "url", Label: "URL", Required: true},
