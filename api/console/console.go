@@ -154,6 +154,10 @@ type Deps struct {
 	// Outbound finds replies by request id for the message lookup.
 	// Optional.
 	Outbound *queue.Outbound
+	// Adapters are the helpdesk adapters by portal kind (app.Adapters),
+	// for the wizard's choice of portal kind, its settings forms and live
+	// test. Optional: without them only native portals are offered.
+	Adapters map[string]portal.Deliverer
 }
 
 // Traffic is the gateway's in-memory window on recent traffic
@@ -303,6 +307,9 @@ func (c *Console) routes() {
 
 	authed("GET /console/wizard", wiz.wizardPortalPage)
 	authed("POST /console/wizard/portal", wiz.wizardCreatePortal)
+	authed("GET /console/wizard/portal/kind", wiz.wizardKindPage)
+	authed("POST /console/wizard/portal/kind", wiz.wizardSetKind)
+	authed("POST /console/wizard/portal/kind/test", wiz.wizardTestKind)
 	authed("GET /console/wizard/line", wiz.wizardLinePage)
 	authed("POST /console/wizard/line", wiz.wizardCreateLine)
 	authed("GET /console/wizard/channel", wiz.wizardChannelPage)

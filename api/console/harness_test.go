@@ -57,6 +57,13 @@ type gateway struct {
 // "-" for a one-time password.
 func newGateway(t testing.TB, b queuetest.Backend, cfg console.Config, cs ...connectors.Connector) *gateway {
 	t.Helper()
+	return newGatewayWithAdapters(t, b, cfg, nil, cs...)
+}
+
+// newGatewayWithAdapters is newGateway with helpdesk adapters by portal
+// kind (console.Deps.Adapters).
+func newGatewayWithAdapters(t testing.TB, b queuetest.Backend, cfg console.Config, adapters map[string]portal.Deliverer, cs ...connectors.Connector) *gateway {
+	t.Helper()
 	db := queuetest.Open(t, b)
 	sealer, err := portal.NewSealer(portal.NewKey())
 	if err != nil {
@@ -90,7 +97,7 @@ func newGateway(t testing.TB, b queuetest.Backend, cfg console.Config, cs ...con
 		cfg.AdminPassword = ""
 	}
 	cfg.Logger = log
-	cons, err := console.New(context.Background(), cfg, console.Deps{DB: db, Records: records, Outbox: outbox, Keys: queue.NewKeys(outbox), Registry: reg, Lifecycle: lc, Views: views})
+	cons, err := console.New(context.Background(), cfg, console.Deps{DB: db, Records: records, Outbox: outbox, Keys: queue.NewKeys(outbox), Registry: reg, Lifecycle: lc, Views: views, Adapters: adapters})
 	if err != nil {
 		t.Fatalf("console: %v", err)
 	}

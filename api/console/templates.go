@@ -25,7 +25,7 @@ func pageNames() []string {
 	return []string{
 		"login", "password", "message",
 		"status", "line", "connection", "settings", "audit", "find",
-		"wizard_portal", "wizard_portal_created", "wizard_line", "wizard_channel", "wizard_test", "wizard_activate",
+		"wizard_portal", "wizard_portal_created", "wizard_portal_kind", "wizard_line", "wizard_channel", "wizard_test", "wizard_activate",
 	}
 }
 

@@ -274,7 +274,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		ccfg := cfg.Console
 		ccfg.Logger = log
 		cons, err = console.New(ctx, ccfg, console.Deps{DB: store.DB, Records: store.Records, Outbox: store.Outbox, Keys: store.Keys,
-			Registry: reg, Lifecycle: lifecycle, Views: views, Traffic: a.traffic, Outbound: store.Outbound})
+			Registry: reg, Lifecycle: lifecycle, Views: views, Traffic: a.traffic, Outbound: store.Outbound, Adapters: dcfg.Adapters})
 		if err != nil {
 			store.Close()
 			return nil, err

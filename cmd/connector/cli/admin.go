@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/connector-gateway/connector/cmd/connector/app"
+	"github.com/connector-gateway/connector/portal"
 )
 
 func portalCmd() *cobra.Command {
@@ -44,9 +45,13 @@ func portalCmd() *cobra.Command {
 					return err
 				}
 				w := table(cmd.OutOrStdout())
-				fmt.Fprintln(w, "ID\tNAME\tWEBHOOK URL\tSTATUS\tSECRETS")
+				fmt.Fprintln(w, "ID\tNAME\tKIND\tWEBHOOK URL\tSTATUS\tSECRETS")
 				for _, p := range ps {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\n", p.ID, p.Name, p.WebhookURL, p.Status, len(p.Secrets))
+					kind := p.Kind
+					if kind == "" {
+						kind = portal.KindNative
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\n", p.ID, p.Name, kind, p.WebhookURL, p.Status, len(p.Secrets))
 				}
 				return w.Flush()
 			})
@@ -77,7 +82,7 @@ func portalCmd() *cobra.Command {
 			})
 		},
 	}
-	c.AddCommand(create, list, rotate, finish)
+	c.AddCommand(create, list, rotate, finish, setKindCmd())
 	return c
 }
 

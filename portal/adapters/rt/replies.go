@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -74,6 +75,29 @@ func (r *Replies) Run(ctx context.Context) error {
 	}
 }
 
+// self is the RT user the gateway writes as: gateway_user, else the
+// basic-auth user, else the owner of the token (its id is the token's
+// second part, "1-<user id>-…"), looked up by name.
+func (a *Adapter) self(ctx context.Context, p portal.Portal) (string, error) {
+	if u := p.Adapter[SettingGatewayUser]; u != "" {
+		return u, nil
+	}
+	if u := p.Adapter[SettingUser]; u != "" {
+		return u, nil
+	}
+	parts := strings.SplitN(p.Adapter[SettingToken], "-", 3)
+	if len(parts) != 3 {
+		return "", fmt.Errorf("rt: set %s: the token's owner is unknown", SettingGatewayUser)
+	}
+	var u struct {
+		Name string `json:"Name"`
+	}
+	if err := a.call(ctx, p, "GET", "/REST/2.0/user/"+url.PathEscape(parts[1]), nil, &u); err != nil {
+		return "", fmt.Errorf("rt: the token's owner: %w", err)
+	}
+	return u.Name, nil
+}
+
 type ref struct {
 	ID string `json:"id"`
 }
@@ -88,9 +112,9 @@ func (r *Replies) PollOnce(ctx context.Context, p portal.Portal) error {
 	if cursor == "" {
 		cursor = "0"
 	}
-	self := p.Adapter[SettingGatewayUser]
-	if self == "" {
-		self = p.Adapter[SettingUser]
+	self, err := r.rt.self(ctx, p)
+	if err != nil {
+		return err
 	}
 	var page struct {
 		Items []struct {

@@ -153,10 +153,18 @@ func (a *Adapter) call(ctx context.Context, p portal.Portal, method, path string
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("RT answered %d: %.200s", resp.StatusCode, bytes.TrimSpace(data))
+		return &statusError{Code: resp.StatusCode, Body: fmt.Sprintf("%.200s", bytes.TrimSpace(data))}
 	}
 	if out != nil {
 		return json.Unmarshal(data, out)
 	}
 	return nil
 }
+
+// statusError is a non-2xx answer of RT.
+type statusError struct {
+	Code int
+	Body string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("RT answered %d: %s", e.Code, e.Body) }
