@@ -90,8 +90,8 @@ type msgRef struct {
 // order, recording each success before the next call.
 func (a *Adapter) Deliver(ctx context.Context, p portal.Portal, b portal.DeliveryBatch) error {
 	s := settingsOf(p.Adapter)
-	if s.url == "" || s.account == "" || s.inbox == "" || s.token == "" {
-		return errors.New("chatwoot: the portal's settings need url, account_id, inbox_id and api_access_token")
+	if err := s.check(); err != nil {
+		return fmt.Errorf("chatwoot: %w", err)
 	}
 	for _, it := range b.Items {
 		if _, done, err := a.IDs.Get(ctx, p.ID, keyEvent+it.EventID); err != nil {
@@ -173,7 +173,7 @@ func (a *Adapter) postMessage(ctx context.Context, p portal.Portal, s settings, 
 			if to, ok, err := a.IDs.Get(ctx, p.ID, keyMsg+chatKey(ev)+":"+ev.Message.ReplyTo); err != nil {
 				return err
 			} else if ok {
-				body["content_attributes"] = map[string]any{"in_reply_to": to}
+				body["content_attributes"] = map[string]any{"in_reply_to": json.Number(to)}
 			}
 		}
 		var created struct {
@@ -219,7 +219,7 @@ func (a *Adapter) conversation(ctx context.Context, p portal.Portal, s settings,
 	if conv, ok, err := a.IDs.Get(ctx, p.ID, keyConv+ck); err != nil || ok {
 		return conv, err
 	}
-	contact, err := a.contact(ctx, p, s, ev)
+	contact, existed, err := a.contact(ctx, p, s, ev)
 	if err != nil {
 		return "", err
 	}
@@ -228,7 +228,8 @@ func (a *Adapter) conversation(ctx context.Context, p portal.Portal, s settings,
 	var conv id
 	if _, tried, err := a.IDs.Get(ctx, p.ID, tryKey); err != nil {
 		return "", err
-	} else if tried {
+	} else if tried || existed {
+		// A contact found rather than made may have its conversation.
 		var list struct {
 			Payload []struct {
 				ID      id `json:"id"`
@@ -253,7 +254,7 @@ func (a *Adapter) conversation(ctx context.Context, p portal.Portal, s settings,
 			ID id `json:"id"`
 		}
 		if err := a.call(ctx, s, http.MethodPost, "/conversations", map[string]any{
-			"source_id": src, "inbox_id": s.inbox, "contact_id": contact,
+			"source_id": src, "inbox_id": json.Number(s.inbox), "contact_id": json.Number(contact),
 		}, &created); err != nil {
 			return "", fmt.Errorf("create conversation: %w", err)
 		}
@@ -267,32 +268,33 @@ func (a *Adapter) conversation(ctx context.Context, p portal.Portal, s settings,
 }
 
 // contact returns the chat's contact, making it (with its place in the
-// inbox) the first time. Its identifier is unique in the account, so a
-// create that Chatwoot refuses as taken, or a retry after a lost answer,
-// finds the contact by it instead.
-func (a *Adapter) contact(ctx context.Context, p portal.Portal, s settings, ev connectors.Event) (string, error) {
+// inbox) the first time; existed is set when it was found, not made. Its
+// identifier is unique in the account, so a create that Chatwoot refuses
+// as taken, or a retry after a lost answer, finds the contact by it.
+func (a *Adapter) contact(ctx context.Context, p portal.Portal, s settings, ev connectors.Event) (contactID string, existed bool, err error) {
 	ck := chatKey(ev)
 	if c, ok, err := a.IDs.Get(ctx, p.ID, keyContact+ck); err != nil || ok {
-		return c, err
+		return c, ok, err
 	}
 	src := sourceID(ev)
 	tryKey := keyTry + keyContact + ck
 	var contact id
 	_, tried, err := a.IDs.Get(ctx, p.ID, tryKey)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if tried {
 		if contact, err = a.findContact(ctx, s, src); err != nil {
-			return "", err
+			return "", false, err
 		}
+		existed = contact != ""
 	}
 	if contact == "" {
 		if err := a.IDs.Put(ctx, p.ID, map[string]string{tryKey: src}); err != nil {
-			return "", err
+			return "", false, err
 		}
 		body := map[string]any{
-			"inbox_id": s.inbox, "source_id": src, "identifier": src, "name": who(ev),
+			"inbox_id": json.Number(s.inbox), "source_id": src, "identifier": src, "name": who(ev),
 			"additional_attributes": map[string]string{"channel": ev.Channel, "connector": ev.Connector},
 		}
 		if ev.User != nil && ev.User.AvatarURL != "" {
@@ -310,20 +312,22 @@ func (a *Adapter) contact(ctx context.Context, p portal.Portal, s settings, ev c
 		case err == nil:
 			contact = created.Payload.Contact.ID
 		case statusOf(err) == http.StatusUnprocessableEntity:
-			if contact, err = a.findContact(ctx, s, src); err != nil {
-				return "", err
+			found, ferr := a.findContact(ctx, s, src)
+			if ferr != nil {
+				return "", false, ferr
 			}
-			if contact == "" {
-				return "", fmt.Errorf("create contact: %w", err)
+			if found == "" {
+				return "", false, fmt.Errorf("create contact: %w", err)
 			}
+			contact, existed = found, true
 		default:
-			return "", fmt.Errorf("create contact: %w", err)
+			return "", false, fmt.Errorf("create contact: %w", err)
 		}
 	}
 	if contact == "" {
-		return "", errors.New("create contact: Chatwoot answered without an id")
+		return "", false, errors.New("create contact: Chatwoot answered without an id")
 	}
-	return string(contact), a.IDs.Put(ctx, p.ID, map[string]string{keyContact + ck: string(contact)})
+	return string(contact), existed, a.IDs.Put(ctx, p.ID, map[string]string{keyContact + ck: string(contact)})
 }
 
 func (a *Adapter) findContact(ctx context.Context, s settings, identifier string) (id, error) {

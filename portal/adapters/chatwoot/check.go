@@ -32,14 +32,8 @@ func (a *Adapter) Settings() []portal.AdapterSetting {
 // account and is an API channel.
 func (a *Adapter) Test(ctx context.Context, p portal.Portal) error {
 	s := settingsOf(p.Adapter)
-	var missing []string
-	for k, v := range map[string]string{SettingURL: s.url, SettingAccountID: s.account, SettingInboxID: s.inbox, SettingToken: s.token} {
-		if v == "" {
-			missing = append(missing, k)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("the settings lack %v", missing)
+	if err := s.check(); err != nil {
+		return err
 	}
 	if s.secret == "" && s.pathToken == "" {
 		return errors.New("set webhook_secret (Chatwoot 4.13 or later) or webhook_token: without one the gateway refuses every agent reply")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -93,6 +94,35 @@ func settingsOf(m map[string]string) settings {
 		url: strings.TrimRight(get(SettingURL), "/"), account: get(SettingAccountID), inbox: get(SettingInboxID),
 		token: get(SettingToken), secret: get(SettingWebhookSecret), pathToken: get(SettingWebhookToken),
 	}
+}
+
+// check says what the delivery settings lack.
+func (s settings) check() error {
+	var missing []string
+	for _, kv := range [][2]string{{SettingURL, s.url}, {SettingAccountID, s.account}, {SettingInboxID, s.inbox}, {SettingToken, s.token}} {
+		if kv[1] == "" {
+			missing = append(missing, kv[0])
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the settings lack %s", strings.Join(missing, ", "))
+	}
+	if !digits(s.account) || !digits(s.inbox) {
+		return fmt.Errorf("account_id and inbox_id are Chatwoot's numbers (got %q and %q)", s.account, s.inbox)
+	}
+	if u, err := url.Parse(s.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("url %q is not an http(s) address", s.url)
+	}
+	return nil
+}
+
+func digits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // id is a Chatwoot id: a JSON number (their ids are integers) kept as its
