@@ -180,6 +180,13 @@ func (a *Adapter) postMessage(ctx context.Context, p portal.Portal, s settings, 
 			ID id `json:"id"`
 		}
 		if err := a.call(ctx, s, http.MethodPost, path, body, &created); err != nil {
+			if statusOf(err) == http.StatusNotFound {
+				// The conversation (or the contact with it) was deleted in
+				// Chatwoot: the retry finds or makes them again.
+				if perr := a.IDs.Put(ctx, p.ID, map[string]string{keyConv + chatKey(ev): "", keyContact + chatKey(ev): ""}); perr != nil {
+					return perr
+				}
+			}
 			return fmt.Errorf("post message: %w", err)
 		}
 		made = created.ID
@@ -216,7 +223,8 @@ func (a *Adapter) findMessage(ctx context.Context, s settings, path, eventID str
 // contact and the conversation the first time.
 func (a *Adapter) conversation(ctx context.Context, p portal.Portal, s settings, lineID string, ev connectors.Event) (string, error) {
 	ck := chatKey(ev)
-	if conv, ok, err := a.IDs.Get(ctx, p.ID, keyConv+ck); err != nil || ok {
+	// An empty mapping is one given up (the conversation was deleted).
+	if conv, ok, err := a.IDs.Get(ctx, p.ID, keyConv+ck); err != nil || (ok && conv != "") {
 		return conv, err
 	}
 	contact, existed, err := a.contact(ctx, p, s, ev)
@@ -273,7 +281,7 @@ func (a *Adapter) conversation(ctx context.Context, p portal.Portal, s settings,
 // as taken, or a retry after a lost answer, finds the contact by it.
 func (a *Adapter) contact(ctx context.Context, p portal.Portal, s settings, ev connectors.Event) (contactID string, existed bool, err error) {
 	ck := chatKey(ev)
-	if c, ok, err := a.IDs.Get(ctx, p.ID, keyContact+ck); err != nil || ok {
+	if c, ok, err := a.IDs.Get(ctx, p.ID, keyContact+ck); err != nil || (ok && c != "") {
 		return c, ok, err
 	}
 	src := sourceID(ev)

@@ -241,6 +241,34 @@ func TestTakenIdentifierReusesContactAndConversation(t *testing.T) {
 	}
 }
 
+// A conversation deleted in Chatwoot is made again for the chat's next
+// message, with the same contact.
+func TestDeletedConversationIsMadeAgain(t *testing.T) {
+	for _, b := range queuetest.Backends() {
+		t.Run(b.Driver, func(t *testing.T) {
+			r := newRig(t, b, withSecret("s3cret"))
+			r.put(message("evt_1", connectors.TypeMessageCreated, "42", "m1", "Hi"))
+			r.dispatch()
+			r.drained("first")
+			r.fake.deleteConversation(1)
+			r.put(message("evt_2", connectors.TypeMessageCreated, "42", "m2", "Still there?"))
+			r.drained("after the deletion")
+			contacts, convs, msgs, _ := r.fake.snapshot()
+			if len(contacts) != 1 || len(convs) != 1 || convs[0].ID != 2 || convs[0].ContactID != contacts[0].ID || len(msgs) != 1 || msgs[0].Conv != convs[0].ID || msgs[0].Content != "Still there?" {
+				t.Fatalf("contacts %+v conversations %+v messages %+v", contacts, convs, msgs)
+			}
+			// Replies in the new conversation reach the chat.
+			_, body := r.fake.agentReply(convs[0].ID, "Yes!", false)
+			if st := post(t, r.hookURL, body, "s3cret", time.Now()); st != http.StatusOK {
+				t.Fatalf("reply answered %d", st)
+			}
+			if reqs, _ := r.outbound.Claim(r.ctx, "test", 10, time.Minute); len(reqs) != 1 || reqs[0].ChatID != "42" {
+				t.Fatalf("reply in the new conversation: %+v", reqs)
+			}
+		})
+	}
+}
+
 // An agent's reply in the conversation becomes one outbound request to
 // the chat however often Chatwoot repeats the callback; notes stay in
 // Chatwoot. The request's outcome comes back through the outbox and is

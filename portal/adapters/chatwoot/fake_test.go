@@ -36,6 +36,7 @@ type fakeChatwoot struct {
 
 	mu       sync.Mutex
 	nextID   int
+	lastConv int
 	contacts []*fContact
 	convs    []*fConv
 	msgs     []*fMsg
@@ -284,7 +285,8 @@ func (f *fakeChatwoot) createConversation(w http.ResponseWriter, _ *http.Request
 	found.SourceIDs[inbox] = src
 	// Chatwoot numbers conversations per account (display_id), and that
 	// number is what its URLs and answers call the conversation's id.
-	c := &fConv{ID: len(f.convs) + 1, InboxID: inbox, ContactID: contact, SourceID: src}
+	f.lastConv++
+	c := &fConv{ID: f.lastConv, InboxID: inbox, ContactID: contact, SourceID: src}
 	f.convs = append(f.convs, c)
 	writeJSON(w, http.StatusOK, f.convJSON(c))
 }
@@ -482,4 +484,13 @@ func hexHMAC(key, data string) string {
 	m := hmac.New(sha256.New, []byte(key))
 	m.Write([]byte(data))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// deleteConversation is an admin deleting a conversation with its
+// messages.
+func (f *fakeChatwoot) deleteConversation(id int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.convs = slices.DeleteFunc(f.convs, func(c *fConv) bool { return c.ID == id })
+	f.msgs = slices.DeleteFunc(f.msgs, func(m *fMsg) bool { return m.Conv == id })
 }
