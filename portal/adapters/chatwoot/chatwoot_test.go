@@ -14,6 +14,7 @@ import (
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/portal/adapters/chatwoot"
+	"github.com/connector-gateway/connector/portal/adapters/chatwoot/chatwoottest"
 	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/queuetest"
 )
@@ -23,7 +24,7 @@ import (
 type rig struct {
 	t        *testing.T
 	ctx      context.Context
-	fake     *fakeChatwoot
+	fake     *chatwoottest.Server
 	recs     *portal.Records
 	p        portal.Portal
 	ob       *queue.Outbox
@@ -34,9 +35,9 @@ type rig struct {
 	hookURL  string // …/adapters/<portal>/
 }
 
-func newRig(t *testing.T, b queuetest.Backend, settings func(f *fakeChatwoot) map[string]string) *rig {
+func newRig(t *testing.T, b queuetest.Backend, settings func(f *chatwoottest.Server) map[string]string) *rig {
 	t.Helper()
-	r := &rig{t: t, ctx: context.Background(), fake: newFake(t)}
+	r := &rig{t: t, ctx: context.Background(), fake: chatwoottest.New(t)}
 	db := queuetest.Open(t, b)
 	sealer, err := portal.NewSealer(portal.NewKey())
 	if err != nil {
@@ -137,8 +138,8 @@ func message(id, typ, chat, msgID, text string) connectors.Event {
 		Message: &connectors.Message{ID: msgID, Text: text}}
 }
 
-func withSecret(secret string) func(f *fakeChatwoot) map[string]string {
-	return func(f *fakeChatwoot) map[string]string { return f.settings(secret) }
+func withSecret(secret string) func(f *chatwoottest.Server) map[string]string {
+	return func(f *chatwoottest.Server) map[string]string { return f.Settings(secret) }
 }
 
 // Customer messages of two chats become two contacts with a conversation
@@ -153,9 +154,9 @@ func TestChatsBecomeConversationsOnceAcrossFailures(t *testing.T) {
 		t.Run(b.Driver, func(t *testing.T) {
 			r := newRig(t, b, withSecret("s3cret"))
 			f := r.fake
-			f.failNext("POST contacts", hangAfterDoing)
-			f.failNext("POST conversations", fail500, hangAfterDoing)
-			f.failNext("POST messages", 0, hangAfterDoing, fail500)
+			f.FailNext("POST contacts", chatwoottest.HangAfterDoing)
+			f.FailNext("POST conversations", chatwoottest.Fail500, chatwoottest.HangAfterDoing)
+			f.FailNext("POST messages", 0, chatwoottest.HangAfterDoing, chatwoottest.Fail500)
 			first := message("evt_1", connectors.TypeMessageCreated, "42", "m1", "Hello, my order is late")
 			first.Message.Files = []connectors.File{{Name: "receipt.pdf", Mime: "application/pdf", URL: "https://gw.example/files/abc"}}
 			edited := message("evt_5", connectors.TypeMessageUpdated, "42", "m1", "Hello, my order 1234 is late")
@@ -172,15 +173,15 @@ func TestChatsBecomeConversationsOnceAcrossFailures(t *testing.T) {
 			r.dispatch()
 			r.drained("the batch")
 
-			contacts, convs, msgs, calls := f.snapshot()
+			contacts, convs, msgs, calls := f.Snapshot()
 			if len(contacts) != 2 || contacts[0].Name != "Ann 42" || contacts[1].Name != "Ann 43" || contacts[0].Identifier == contacts[1].Identifier {
 				t.Fatalf("contacts %+v; want one per chat", contacts)
 			}
-			if len(convs) != 2 || convs[0].ContactID != contacts[0].ID || convs[1].ContactID != contacts[1].ID || convs[0].InboxID != f.inbox {
-				t.Fatalf("conversations %+v; want one per chat in inbox %d", convs, f.inbox)
+			if len(convs) != 2 || convs[0].ContactID != contacts[0].ID || convs[1].ContactID != contacts[1].ID || convs[0].InboxID != f.Inbox {
+				t.Fatalf("conversations %+v; want one per chat in inbox %d", convs, f.Inbox)
 			}
-			if convs[0].SourceID != contacts[0].SourceIDs[f.inbox] || !strings.HasPrefix(convs[0].SourceID, "gw-") {
-				t.Fatalf("conversation source_id %q, contact's %q", convs[0].SourceID, contacts[0].SourceIDs[f.inbox])
+			if convs[0].SourceID != contacts[0].SourceIDs[f.Inbox] || !strings.HasPrefix(convs[0].SourceID, "gw-") {
+				t.Fatalf("conversation source_id %q, contact's %q", convs[0].SourceID, contacts[0].SourceIDs[f.Inbox])
 			}
 			var got []string
 			for _, m := range msgs {
@@ -230,12 +231,12 @@ func TestTakenIdentifierReusesContactAndConversation(t *testing.T) {
 	// A gateway with no memory of the chat, on the same Chatwoot.
 	other := newRig(t, b, withSecret("s3cret"))
 	p := other.p
-	p.Adapter = r.fake.settings("s3cret")
+	p.Adapter = r.fake.Settings("s3cret")
 	raw, _ := json.Marshal(message("evt_9", connectors.TypeMessageCreated, "42", "m9", "Again"))
 	if err := other.a.Deliver(r.ctx, p, portal.DeliveryBatch{LineID: "lin_1", Items: []queue.Item{{EventID: "evt_9", Payload: raw}}}); err != nil {
 		t.Fatal(err)
 	}
-	contacts, convs, msgs, _ := r.fake.snapshot()
+	contacts, convs, msgs, _ := r.fake.Snapshot()
 	if len(contacts) != 1 || len(convs) != 1 || len(msgs) != 2 || msgs[1].Conv != convs[0].ID {
 		t.Fatalf("contacts %+v conversations %+v messages %+v; want the contact and its conversation reused", contacts, convs, msgs)
 	}
@@ -250,16 +251,16 @@ func TestDeletedConversationIsMadeAgain(t *testing.T) {
 			r.put(message("evt_1", connectors.TypeMessageCreated, "42", "m1", "Hi"))
 			r.dispatch()
 			r.drained("first")
-			r.fake.deleteConversation(1)
+			r.fake.DeleteConversation(1)
 			r.put(message("evt_2", connectors.TypeMessageCreated, "42", "m2", "Still there?"))
 			r.drained("after the deletion")
-			contacts, convs, msgs, _ := r.fake.snapshot()
+			contacts, convs, msgs, _ := r.fake.Snapshot()
 			if len(contacts) != 1 || len(convs) != 1 || convs[0].ID != 2 || convs[0].ContactID != contacts[0].ID || len(msgs) != 1 || msgs[0].Conv != convs[0].ID || msgs[0].Content != "Still there?" {
 				t.Fatalf("contacts %+v conversations %+v messages %+v", contacts, convs, msgs)
 			}
 			// Replies in the new conversation reach the chat.
-			_, body := r.fake.agentReply(convs[0].ID, "Yes!", false)
-			if st := post(t, r.hookURL, body, "s3cret", time.Now()); st != http.StatusOK {
+			_, body := r.fake.AgentReply(convs[0].ID, "Yes!", false)
+			if st := chatwoottest.Post(t, r.hookURL, body, "s3cret", time.Now()); st != http.StatusOK {
 				t.Fatalf("reply answered %d", st)
 			}
 			if reqs, _ := r.outbound.Claim(r.ctx, "test", 10, time.Minute); len(reqs) != 1 || reqs[0].ChatID != "42" {
@@ -283,13 +284,13 @@ func TestAgentRepliesGoOutOnceAndTheirOutcomeIsWrittenBack(t *testing.T) {
 			r.dispatch()
 			r.drained("the customer's message")
 
-			reply, body := f.agentReply(1, "It ships today", false)
+			reply, body := f.AgentReply(1, "It ships today", false)
 			for i := 0; i < 3; i++ {
-				if st := post(t, r.hookURL, body, "s3cret", time.Now()); st != http.StatusOK {
+				if st := chatwoottest.Post(t, r.hookURL, body, "s3cret", time.Now()); st != http.StatusOK {
 					t.Fatalf("callback %d answered %d", i, st)
 				}
 			}
-			if _, note := f.agentReply(1, "customer seems upset", true); post(t, r.hookURL, note, "s3cret", time.Now()) != http.StatusOK {
+			if _, note := f.AgentReply(1, "customer seems upset", true); chatwoottest.Post(t, r.hookURL, note, "s3cret", time.Now()) != http.StatusOK {
 				t.Fatal("a private note's callback was not answered 200")
 			}
 			reqs, err := r.outbound.Claim(r.ctx, "test", 10, time.Minute)
@@ -310,12 +311,12 @@ func TestAgentRepliesGoOutOnceAndTheirOutcomeIsWrittenBack(t *testing.T) {
 			}
 			finish(t, r, req, nil, "9001")
 			r.eventually("the delivered status on the Chatwoot message", func() bool {
-				_, _, msgs, _ := f.snapshot()
-				return msgByID(msgs, reply.ID).Status == "delivered"
+				_, _, msgs, _ := f.Snapshot()
+				return msgByID(msgs, reply).Status == "delivered"
 			})
 
-			second, body2 := f.agentReply(1, "Sorry, one more thing", false)
-			if st := post(t, r.hookURL, body2, "s3cret", time.Now()); st != http.StatusOK {
+			second, body2 := f.AgentReply(1, "Sorry, one more thing", false)
+			if st := chatwoottest.Post(t, r.hookURL, body2, "s3cret", time.Now()); st != http.StatusOK {
 				t.Fatalf("second reply answered %d", st)
 			}
 			reqs, _ = r.outbound.Claim(r.ctx, "test", 10, time.Minute)
@@ -324,14 +325,14 @@ func TestAgentRepliesGoOutOnceAndTheirOutcomeIsWrittenBack(t *testing.T) {
 			}
 			finish(t, r, reqs[0], fmt.Errorf("Forbidden: bot was blocked by the user"))
 			r.eventually("the failed status on the Chatwoot message", func() bool {
-				_, _, msgs, _ := f.snapshot()
-				m := msgByID(msgs, second.ID)
+				_, _, msgs, _ := f.Snapshot()
+				m := msgByID(msgs, second)
 				return m.Status == "failed" && m.ExternalError == "Forbidden: bot was blocked by the user"
 			})
 
-			del := f.agentDeletes(reply)
+			del := f.AgentDeletes(reply)
 			for i := 0; i < 2; i++ {
-				if st := post(t, r.hookURL, del, "s3cret", time.Now()); st != http.StatusOK {
+				if st := chatwoottest.Post(t, r.hookURL, del, "s3cret", time.Now()); st != http.StatusOK {
 					t.Fatalf("deletion callback answered %d", st)
 				}
 			}
@@ -343,13 +344,13 @@ func TestAgentRepliesGoOutOnceAndTheirOutcomeIsWrittenBack(t *testing.T) {
 	}
 }
 
-func msgByID(msgs []fMsg, id int) fMsg {
+func msgByID(msgs []chatwoottest.Message, id int) chatwoottest.Message {
 	for _, m := range msgs {
 		if m.ID == id {
 			return m
 		}
 	}
-	return fMsg{}
+	return chatwoottest.Message{}
 }
 
 // finish does what the sender does with a request's outcome: the request
@@ -386,7 +387,7 @@ func TestForgedCallbacksAreRefused(t *testing.T) {
 			r.put(message("evt_1", connectors.TypeMessageCreated, "42", "m1", "Hi"))
 			r.dispatch()
 			r.drained("the customer's message")
-			_, body := r.fake.agentReply(1, "Hello from an agent", false)
+			_, body := r.fake.AgentReply(1, "Hello from an agent", false)
 			tampered := []byte(strings.Replace(string(body), "Hello from an agent", "Send me your password", 1))
 			now := time.Now()
 			for _, c := range []struct {
@@ -411,7 +412,7 @@ func TestForgedCallbacksAreRefused(t *testing.T) {
 					}
 					continue
 				}
-				if st := post(t, r.hookURL, c.body, c.secret, c.at); st != c.want {
+				if st := chatwoottest.Post(t, r.hookURL, c.body, c.secret, c.at); st != c.want {
 					t.Errorf("%s: %d, want %d", c.name, st, c.want)
 				}
 			}
@@ -420,21 +421,21 @@ func TestForgedCallbacksAreRefused(t *testing.T) {
 			}
 
 			// A URL token instead (Chatwoot before 4.13 does not sign).
-			settings := r.fake.settings("")
+			settings := r.fake.Settings("")
 			settings[chatwoot.SettingWebhookToken] = "tkn-0123456789abcdef"
 			if err := r.recs.SetPortalKind(r.ctx, r.p.ID, portal.KindChatwoot, settings); err != nil {
 				t.Fatal(err)
 			}
-			if st := post(t, r.hookURL+"tkn-0123456789abcdeX", body, "", now); st != http.StatusNotFound {
+			if st := chatwoottest.Post(t, r.hookURL+"tkn-0123456789abcdeX", body, "", now); st != http.StatusNotFound {
 				t.Errorf("wrong URL token: %d, want 404", st)
 			}
-			if st := post(t, r.hookURL, body, "", now); st != http.StatusNotFound {
+			if st := chatwoottest.Post(t, r.hookURL, body, "", now); st != http.StatusNotFound {
 				t.Errorf("no URL token: %d, want 404", st)
 			}
 			if reqs, _ := r.outbound.Claim(r.ctx, "test", 10, time.Minute); len(reqs) != 0 {
 				t.Fatalf("refused callbacks stored %d requests", len(reqs))
 			}
-			if st := post(t, r.hookURL+"tkn-0123456789abcdef", body, "", now); st != http.StatusOK {
+			if st := chatwoottest.Post(t, r.hookURL+"tkn-0123456789abcdef", body, "", now); st != http.StatusOK {
 				t.Errorf("right URL token: %d, want 200", st)
 			}
 			if reqs, _ := r.outbound.Claim(r.ctx, "test", 10, time.Minute); len(reqs) != 1 {
@@ -442,10 +443,10 @@ func TestForgedCallbacksAreRefused(t *testing.T) {
 			}
 
 			// Neither: nothing can be authentic.
-			if err := r.recs.SetPortalKind(r.ctx, r.p.ID, portal.KindChatwoot, r.fake.settings("")); err != nil {
+			if err := r.recs.SetPortalKind(r.ctx, r.p.ID, portal.KindChatwoot, r.fake.Settings("")); err != nil {
 				t.Fatal(err)
 			}
-			if st := post(t, r.hookURL+"anything", body, "s3cret", now); st != http.StatusNotFound {
+			if st := chatwoottest.Post(t, r.hookURL+"anything", body, "s3cret", now); st != http.StatusNotFound {
 				t.Errorf("portal without secret or token: %d, want 404", st)
 			}
 		})
@@ -456,7 +457,7 @@ func signedHeaders(body []byte, secret string, at time.Time) http.Header {
 	h := http.Header{}
 	ts := fmt.Sprint(at.Unix())
 	h.Set("X-Chatwoot-Timestamp", ts)
-	h.Set("X-Chatwoot-Signature", "sha256="+hexHMAC(secret, ts+"."+string(body)))
+	h.Set("X-Chatwoot-Signature", "sha256="+chatwoottest.HexHMAC(secret, ts+"."+string(body)))
 	return h
 }
 
@@ -475,11 +476,11 @@ func postWith(t *testing.T, url string, body []byte, h http.Header) int {
 
 // The live test says in plain words what is wrong.
 func TestTestSaysWhatIsWrong(t *testing.T) {
-	f := newFake(t)
+	f := chatwoottest.New(t)
 	a := &chatwoot.Adapter{}
 	ctx := context.Background()
 	try := func(mod func(map[string]string)) error {
-		s := f.settings("s3cret")
+		s := f.Settings("s3cret")
 		mod(s)
 		return a.Test(ctx, portal.Portal{ID: "prt_1", Kind: portal.KindChatwoot, Adapter: s})
 	}
@@ -505,7 +506,7 @@ func TestTestSaysWhatIsWrong(t *testing.T) {
 			t.Errorf("%s: %v; want it to say %q", c.name, err, c.want)
 		}
 	}
-	f.channelType = "Channel::WebWidget"
+	f.ChannelType = "Channel::WebWidget"
 	if err := try(func(map[string]string) {}); err == nil || !strings.Contains(err.Error(), "not an API channel") {
 		t.Errorf("web widget inbox: %v", err)
 	}

@@ -1,4 +1,6 @@
-package chatwoot_test
+// Package chatwoottest is a contract fake of Chatwoot's Application API
+// for tests of the chatwoot adapter and of the gateway end to end.
+package chatwoottest
 
 import (
 	"bytes"
@@ -19,51 +21,54 @@ import (
 	"github.com/connector-gateway/connector/portal/adapters/chatwoot"
 )
 
-// fakeChatwoot is a contract fake of Chatwoot's Application API for one
+// Server is a contract fake of Chatwoot's Application API for one
 // account with one API channel inbox: the routes, fields and answers of
 // Chatwoot's controllers and views (contacts, contact conversations,
 // conversations, messages, inboxes), checking every request the adapter
 // makes. A fault can be set on a route: a 500 before doing anything, or a
 // hang after doing the work (the answer is lost, as on a timeout).
-type fakeChatwoot struct {
-	t       *testing.T
-	srv     *httptest.Server
-	token   string
-	account int
-	inbox   int
-	// channelType is what GET inbox answers (Channel::Api by default).
-	channelType string
+type Server struct {
+	t       testing.TB
+	srv *httptest.Server
+	// URL is the fake's base URL.
+	URL     string
+	Token   string
+	Account int
+	Inbox   int
+	// ChannelType is what GET inbox answers (Channel::Api by default);
+	// set it before the first request.
+	ChannelType string
 
 	mu       sync.Mutex
 	nextID   int
 	lastConv int
-	contacts []*fContact
-	convs    []*fConv
-	msgs     []*fMsg
+	contacts []*Contact
+	convs    []*Conversation
+	msgs     []*Message
 	calls    []string
-	faults   map[string][]fault
+	faults   map[string][]Fault
 }
 
-type fault int
+type Fault int
 
 const (
-	fail500 fault = iota + 1
-	hangAfterDoing
+	Fail500 Fault = iota + 1
+	HangAfterDoing
 )
 
-type fContact struct {
+type Contact struct {
 	ID         int
 	Name       string
 	Identifier string
 	SourceIDs  map[int]string // inbox → source_id
 }
 
-type fConv struct {
+type Conversation struct {
 	ID, InboxID, ContactID int
 	SourceID               string
 }
 
-type fMsg struct {
+type Message struct {
 	ID, Conv      int
 	Type          string // incoming, outgoing
 	Content       string
@@ -75,9 +80,9 @@ type fMsg struct {
 	Deleted       bool
 }
 
-func newFake(t *testing.T) *fakeChatwoot {
-	f := &fakeChatwoot{t: t, token: "tok-" + strconv.FormatInt(time.Now().UnixNano(), 36), account: 3, inbox: 7,
-		channelType: "Channel::Api", nextID: 100, faults: map[string][]fault{}}
+func New(t testing.TB) *Server {
+	f := &Server{t: t, Token: "tok-" + strconv.FormatInt(time.Now().UnixNano(), 36), Account: 3, Inbox: 7,
+		ChannelType: "Channel::Api", nextID: 100, faults: map[string][]Fault{}}
 	mux := http.NewServeMux()
 	route := func(pattern string, allowed []string, h func(w http.ResponseWriter, r *http.Request, body map[string]any)) {
 		mux.HandleFunc(pattern, f.guard(pattern, allowed, h))
@@ -92,22 +97,23 @@ func newFake(t *testing.T) *fakeChatwoot {
 	route("PATCH /api/v1/accounts/{account}/conversations/{conv}/messages/{id}", []string{"status", "external_error"}, f.updateMessage)
 	route("DELETE /api/v1/accounts/{account}/conversations/{conv}/messages/{id}", nil, f.deleteMessage)
 	f.srv = httptest.NewServer(mux)
+	f.URL = f.srv.URL
 	t.Cleanup(f.srv.Close)
 	return f
 }
 
-// settings are the adapter settings that point at the fake.
-func (f *fakeChatwoot) settings(secret string) map[string]string {
+// Settings are the adapter settings that point at the fake.
+func (f *Server) Settings(secret string) map[string]string {
 	return map[string]string{
-		chatwoot.SettingURL: f.srv.URL, chatwoot.SettingAccountID: strconv.Itoa(f.account),
-		chatwoot.SettingInboxID: strconv.Itoa(f.inbox), chatwoot.SettingToken: f.token,
+		chatwoot.SettingURL: f.URL, chatwoot.SettingAccountID: strconv.Itoa(f.Account),
+		chatwoot.SettingInboxID: strconv.Itoa(f.Inbox), chatwoot.SettingToken: f.Token,
 		chatwoot.SettingWebhookSecret: secret,
 	}
 }
 
-// failNext makes the next calls of a route (its pattern's method and last
+// FailNext makes the next calls of a route (its pattern's method and last
 // words, e.g. "POST messages") fail as listed, in order.
-func (f *fakeChatwoot) failNext(route string, faults ...fault) {
+func (f *Server) FailNext(route string, faults ...Fault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.faults[route] = append(f.faults[route], faults...)
@@ -123,16 +129,16 @@ func routeName(pattern string) string {
 	return method + " " + last
 }
 
-func (f *fakeChatwoot) guard(pattern string, allowed []string, h func(http.ResponseWriter, *http.Request, map[string]any)) http.HandlerFunc {
+func (f *Server) guard(pattern string, allowed []string, h func(http.ResponseWriter, *http.Request, map[string]any)) http.HandlerFunc {
 	name := routeName(pattern)
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("api_access_token") != f.token {
+		if r.Header.Get("api_access_token") != f.Token {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusUnauthorized)
 			_, _ = w.Write([]byte(`{"errors":["You need to sign in or sign up before continuing."]}`))
 			return
 		}
-		if r.PathValue("account") != strconv.Itoa(f.account) {
+		if r.PathValue("account") != strconv.Itoa(f.Account) {
 			http.Error(w, `{"error":"Resource could not be found"}`, http.StatusNotFound)
 			return
 		}
@@ -156,12 +162,12 @@ func (f *fakeChatwoot) guard(pattern string, allowed []string, h func(http.Respo
 		}
 		f.mu.Lock()
 		f.calls = append(f.calls, name)
-		var ft fault
+		var ft Fault
 		if q := f.faults[name]; len(q) > 0 {
 			ft, f.faults[name] = q[0], q[1:]
 		}
 		f.mu.Unlock()
-		if ft == fail500 {
+		if ft == Fail500 {
 			http.Error(w, `{"error":"Internal Server Error"}`, http.StatusInternalServerError)
 			return
 		}
@@ -169,7 +175,7 @@ func (f *fakeChatwoot) guard(pattern string, allowed []string, h func(http.Respo
 		f.mu.Lock()
 		h(rec, r, body)
 		f.mu.Unlock()
-		if ft == hangAfterDoing {
+		if ft == HangAfterDoing {
 			// Chatwoot did it; the client never hears.
 			<-r.Context().Done()
 			return
@@ -188,7 +194,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func num(t *testing.T, v any, what string) int {
+func num(t testing.TB, v any, what string) int {
 	t.Helper()
 	n, ok := v.(json.Number)
 	if !ok {
@@ -199,23 +205,23 @@ func num(t *testing.T, v any, what string) int {
 	return i
 }
 
-func (f *fakeChatwoot) id() int { f.nextID++; return f.nextID }
+func (f *Server) id() int { f.nextID++; return f.nextID }
 
-func (f *fakeChatwoot) getInbox(w http.ResponseWriter, r *http.Request, _ map[string]any) {
-	if r.PathValue("id") != strconv.Itoa(f.inbox) {
+func (f *Server) getInbox(w http.ResponseWriter, r *http.Request, _ map[string]any) {
+	if r.PathValue("id") != strconv.Itoa(f.Inbox) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Resource could not be found"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": f.inbox, "name": "Gateway", "channel_type": f.channelType,
+	writeJSON(w, http.StatusOK, map[string]any{"id": f.Inbox, "name": "Gateway", "channel_type": f.ChannelType,
 		"channel_id": 1, "webhook_url": "https://gateway.example/adapters/prt/x"})
 }
 
-func (f *fakeChatwoot) contactJSON(c *fContact) map[string]any {
+func (f *Server) contactJSON(c *Contact) map[string]any {
 	return map[string]any{"id": c.ID, "name": c.Name, "identifier": c.Identifier, "email": nil, "phone_number": nil,
 		"additional_attributes": map[string]any{}, "custom_attributes": map[string]any{}, "type": "contact"}
 }
 
-func (f *fakeChatwoot) createContact(w http.ResponseWriter, _ *http.Request, b map[string]any) {
+func (f *Server) createContact(w http.ResponseWriter, _ *http.Request, b map[string]any) {
 	ident, _ := b["identifier"].(string)
 	name, _ := b["name"].(string)
 	src, _ := b["source_id"].(string)
@@ -229,7 +235,7 @@ func (f *fakeChatwoot) createContact(w http.ResponseWriter, _ *http.Request, b m
 			return
 		}
 	}
-	c := &fContact{ID: f.id(), Name: name, Identifier: ident, SourceIDs: map[int]string{inbox: src}}
+	c := &Contact{ID: f.id(), Name: name, Identifier: ident, SourceIDs: map[int]string{inbox: src}}
 	f.contacts = append(f.contacts, c)
 	writeJSON(w, http.StatusOK, map[string]any{"payload": map[string]any{
 		"contact":       f.contactJSON(c),
@@ -237,7 +243,7 @@ func (f *fakeChatwoot) createContact(w http.ResponseWriter, _ *http.Request, b m
 	}})
 }
 
-func (f *fakeChatwoot) searchContacts(w http.ResponseWriter, r *http.Request, _ map[string]any) {
+func (f *Server) searchContacts(w http.ResponseWriter, r *http.Request, _ map[string]any) {
 	q := r.URL.Query().Get("q")
 	if q == "" {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": "Specify search string with parameter q"})
@@ -252,13 +258,13 @@ func (f *fakeChatwoot) searchContacts(w http.ResponseWriter, r *http.Request, _ 
 	writeJSON(w, http.StatusOK, map[string]any{"meta": map[string]any{"count": len(out), "current_page": "1"}, "payload": out})
 }
 
-func (f *fakeChatwoot) convJSON(c *fConv) map[string]any {
-	return map[string]any{"id": c.ID, "inbox_id": c.InboxID, "account_id": f.account, "status": "open",
+func (f *Server) convJSON(c *Conversation) map[string]any {
+	return map[string]any{"id": c.ID, "inbox_id": c.InboxID, "account_id": f.Account, "status": "open",
 		"contact_inbox": map[string]any{"source_id": c.SourceID},
 		"meta":          map[string]any{"sender": map[string]any{"id": c.ContactID, "type": "contact"}}}
 }
 
-func (f *fakeChatwoot) contactConversations(w http.ResponseWriter, r *http.Request, _ map[string]any) {
+func (f *Server) contactConversations(w http.ResponseWriter, r *http.Request, _ map[string]any) {
 	out := []any{}
 	for _, c := range f.convs {
 		if strconv.Itoa(c.ContactID) == r.PathValue("id") {
@@ -268,17 +274,17 @@ func (f *fakeChatwoot) contactConversations(w http.ResponseWriter, r *http.Reque
 	writeJSON(w, http.StatusOK, map[string]any{"payload": out})
 }
 
-func (f *fakeChatwoot) createConversation(w http.ResponseWriter, _ *http.Request, b map[string]any) {
+func (f *Server) createConversation(w http.ResponseWriter, _ *http.Request, b map[string]any) {
 	inbox := num(f.t, b["inbox_id"], "conversation inbox_id")
 	contact := num(f.t, b["contact_id"], "conversation contact_id")
 	src, _ := b["source_id"].(string)
-	var found *fContact
+	var found *Contact
 	for _, c := range f.contacts {
 		if c.ID == contact {
 			found = c
 		}
 	}
-	if found == nil || inbox != f.inbox {
+	if found == nil || inbox != f.Inbox {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Resource could not be found"})
 		return
 	}
@@ -286,12 +292,12 @@ func (f *fakeChatwoot) createConversation(w http.ResponseWriter, _ *http.Request
 	// Chatwoot numbers conversations per account (display_id), and that
 	// number is what its URLs and answers call the conversation's id.
 	f.lastConv++
-	c := &fConv{ID: f.lastConv, InboxID: inbox, ContactID: contact, SourceID: src}
+	c := &Conversation{ID: f.lastConv, InboxID: inbox, ContactID: contact, SourceID: src}
 	f.convs = append(f.convs, c)
 	writeJSON(w, http.StatusOK, f.convJSON(c))
 }
 
-func (f *fakeChatwoot) conv(r *http.Request) *fConv {
+func (f *Server) conv(r *http.Request) *Conversation {
 	for _, c := range f.convs {
 		if strconv.Itoa(c.ID) == r.PathValue("conv") {
 			return c
@@ -300,7 +306,7 @@ func (f *fakeChatwoot) conv(r *http.Request) *fConv {
 	return nil
 }
 
-func (f *fakeChatwoot) msgJSON(m *fMsg) map[string]any {
+func (f *Server) msgJSON(m *Message) map[string]any {
 	types := map[string]int{"incoming": 0, "outgoing": 1}
 	attrs := map[string]any{}
 	if m.Deleted {
@@ -312,19 +318,19 @@ func (f *fakeChatwoot) msgJSON(m *fMsg) map[string]any {
 	if m.InReplyTo != 0 {
 		attrs["in_reply_to"] = m.InReplyTo
 	}
-	return map[string]any{"id": m.ID, "content": m.Content, "inbox_id": f.inbox, "conversation_id": m.Conv,
+	return map[string]any{"id": m.ID, "content": m.Content, "inbox_id": f.Inbox, "conversation_id": m.Conv,
 		"message_type": types[m.Type], "content_type": "text", "status": m.Status, "content_attributes": attrs,
 		"created_at": time.Now().Unix(), "private": m.Private, "source_id": m.SourceID}
 }
 
-func (f *fakeChatwoot) listMessages(w http.ResponseWriter, r *http.Request, _ map[string]any) {
+func (f *Server) listMessages(w http.ResponseWriter, r *http.Request, _ map[string]any) {
 	c := f.conv(r)
 	if c == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Resource could not be found"})
 		return
 	}
 	out := []any{}
-	var mine []*fMsg
+	var mine []*Message
 	for _, m := range f.msgs {
 		if m.Conv == c.ID {
 			mine = append(mine, m)
@@ -340,7 +346,7 @@ func (f *fakeChatwoot) listMessages(w http.ResponseWriter, r *http.Request, _ ma
 	writeJSON(w, http.StatusOK, map[string]any{"meta": map[string]any{"contact_id": c.ContactID}, "payload": out})
 }
 
-func (f *fakeChatwoot) createMessage(w http.ResponseWriter, r *http.Request, b map[string]any) {
+func (f *Server) createMessage(w http.ResponseWriter, r *http.Request, b map[string]any) {
 	c := f.conv(r)
 	if c == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Resource could not be found"})
@@ -349,7 +355,7 @@ func (f *fakeChatwoot) createMessage(w http.ResponseWriter, r *http.Request, b m
 	if b["message_type"] != "incoming" || b["private"] != false {
 		f.t.Errorf("POST messages: message_type %v, private %v; the gateway posts the customer's side", b["message_type"], b["private"])
 	}
-	m := &fMsg{ID: f.id(), Conv: c.ID, Type: "incoming", Status: "sent"}
+	m := &Message{ID: f.id(), Conv: c.ID, Type: "incoming", Status: "sent"}
 	m.Content, _ = b["content"].(string)
 	m.SourceID, _ = b["source_id"].(string)
 	if attrs, ok := b["content_attributes"].(map[string]any); ok {
@@ -359,7 +365,7 @@ func (f *fakeChatwoot) createMessage(w http.ResponseWriter, r *http.Request, b m
 	writeJSON(w, http.StatusOK, f.msgJSON(m))
 }
 
-func (f *fakeChatwoot) findMsg(r *http.Request) *fMsg {
+func (f *Server) findMsg(r *http.Request) *Message {
 	for _, m := range f.msgs {
 		if strconv.Itoa(m.ID) == r.PathValue("id") && strconv.Itoa(m.Conv) == r.PathValue("conv") {
 			return m
@@ -370,7 +376,7 @@ func (f *fakeChatwoot) findMsg(r *http.Request) *fMsg {
 
 // updateMessage is the API inbox's status update
 // (Messages::StatusUpdateService: read never goes back to delivered).
-func (f *fakeChatwoot) updateMessage(w http.ResponseWriter, r *http.Request, b map[string]any) {
+func (f *Server) updateMessage(w http.ResponseWriter, r *http.Request, b map[string]any) {
 	m := f.findMsg(r)
 	if m == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Resource could not be found"})
@@ -390,7 +396,7 @@ func (f *fakeChatwoot) updateMessage(w http.ResponseWriter, r *http.Request, b m
 	writeJSON(w, http.StatusOK, f.msgJSON(m))
 }
 
-func (f *fakeChatwoot) deleteMessage(w http.ResponseWriter, r *http.Request, _ map[string]any) {
+func (f *Server) deleteMessage(w http.ResponseWriter, r *http.Request, _ map[string]any) {
 	m := f.findMsg(r)
 	if m == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Resource could not be found"})
@@ -400,26 +406,44 @@ func (f *fakeChatwoot) deleteMessage(w http.ResponseWriter, r *http.Request, _ m
 	writeJSON(w, http.StatusOK, f.msgJSON(m))
 }
 
-// agentReply is an agent answering in a conversation: the message as
-// Chatwoot stores it and the API inbox callback it sends
+// AgentReply is an agent answering in a conversation: the new message's
+// id and the API inbox callback Chatwoot sends for it
 // (Message#webhook_data with "event").
-func (f *fakeChatwoot) agentReply(conv int, text string, private bool) (*fMsg, []byte) {
+func (f *Server) AgentReply(conv int, text string, private bool) (int, []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	m := &fMsg{ID: f.id(), Conv: conv, Type: "outgoing", Content: text, Private: private, Status: "sent"}
+	m := &Message{ID: f.id(), Conv: conv, Type: "outgoing", Content: text, Private: private, Status: "sent"}
 	f.msgs = append(f.msgs, m)
-	return m, f.callback("message_created", m)
+	return m.ID, f.callback("message_created", m)
 }
 
-// agentDeletes is an agent deleting their message, and the callback.
-func (f *fakeChatwoot) agentDeletes(m *fMsg) []byte {
+// AgentDeletes is an agent deleting their message, and the callback.
+func (f *Server) AgentDeletes(id int) []byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	m.Content, m.Deleted = "This message was deleted", true
-	return f.callback("message_updated", m)
+	for _, m := range f.msgs {
+		if m.ID == id {
+			m.Content, m.Deleted = "This message was deleted", true
+			return f.callback("message_updated", m)
+		}
+	}
+	f.t.Errorf("no message %d to delete", id)
+	return nil
 }
 
-func (f *fakeChatwoot) callback(event string, m *fMsg) []byte {
+// MessageByID returns a copy of a message.
+func (f *Server) MessageByID(id int) Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range f.msgs {
+		if m.ID == id {
+			return *m
+		}
+	}
+	return Message{}
+}
+
+func (f *Server) callback(event string, m *Message) []byte {
 	var src string
 	for _, c := range f.convs {
 		if c.ID == m.Conv {
@@ -435,16 +459,16 @@ func (f *fakeChatwoot) callback(event string, m *fMsg) []byte {
 		"message_type": m.Type, "content_type": "text", "content_attributes": attrs, "additional_attributes": map[string]any{},
 		"private": m.Private, "source_id": nil,
 		"sender":       map[string]any{"id": 1, "name": "Agent Smith", "email": "agent@example.com", "type": "user"},
-		"inbox":        map[string]any{"id": f.inbox, "name": "Gateway"},
-		"conversation": map[string]any{"id": m.Conv, "inbox_id": f.inbox, "status": "open", "contact_inbox": map[string]any{"source_id": src}},
-		"account":      map[string]any{"id": f.account, "name": "Acme"},
+		"inbox":        map[string]any{"id": f.Inbox, "name": "Gateway"},
+		"conversation": map[string]any{"id": m.Conv, "inbox_id": f.Inbox, "status": "open", "contact_inbox": map[string]any{"source_id": src}},
+		"account":      map[string]any{"id": f.Account, "name": "Acme"},
 	})
 	return raw
 }
 
-// post delivers a callback as Chatwoot's Webhooks::Trigger does: JSON,
+// Post delivers a callback as Chatwoot's Webhooks::Trigger does: JSON,
 // and with a secret the X-Chatwoot-Timestamp / X-Chatwoot-Signature pair.
-func post(t *testing.T, url string, body []byte, secret string, at time.Time) int {
+func Post(t testing.TB, url string, body []byte, secret string, at time.Time) int {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -453,7 +477,7 @@ func post(t *testing.T, url string, body []byte, secret string, at time.Time) in
 	if secret != "" {
 		ts := strconv.FormatInt(at.Unix(), 10)
 		req.Header.Set("X-Chatwoot-Timestamp", ts)
-		req.Header.Set("X-Chatwoot-Signature", "sha256="+hexHMAC(secret, ts+"."+string(body)))
+		req.Header.Set("X-Chatwoot-Signature", "sha256="+HexHMAC(secret, ts+"."+string(body)))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -463,7 +487,7 @@ func post(t *testing.T, url string, body []byte, secret string, at time.Time) in
 	return resp.StatusCode
 }
 
-func (f *fakeChatwoot) snapshot() (contacts []fContact, convs []fConv, msgs []fMsg, calls []string) {
+func (f *Server) Snapshot() (contacts []Contact, convs []Conversation, msgs []Message, calls []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, c := range f.contacts {
@@ -478,19 +502,19 @@ func (f *fakeChatwoot) snapshot() (contacts []fContact, convs []fConv, msgs []fM
 	return contacts, convs, msgs, slices.Clone(f.calls)
 }
 
-// hexHMAC is OpenSSL::HMAC.hexdigest('SHA256', key, data), as Chatwoot
+// HexHMAC is OpenSSL::HMAC.hexdigest('SHA256', key, data), as Chatwoot
 // signs, computed here apart from the adapter's own code.
-func hexHMAC(key, data string) string {
+func HexHMAC(key, data string) string {
 	m := hmac.New(sha256.New, []byte(key))
 	m.Write([]byte(data))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// deleteConversation is an admin deleting a conversation with its
+// DeleteConversation is an admin deleting a conversation with its
 // messages.
-func (f *fakeChatwoot) deleteConversation(id int) {
+func (f *Server) DeleteConversation(id int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.convs = slices.DeleteFunc(f.convs, func(c *fConv) bool { return c.ID == id })
-	f.msgs = slices.DeleteFunc(f.msgs, func(m *fMsg) bool { return m.Conv == id })
+	f.convs = slices.DeleteFunc(f.convs, func(c *Conversation) bool { return c.ID == id })
+	f.msgs = slices.DeleteFunc(f.msgs, func(m *Message) bool { return m.Conv == id })
 }
