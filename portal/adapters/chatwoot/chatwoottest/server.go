@@ -28,7 +28,7 @@ import (
 // makes. A fault can be set on a route: a 500 before doing anything, or a
 // hang after doing the work (the answer is lost, as on a timeout).
 type Server struct {
-	t       testing.TB
+	t   testing.TB
 	srv *httptest.Server
 	// URL is the fake's base URL.
 	URL     string
