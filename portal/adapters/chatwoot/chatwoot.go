@@ -415,7 +415,27 @@ func (a *Adapter) setStatus(ctx context.Context, p portal.Portal, s settings, ev
 	return a.IDs.Put(ctx, p.ID, pairs)
 }
 
+// group tells a chat of several people: one contact stands for the chat,
+// so each message names its author.
+func group(ev connectors.Event) bool {
+	return ev.Chat != nil && ev.Chat.Type != "" && ev.Chat.Type != "private"
+}
+
+// author is who wrote a message, as far as the messenger tells.
+func author(ev connectors.Event) string {
+	if ev.User == nil {
+		return ""
+	}
+	if ev.User.Name != "" {
+		return ev.User.Name
+	}
+	return ev.User.Username
+}
+
 func who(ev connectors.Event) string {
+	if group(ev) && ev.Chat.Title != "" {
+		return ev.Chat.Title
+	}
 	if ev.User != nil {
 		if ev.User.Name != "" {
 			return ev.User.Name
@@ -441,6 +461,9 @@ func content(ev connectors.Event) string {
 	if ev.Type == connectors.TypeMessageUpdated {
 		b.WriteString("(edited) ")
 	}
+	if name := author(ev); group(ev) && name != "" {
+		b.WriteString(name + ": ")
+	}
 	b.WriteString(ev.Message.Text)
 	for _, f := range ev.Message.Files {
 		name := f.Name
@@ -457,9 +480,8 @@ func content(ev connectors.Event) string {
 	if l := ev.Message.Location; l != nil {
 		fmt.Fprintf(&b, "\n[location] %.6f,%.6f %s %s", l.Latitude, l.Longitude, l.Title, l.Address)
 	}
-	out := strings.TrimSpace(b.String())
-	if out == "(edited)" {
+	if ev.Message.Text == "" && len(ev.Message.Files) == 0 && ev.Message.Location == nil {
 		return ""
 	}
-	return out
+	return strings.TrimSpace(b.String())
 }

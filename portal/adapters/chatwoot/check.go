@@ -47,7 +47,7 @@ func (a *Adapter) Test(ctx context.Context, p portal.Portal) error {
 	switch st := statusOf(err); {
 	case err == nil:
 	case st == http.StatusUnauthorized:
-		return errors.New("Chatwoot refused the API access token: copy it again from the agent's profile settings")
+		return errors.New("Chatwoot refused the API access token, or its user may not see the inbox: copy the token again from the agent's profile settings and make the agent a member of the inbox")
 	case st == http.StatusForbidden:
 		return errors.New("Chatwoot accepted the token but its user may not see this inbox: add the agent to the inbox")
 	case st == http.StatusNotFound:
