@@ -368,7 +368,7 @@ func (a *Adapter) deleteMessage(ctx context.Context, p portal.Portal, s settings
 	if err != nil {
 		return err
 	}
-	if !ok || !convOK {
+	if !ok || !convOK || conv == "" {
 		return a.skip(ctx, p, ev) // a message Chatwoot never got
 	}
 	if err := a.call(ctx, s, http.MethodDelete, "/conversations/"+conv+"/messages/"+msg, nil, nil); err != nil && statusOf(err) != http.StatusNotFound {
