@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -48,6 +49,9 @@ type Adapter struct {
 	// Now is the clock the webhook signature window is checked on.
 	// Default time.Now.
 	Now func() time.Time
+	// Logger hears webhooks that could not be stored. Default
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 var (

@@ -160,7 +160,11 @@ func (a *Adapter) ServeHook(w http.ResponseWriter, r *http.Request, p portal.Por
 		return
 	}
 	if err := a.take(r, p, s, cb); err != nil {
-		slog.Default().Error("chatwoot: webhook", slog.String("portal", p.ID), slog.String("event", cb.Event), slog.Any("err", err))
+		log := a.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Error("chatwoot: webhook", slog.String("portal", p.ID), slog.String("event", cb.Event), slog.Any("err", err))
 		http.Error(w, "try again", http.StatusServiceUnavailable)
 		return
 	}
