@@ -162,13 +162,14 @@ func TestChatsBecomeConversationsOnceAcrossFailures(t *testing.T) {
 			edited := message("evt_5", connectors.TypeMessageUpdated, "42", "m1", "Hello, my order 1234 is late")
 			deleted := message("evt_6", connectors.TypeMessageDeleted, "42", "m2", "")
 			deleted.Message.Text = ""
+			thanks := message("evt_7", connectors.TypeMessageCreated, "42", "m3", "Thanks")
+			thanks.Message.ReplyTo = "m1"
 			r.put(first,
 				message("evt_2", connectors.TypeMessageCreated, "42", "m2", "Order 1234"),
 				message("evt_3", connectors.TypeMessageCreated, "43", "n1", "Another chat"),
 				connectors.Event{ID: "evt_4", Type: connectors.TypeConnectionError, Connection: "con_1", Line: "lin_1",
 					Error: &connectors.ErrorInfo{Code: "token_revoked", Message: "the bot token was revoked"}},
-				edited, deleted,
-				message("evt_7", connectors.TypeMessageCreated, "42", "m3", "Thanks"),
+				edited, deleted, thanks,
 			)
 			r.dispatch()
 			r.drained("the batch")
@@ -199,6 +200,9 @@ func TestChatsBecomeConversationsOnceAcrossFailures(t *testing.T) {
 			}
 			if msgs[0].SourceID != "evt_1" {
 				t.Errorf("message source_id %q; want the event id", msgs[0].SourceID)
+			}
+			if msgs[4].InReplyTo != msgs[0].ID {
+				t.Errorf("the customer's reply to m1 is in reply to %d, want %d", msgs[4].InReplyTo, msgs[0].ID)
 			}
 			count := map[string]int{}
 			for _, c := range calls {
@@ -271,7 +275,8 @@ func TestDeletedConversationIsMadeAgain(t *testing.T) {
 }
 
 // An agent's reply in the conversation becomes one outbound request to
-// the chat however often Chatwoot repeats the callback; notes stay in
+// the chat (answering the customer's message it replies to) however often
+// Chatwoot repeats the callback; notes stay in
 // Chatwoot. The request's outcome comes back through the outbox and is
 // written onto the Chatwoot message: delivered, or failed with the reason.
 // A deleted reply becomes a delete request for what the messenger got.
@@ -284,7 +289,8 @@ func TestAgentRepliesGoOutOnceAndTheirOutcomeIsWrittenBack(t *testing.T) {
 			r.dispatch()
 			r.drained("the customer's message")
 
-			reply, body := f.AgentReply(1, "It ships today", false)
+			_, _, customer, _ := f.Snapshot()
+			reply, body := f.AgentReplyTo(1, customer[0].ID, "It ships today")
 			for i := 0; i < 3; i++ {
 				if st := chatwoottest.Post(t, r.hookURL, body, "s3cret", time.Now()); st != http.StatusOK {
 					t.Fatalf("callback %d answered %d", i, st)
@@ -303,7 +309,7 @@ func TestAgentRepliesGoOutOnceAndTheirOutcomeIsWrittenBack(t *testing.T) {
 			req := reqs[0]
 			var out connectors.Outbound
 			_ = json.Unmarshal(req.Payload, &out)
-			if req.Op != portal.OpSend || req.ConnectionID != "con_1" || req.ChatID != "42" || req.LineID != "lin_1" || out.Text != "It ships today" || out.ChatID != "42" {
+			if req.Op != portal.OpSend || req.ConnectionID != "con_1" || req.ChatID != "42" || req.LineID != "lin_1" || out.Text != "It ships today" || out.ChatID != "42" || out.ReplyTo != "m1" {
 				t.Fatalf("outbound request %+v payload %s", req, req.Payload)
 			}
 			if r.woken.Load() == 0 {

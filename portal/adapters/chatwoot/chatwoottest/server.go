@@ -417,6 +417,16 @@ func (f *Server) AgentReply(conv int, text string, private bool) (int, []byte) {
 	return m.ID, f.callback("message_created", m)
 }
 
+// AgentReplyTo is an agent answering a given message of the
+// conversation (Chatwoot's "reply to": content_attributes.in_reply_to).
+func (f *Server) AgentReplyTo(conv, inReplyTo int, text string) (int, []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := &Message{ID: f.id(), Conv: conv, Type: "outgoing", Content: text, Status: "sent", InReplyTo: inReplyTo}
+	f.msgs = append(f.msgs, m)
+	return m.ID, f.callback("message_created", m)
+}
+
 // AgentDeletes is an agent deleting their message, and the callback.
 func (f *Server) AgentDeletes(id int) []byte {
 	f.mu.Lock()
@@ -453,6 +463,9 @@ func (f *Server) callback(event string, m *Message) []byte {
 	attrs := map[string]any{}
 	if m.Deleted {
 		attrs["deleted"] = true
+	}
+	if m.InReplyTo != 0 {
+		attrs["in_reply_to"] = m.InReplyTo
 	}
 	raw, _ := json.Marshal(map[string]any{
 		"event": event, "id": m.ID, "content": m.Content, "created_at": time.Now().UTC().Format(time.RFC3339),
