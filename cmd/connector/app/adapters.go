@@ -6,15 +6,19 @@ import (
 	"time"
 
 	"github.com/connector-gateway/connector/portal"
+	"github.com/connector-gateway/connector/portal/adapters/chatwoot"
 	"github.com/connector-gateway/connector/portal/adapters/rt"
 )
 
 // Adapters is the explicit map of helpdesk adapters by portal kind; a
 // portal of a kind missing here has its batches failed and retried.
-func Adapters(store *Store, client *http.Client) map[string]portal.Deliverer {
+// wakeSender is called when an adapter's webhook stored an outbound
+// request (an agent's reply).
+func Adapters(store *Store, client *http.Client, wakeSender func()) map[string]portal.Deliverer {
 	ids := portal.NewAdapterIDs(store.DB)
 	return map[string]portal.Deliverer{
-		portal.KindRT: &rt.Adapter{IDs: ids, Client: client},
+		portal.KindRT:       &rt.Adapter{IDs: ids, Client: client},
+		portal.KindChatwoot: &chatwoot.Adapter{IDs: ids, Outbound: store.Outbound, Wake: wakeSender, Client: client},
 	}
 }
 
