@@ -286,10 +286,12 @@ func (s *session) message(ctx context.Context, lineID string, ev connectors.Even
 	chat := externalChat(ev.Connection, ev.Chat.ID)
 	msgKey := "msg:" + chat + ":" + ev.Message.ID
 	ref := chatRef{Line: lineID, OpenLine: openLine, Connection: ev.Connection, Chat: ev.Chat.ID}
-	if raw, ok, err := s.a.IDs.Get(ctx, s.portalID, "chat:"+chat); err != nil {
+	stored, known, err := s.a.IDs.Get(ctx, s.portalID, "chat:"+chat)
+	if err != nil {
 		return err
-	} else if ok {
-		_ = json.Unmarshal([]byte(raw), &ref)
+	}
+	if known {
+		_ = json.Unmarshal([]byte(stored), &ref)
 		ref.Line, ref.OpenLine = lineID, openLine
 	}
 	if ev.User != nil && ev.User.ID != "" {
@@ -298,6 +300,7 @@ func (s *session) message(ctx context.Context, lineID string, ev connectors.Even
 	if ref.User == "" {
 		ref.User = chat
 	}
+	back, _ := json.Marshal(ref)
 	if ev.Type != connectors.TypeMessageCreated {
 		// Bitrix24 can change only messages it has: an edit or a deletion
 		// of one the gateway never posted is accepted and not shown.
@@ -312,6 +315,13 @@ func (s *session) message(ctx context.Context, lineID string, ev connectors.Even
 	}
 	if err := s.ensureActive(ctx, openLine); err != nil {
 		return err
+	}
+	if string(back) != stored {
+		// The way back is stored before Bitrix24 has the chat, so an
+		// agent's first answer always finds it.
+		if err := s.a.IDs.Put(ctx, s.portalID, map[string]string{"chat:" + chat: string(back)}); err != nil {
+			return err
+		}
 	}
 	method := "imconnector.send.messages"
 	var item map[string]any
@@ -336,8 +346,7 @@ func (s *session) message(ctx context.Context, lineID string, ev connectors.Even
 	if err := res.err(); err != nil {
 		return fmt.Errorf("%s: %w", method, err)
 	}
-	back, _ := json.Marshal(ref)
-	done := map[string]string{"event:" + ev.ID: method, "chat:" + chat: string(back)}
+	done := map[string]string{"event:" + ev.ID: method}
 	if ev.Type == connectors.TypeMessageCreated {
 		done[msgKey] = "1"
 	}
