@@ -14,6 +14,7 @@ import (
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/portal/adapters/bitrix24"
+	"github.com/connector-gateway/connector/portal/adapters/bitrix24/bitrix24test"
 	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/queuetest"
 	"github.com/connector-gateway/connector/queue/sqldb"
@@ -29,7 +30,7 @@ type env struct {
 	ids      *portal.AdapterIDs
 	outbox   *queue.Outbox
 	outbound *queue.Outbound
-	fake     *fakeBitrix24
+	fake     *bitrix24test.Server
 	a        *bitrix24.Adapter
 	p        portal.Portal
 	hook     *httptest.Server
@@ -38,7 +39,7 @@ type env struct {
 
 func setup(t *testing.T, b queuetest.Backend) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), db: queuetest.Open(t, b), fake: newFakeBitrix24(t)}
+	e := &env{t: t, ctx: context.Background(), db: queuetest.Open(t, b), fake: bitrix24test.New(t)}
 	sealer, err := portal.NewSealer(portal.NewKey())
 	if err != nil {
 		t.Fatal(err)
@@ -48,12 +49,9 @@ func setup(t *testing.T, b queuetest.Backend) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.recs.SetPortalKind(e.ctx, p.ID, portal.KindBitrix24, map[string]string{
-		bitrix24.SettingEndpoint: e.fake.endpoint(), bitrix24.SettingOAuthURL: e.fake.oauthURL(),
-		bitrix24.SettingClientID: e.fake.clientID, bitrix24.SettingClientSecret: e.fake.clientSecret,
-		bitrix24.SettingAccessToken: "access-1", bitrix24.SettingRefreshToken: "refresh-1",
-		bitrix24.SettingApplicationToken: appToken, bitrix24.SettingLinePrefix + "lin_1": "7",
-	}); err != nil {
+	settings := e.fake.Settings()
+	settings[bitrix24.SettingLinePrefix+"lin_1"] = "7"
+	if err := e.recs.SetPortalKind(e.ctx, p.ID, portal.KindBitrix24, settings); err != nil {
 		t.Fatal(err)
 	}
 	e.outbox, err = queue.NewOutbox(e.db, queue.Config{Schedule: []time.Duration{50 * time.Millisecond}})
@@ -159,8 +157,8 @@ func TestDeliveryIdempotentAcrossRateLimit(t *testing.T) {
 			Chat: &connectors.Chat{ID: "42"}, Message: &connectors.Message{ID: "m2"}}
 		batch := []connectors.Event{first, created("evt_2", "m2", "Order 1234"), edit, del}
 
-		e.fake.fail("imconnector.send.messages", "ok") // m1 goes through
-		e.fake.fail("imconnector.send.messages", "limit")
+		e.fake.Fail("imconnector.send.messages", "ok") // m1 goes through
+		e.fake.Fail("imconnector.send.messages", "limit")
 		err := e.deliver(batch...)
 		if err == nil || !strings.Contains(err.Error(), "QUERY_LIMIT_EXCEEDED") || !strings.Contains(err.Error(), "rate limiting") {
 			t.Fatalf("a rate limit mid-batch: %v; want an error that says so", err)
@@ -174,36 +172,36 @@ func TestDeliveryIdempotentAcrossRateLimit(t *testing.T) {
 		want := []string{"imconnector.register", "event.bind", "event.bind", "event.bind", "imconnector.activate",
 			"imconnector.send.messages", "imconnector.send.messages", // m2 refused: rate limit
 			"imconnector.send.messages", "imconnector.update.messages", "imconnector.delete.messages"}
-		if got := e.fake.methods(); !reflect.DeepEqual(got, want) {
+		if got := e.fake.Methods(); !reflect.DeepEqual(got, want) {
 			t.Fatalf("calls:\n got %v\nwant %v", got, want)
 		}
-		for _, c := range e.fake.calls {
+		for _, c := range e.fake.Calls() {
 			if c.Auth != "access-1" {
 				t.Fatalf("%s called with auth %q", c.Method, c.Auth)
 			}
 		}
-		if n1, n2 := e.fake.posts["con_1:42/m1"], e.fake.posts["con_1:42/m2"]; n1 != 1 || n2 != 1 {
+		if n1, n2 := e.fake.Posts("con_1:42", "m1"), e.fake.Posts("con_1:42", "m2"); n1 != 1 || n2 != 1 {
 			t.Fatalf("m1 posted %d times, m2 %d times; want once each", n1, n2)
 		}
-		if got := e.fake.messages["con_1:42"]["m1"]; got != "Hello, my order 1234 is late" {
+		if got, _ := e.fake.Message("con_1:42", "m1"); got != "Hello, my order 1234 is late" {
 			t.Fatalf("m1 in the Open Line after the edit: %q", got)
 		}
-		if !e.fake.deleted["con_1:42/m2"] {
+		if !e.fake.Deleted("con_1:42", "m2") {
 			t.Fatal("m2 was not deleted")
 		}
-		bind := e.fake.callsOf("event.bind")
+		bind := e.fake.CallsOf("event.bind")
 		if h := bind[0].Params["handler"]; h != "https://gateway.example/adapters/"+e.p.ID+"/events" || bind[0].Params["event"] != "OnImConnectorMessageAdd" {
 			t.Fatalf("event.bind: %v", bind[0].Params)
 		}
-		reg := e.fake.callsOf("imconnector.register")[0].Params
+		reg := e.fake.CallsOf("imconnector.register")[0].Params
 		if reg["ID"] != "connector_gateway" || reg["PLACEMENT_HANDLER"] != "https://gateway.example/adapters/"+e.p.ID+"/settings" {
 			t.Fatalf("register: %v", reg)
 		}
-		act := e.fake.callsOf("imconnector.activate")[0].Params
+		act := e.fake.CallsOf("imconnector.activate")[0].Params
 		if act["CONNECTOR"] != "connector_gateway" || act["LINE"] != json.Number("7") || act["ACTIVE"] != "1" {
 			t.Fatalf("activate: %v", act)
 		}
-		send := e.fake.callsOf("imconnector.send.messages")[0].Params
+		send := e.fake.CallsOf("imconnector.send.messages")[0].Params
 		raw, _ := json.Marshal(send)
 		wantSend := `{"CONNECTOR":"connector_gateway","LINE":7,"MESSAGES":[{"chat":{"id":"con_1:42","name":"Ann Lee (telegram)"},` +
 			`"message":{"date":1796119200,"files":[{"name":"receipt.pdf","url":"https://gateway.example/files/receipt"}],"id":"m1","text":"Hello, my order is late"},` +
@@ -211,7 +209,7 @@ func TestDeliveryIdempotentAcrossRateLimit(t *testing.T) {
 		if string(raw) != wantSend {
 			t.Fatalf("send.messages:\n got %s\nwant %s", raw, wantSend)
 		}
-		del2 := e.fake.callsOf("imconnector.delete.messages")[0].Params
+		del2 := e.fake.CallsOf("imconnector.delete.messages")[0].Params
 		raw, _ = json.Marshal(del2)
 		if want := `{"CONNECTOR":"connector_gateway","LINE":7,"MESSAGES":[{"chat":{"id":"con_1:42"},"message":{"id":"m2"},"user":{"id":"con_1:u1"}}]}`; string(raw) != want {
 			t.Fatalf("delete.messages:\n got %s\nwant %s", raw, want)
@@ -229,14 +227,14 @@ func TestExpiredTokenRenewedAndStoredSealed(t *testing.T) {
 		if err := e.deliver(created("evt_1", "m1", "Hi")); err != nil {
 			t.Fatal(err)
 		}
-		e.fake.fail("imconnector.send.messages", "expire")
+		e.fake.Fail("imconnector.send.messages", "expire")
 		if err := e.deliver(created("evt_2", "m2", "Still there?")); err != nil {
 			t.Fatalf("delivery with an expired token: %v", err)
 		}
-		if e.fake.renewed != 1 || e.fake.posts["con_1:42/m2"] != 1 {
-			t.Fatalf("renewed %d times, m2 posted %d times; want once each", e.fake.renewed, e.fake.posts["con_1:42/m2"])
+		if e.fake.Renewed() != 1 || e.fake.Posts("con_1:42", "m2") != 1 {
+			t.Fatalf("renewed %d times, m2 posted %d times; want once each", e.fake.Renewed(), e.fake.Posts("con_1:42", "m2"))
 		}
-		sends := e.fake.callsOf("imconnector.send.messages")
+		sends := e.fake.CallsOf("imconnector.send.messages")
 		if last := sends[len(sends)-1]; last.Auth != "access-2" {
 			t.Fatalf("repeated call used auth %q", last.Auth)
 		}
@@ -253,21 +251,19 @@ func TestExpiredTokenRenewedAndStoredSealed(t *testing.T) {
 			t.Fatal("the renewed tokens are readable in the portals table")
 		}
 		// The next batch starts with the stored token: no second renewal.
-		if err := e.deliver(created("evt_3", "m3", "Hello?")); err != nil || e.fake.renewed != 1 {
-			t.Fatalf("after the renewal: %v, renewed %d", err, e.fake.renewed)
+		if err := e.deliver(created("evt_3", "m3", "Hello?")); err != nil || e.fake.Renewed() != 1 {
+			t.Fatalf("after the renewal: %v, renewed %d", err, e.fake.Renewed())
 		}
 
 		// The application was reinstalled: the stored refresh token is
 		// no longer valid.
-		e.fake.mu.Lock()
-		e.fake.refresh = "refresh-of-another-install"
-		e.fake.mu.Unlock()
-		e.fake.expire()
+		e.fake.SetRefreshToken("refresh-of-another-install")
+		e.fake.Expire()
 		err := e.deliver(created("evt_4", "m4", "Anyone?"))
 		if err == nil || !strings.Contains(err.Error(), "renewing it failed") || !strings.Contains(err.Error(), "invalid_grant") || !strings.Contains(err.Error(), "reinstall") {
 			t.Fatalf("a refused renewal: %v", err)
 		}
-		if e.fake.posts["con_1:42/m4"] != 0 {
+		if e.fake.Posts("con_1:42", "m4") != 0 {
 			t.Fatal("m4 posted despite the failed renewal")
 		}
 	})
@@ -341,12 +337,12 @@ func TestAgentRepliesAndStatusesRoundTrip(t *testing.T) {
 		if err := e.deliver(delivered, read); err != nil {
 			t.Fatal(err)
 		}
-		want := []fakeStatus{{Kind: "delivery", IMChat: "1807", IMMessage: "86497", IDs: []string{"tg-900"}, Chat: "con_1:42"},
+		want := []bitrix24test.Status{{Kind: "delivery", IMChat: "1807", IMMessage: "86497", IDs: []string{"tg-900"}, Chat: "con_1:42"},
 			{Kind: "reading", IMChat: "1807", IMMessage: "86497", IDs: []string{"tg-900"}, Chat: "con_1:42"}}
-		if !reflect.DeepEqual(e.fake.statuses, want) {
-			t.Fatalf("statuses in Bitrix24:\n got %+v\nwant %+v", e.fake.statuses, want)
+		if got := e.fake.Statuses(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("statuses in Bitrix24:\n got %+v\nwant %+v", got, want)
 		}
-		delivery := e.fake.callsOf("imconnector.send.status.delivery")[0].Params
+		delivery := e.fake.CallsOf("imconnector.send.status.delivery")[0].Params
 		if delivery["CONNECTOR"] != "connector_gateway" || delivery["LINE"] != json.Number("7") {
 			t.Fatalf("send.status.delivery: %v", delivery)
 		}
@@ -397,7 +393,7 @@ func TestLiveTestReadsOnly(t *testing.T) {
 	if err := e.a.Test(e.ctx, e.p); err != nil {
 		t.Fatalf("test before any delivery: %v", err)
 	}
-	if got := e.fake.methods(); !reflect.DeepEqual(got, []string{"app.info"}) {
+	if got := e.fake.Methods(); !reflect.DeepEqual(got, []string{"app.info"}) {
 		t.Fatalf("calls: %v", got)
 	}
 	if err := e.deliver(created("evt_1", "m1", "Hi")); err != nil {
@@ -406,7 +402,7 @@ func TestLiveTestReadsOnly(t *testing.T) {
 	if err := e.a.Test(e.ctx, e.p); err != nil {
 		t.Fatalf("test after delivery: %v", err)
 	}
-	if c := e.fake.callsOf("imconnector.status"); len(c) != 1 || c[0].Params["LINE"] != json.Number("7") {
+	if c := e.fake.CallsOf("imconnector.status"); len(c) != 1 || c[0].Params["LINE"] != json.Number("7") {
 		t.Fatalf("status calls: %+v", c)
 	}
 	e.p.Adapter[bitrix24.SettingAccessToken] = "not-a-token"

@@ -1,27 +1,34 @@
-package bitrix24_test
+// Package bitrix24test is a contract fake of a Bitrix24 account and its
+// authorization server, for the bitrix24 adapter's tests and the gateway's
+// end-to-end tests.
+package bitrix24test
 
 import (
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 )
 
-// fakeBitrix24 is a contract fake of a Bitrix24 account and its
-// authorization server: a real HTTP server taking the REST calls as
+// Server is a contract fake of a Bitrix24 account and its authorization
+// server: a real HTTP server taking the REST calls as
 // documented (POST <client_endpoint><method>.json, the access token in
 // "auth"), answering {"result":…} or {"error":…,"error_description":…}
 // with the documented statuses, checking each call's required fields, and
 // keeping the Open Line state the calls build, so tests assert what an
-// agent would see in Bitrix24.
-type fakeBitrix24 struct {
-	t   *testing.T
+// agent would see in Bitrix24. It also plays Bitrix24's side of the
+// events: AgentEvent posts an agent's answer, form-encoded, to the handler
+// bound with event.bind.
+type Server struct {
+	t   testing.TB
 	srv *httptest.Server
 
-	clientID, clientSecret string
+	// The local application's credentials the fake accepts.
+	ClientID, ClientSecret, ApplicationToken string
 
 	mu      sync.Mutex
 	token   string
@@ -31,7 +38,7 @@ type fakeBitrix24 struct {
 	// failures queued per method: the next call of the method gets the
 	// failure instead of its answer.
 	failures map[string][]string
-	calls    []fakeCall
+	calls    []Call
 
 	registered map[string]bool
 	bound      map[string]string // event → handler
@@ -41,16 +48,18 @@ type fakeBitrix24 struct {
 	messages map[string]map[string]string
 	posts    map[string]int
 	deleted  map[string]bool
-	statuses []fakeStatus
+	statuses []Status
 }
 
-type fakeCall struct {
+// Call is one REST call as the fake received it.
+type Call struct {
 	Method string
 	Auth   string
 	Params map[string]any
 }
 
-type fakeStatus struct {
+// Status is a delivery or read status Bitrix24 was given.
+type Status struct {
 	Kind      string // delivery, reading
 	IMChat    string
 	IMMessage string
@@ -58,8 +67,9 @@ type fakeStatus struct {
 	Chat      string
 }
 
-func newFakeBitrix24(t *testing.T) *fakeBitrix24 {
-	f := &fakeBitrix24{t: t, clientID: "local.6e3f1a2b3c4d5e.12345678", clientSecret: "fake-client-secret",
+// New starts a fake whose valid tokens are "access-1" and "refresh-1".
+func New(t testing.TB) *Server {
+	f := &Server{t: t, ClientID: "local.6e3f1a2b3c4d5e.12345678", ClientSecret: "fake-client-secret", ApplicationToken: "831c76b092f9f135d9b6b36c3a720757",
 		token: "access-1", refresh: "refresh-1", expired: map[string]bool{}, failures: map[string][]string{},
 		registered: map[string]bool{}, bound: map[string]string{}, active: map[string]bool{},
 		messages: map[string]map[string]string{}, posts: map[string]int{}, deleted: map[string]bool{}}
@@ -71,36 +81,39 @@ func newFakeBitrix24(t *testing.T) *fakeBitrix24 {
 	return f
 }
 
-func (f *fakeBitrix24) endpoint() string { return f.srv.URL + "/rest/" }
-func (f *fakeBitrix24) oauthURL() string { return f.srv.URL + "/oauth/token/" }
+// Endpoint is the REST endpoint (Bitrix24's client_endpoint).
+func (f *Server) Endpoint() string { return f.srv.URL + "/rest/" }
 
-// fail queues what the next call of method meets: "ok" (its normal
+// OAuthURL is the authorization server's token URL.
+func (f *Server) OAuthURL() string { return f.srv.URL + "/oauth/token/" }
+
+// Fail queues what the next call of method meets: "ok" (its normal
 // answer), "limit" (503 QUERY_LIMIT_EXCEEDED) or "expire" (the current
 // token expires just before the call: 401 expired_token).
-func (f *fakeBitrix24) fail(method, kind string) {
+func (f *Server) Fail(method, kind string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.failures[method] = append(f.failures[method], kind)
 }
 
-// expire makes the current access token an expired one.
-func (f *fakeBitrix24) expire() {
+// Expire makes the current access token an expired one.
+func (f *Server) Expire() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.expired[f.token] = true
 }
 
-func (f *fakeBitrix24) answer(w http.ResponseWriter, status int, v any) {
+func (f *Server) answer(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func (f *fakeBitrix24) error(w http.ResponseWriter, status int, code, desc string) {
+func (f *Server) error(w http.ResponseWriter, status int, code, desc string) {
 	f.answer(w, status, map[string]string{"error": code, "error_description": desc})
 }
 
-func (f *fakeBitrix24) rest(w http.ResponseWriter, r *http.Request) {
+func (f *Server) rest(w http.ResponseWriter, r *http.Request) {
 	method, ok := strings.CutSuffix(r.PathValue("method"), ".json")
 	if !ok {
 		f.error(w, 404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
@@ -120,7 +133,7 @@ func (f *fakeBitrix24) rest(w http.ResponseWriter, r *http.Request) {
 	delete(params, "auth")
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, fakeCall{Method: method, Auth: auth, Params: params})
+	f.calls = append(f.calls, Call{Method: method, Auth: auth, Params: params})
 	if q := f.failures[method]; len(q) > 0 {
 		f.failures[method] = q[1:]
 		switch q[0] {
@@ -284,7 +297,7 @@ func (f *fakeBitrix24) rest(w http.ResponseWriter, r *http.Request) {
 			if _, isNum := im["message_id"].(json.Number); !isNum {
 				f.t.Errorf("%s: im.message_id %v is not a number", method, im["message_id"])
 			}
-			st := fakeStatus{Kind: strings.TrimPrefix(method, "imconnector.send.status."), IMChat: str(im, "chat_id"), IMMessage: str(im, "message_id"), Chat: str(chat, "id")}
+			st := Status{Kind: strings.TrimPrefix(method, "imconnector.send.status."), IMChat: str(im, "chat_id"), IMMessage: str(im, "message_id"), Chat: str(chat, "id")}
 			for _, id := range ids {
 				s, _ := id.(string)
 				st.IDs = append(st.IDs, s)
@@ -297,14 +310,14 @@ func (f *fakeBitrix24) rest(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (f *fakeBitrix24) oauth(w http.ResponseWriter, r *http.Request) {
+func (f *Server) oauth(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
 	case q.Get("grant_type") != "refresh_token":
 		f.error(w, 400, "invalid_request", "grant_type")
-	case q.Get("client_id") != f.clientID || q.Get("client_secret") != f.clientSecret:
+	case q.Get("client_id") != f.ClientID || q.Get("client_secret") != f.ClientSecret:
 		f.error(w, 401, "invalid_client", "Invalid client")
 	case q.Get("refresh_token") != f.refresh:
 		f.error(w, 400, "invalid_grant", "Invalid grant")
@@ -314,12 +327,12 @@ func (f *fakeBitrix24) oauth(w http.ResponseWriter, r *http.Request) {
 		f.token = fmt.Sprintf("access-%d", f.renewed+1)
 		f.refresh = fmt.Sprintf("refresh-%d", f.renewed+1)
 		f.answer(w, 200, map[string]any{"access_token": f.token, "refresh_token": f.refresh, "expires": 1893456000, "expires_in": 3600,
-			"client_endpoint": f.endpoint(), "server_endpoint": f.srv.URL + "/rest/", "domain": "oauth.bitrix.info", "member_id": "a223c6b3710f85df22e9377d6c4f7553", "status": "L"})
+			"client_endpoint": f.Endpoint(), "server_endpoint": f.srv.URL + "/rest/", "domain": "oauth.bitrix.info", "member_id": "a223c6b3710f85df22e9377d6c4f7553", "status": "L"})
 	}
 }
 
-// methods lists the methods called so far, in order.
-func (f *fakeBitrix24) methods() []string {
+// Methods lists the methods called so far, in order.
+func (f *Server) Methods() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []string
@@ -329,14 +342,133 @@ func (f *fakeBitrix24) methods() []string {
 	return out
 }
 
-func (f *fakeBitrix24) callsOf(method string) []fakeCall {
+// CallsOf lists the calls of one method, in order.
+func (f *Server) CallsOf(method string) []Call {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []fakeCall
+	var out []Call
 	for _, c := range f.calls {
 		if c.Method == method {
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// Calls lists every call so far, in order.
+func (f *Server) Calls() []Call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Call(nil), f.calls...)
+}
+
+// Settings are the portal adapter settings of this account: its
+// endpoints, the application's credentials and its current tokens.
+func (f *Server) Settings() map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return map[string]string{
+		"endpoint": f.Endpoint(), "oauth_url": f.OAuthURL(),
+		"client_id": f.ClientID, "client_secret": f.ClientSecret,
+		"access_token": f.token, "refresh_token": f.refresh,
+		"application_token": f.ApplicationToken,
+	}
+}
+
+// Renewed counts the token renewals the authorization server granted.
+func (f *Server) Renewed() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.renewed
+}
+
+// SetRefreshToken replaces the valid refresh token (as a reinstallation of
+// the application would), so the stored one is refused.
+func (f *Server) SetRefreshToken(tok string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refresh = tok
+}
+
+// Posts counts the sends of message id into an Open Line chat (external
+// chat id).
+func (f *Server) Posts(chat, id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.posts[chat+"/"+id]
+}
+
+// Message returns the text the Open Line chat shows for message id.
+func (f *Server) Message(chat, id string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.messages[chat][id]
+	return t, ok
+}
+
+// Deleted tells whether message id was deleted from the chat.
+func (f *Server) Deleted(chat, id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.deleted[chat+"/"+id]
+}
+
+// Statuses lists the delivery and read statuses Bitrix24 was given.
+func (f *Server) Statuses() []Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Status(nil), f.statuses...)
+}
+
+// Handler is the URL bound to an event (OnImConnectorMessageAdd…), "" if
+// none.
+func (f *Server) Handler(event string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.bound[strings.ToUpper(event)]
+}
+
+// AgentMessage is one message of an Open Line event as Bitrix24 sends it.
+type AgentMessage struct {
+	IMChat, IMMessage int
+	// Chat is the external chat id the connector gave the chat.
+	Chat string
+	Text string
+	// IDs are the external ids of the message (update, delete events).
+	IDs []string
+}
+
+// AgentEvent posts an event (ONIMCONNECTORMESSAGEADD, …UPDATE, …DELETE)
+// as Bitrix24 does: form-encoded with nested keys, the application token
+// in auth[application_token], to the handler bound to it. It returns the
+// handler's status code.
+func (f *Server) AgentEvent(event, connector string, line int, m AgentMessage) (int, error) {
+	name := strings.ToUpper(event)
+	handler := f.Handler(name)
+	if handler == "" {
+		return 0, fmt.Errorf("bitrix24test: no handler bound to %s", event)
+	}
+	form := url.Values{"event": {name}, "event_handler_id": {"555"}, "ts": {"1773759161"},
+		"data[CONNECTOR]": {connector}, "data[LINE]": {fmt.Sprint(line)},
+		"data[MESSAGES][0][im][chat_id]": {fmt.Sprint(m.IMChat)}, "data[MESSAGES][0][im][message_id]": {fmt.Sprint(m.IMMessage)},
+		"data[MESSAGES][0][chat][id]": {m.Chat},
+		"auth[domain]":                {"some-domain.bitrix24.com"}, "auth[member_id]": {"bac1cd5c8940947a75e0d71b1a84e348"},
+		"auth[application_token]": {f.ApplicationToken}}
+	if m.Text != "" {
+		form.Set("data[MESSAGES][0][message][text]", m.Text)
+	}
+	switch {
+	case name == "ONIMCONNECTORMESSAGEDELETE" && len(m.IDs) > 0:
+		form.Set("data[MESSAGES][0][message][id]", m.IDs[0])
+	default:
+		for i, id := range m.IDs {
+			form.Set(fmt.Sprintf("data[MESSAGES][0][message][id][%d]", i), id)
+		}
+	}
+	resp, err := http.PostForm(handler, form)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
