@@ -113,9 +113,13 @@ func (a *Adapter) ServeHook(w http.ResponseWriter, r *http.Request, p portal.Por
 		return
 	}
 	line := form.get("data", "LINE")
+	// Message ids are unique within one Bitrix24 account; the account's
+	// member_id keeps a portal moved to another account from taking its
+	// new messages for repeats of old ones.
+	account := form.get("auth", "member_id")
 	submitted := false
 	for _, m := range msgs {
-		did, err := a.take(r.Context(), p.ID, event, line, m)
+		did, err := a.take(r.Context(), p.ID, event, line, account, m)
 		if err != nil {
 			slog.Default().Error("bitrix24: store an agent's message", slog.String("portal", p.ID), slog.Any("err", err))
 			http.Error(w, "bitrix24: could not store the message; try again", http.StatusServiceUnavailable)
@@ -138,7 +142,7 @@ func writeOK(w http.ResponseWriter) {
 // status events need is stored first, under a request id derived from
 // Bitrix24's message id, so a delivery the sender reports at once finds
 // it, and a repeated event lands on the same request.
-func (a *Adapter) take(ctx context.Context, portalID, event, line string, m agentMessage) (bool, error) {
+func (a *Adapter) take(ctx context.Context, portalID, event, line, account string, m agentMessage) (bool, error) {
 	raw, ok, err := a.IDs.Get(ctx, portalID, "chat:"+m.Chat)
 	if err != nil {
 		return false, err
@@ -160,12 +164,16 @@ func (a *Adapter) take(ctx context.Context, portalID, event, line string, m agen
 		payload  any
 	}
 	var reqs []request
+	idem := "bitrix24-"
+	if account != "" {
+		idem += account + "-"
+	}
 	switch event {
 	case eventMessageAdd:
 		if m.Text == "" && len(m.Files) == 0 {
 			return false, nil
 		}
-		reqs = append(reqs, request{portal.OpSend, "bitrix24-message-" + m.IMMessage, connectors.Outbound{ChatID: to.Chat, Text: m.Text, Files: m.Files}})
+		reqs = append(reqs, request{portal.OpSend, idem + "message-" + m.IMMessage, connectors.Outbound{ChatID: to.Chat, Text: m.Text, Files: m.Files}})
 	case eventMessageUpdate, eventMessageDelete:
 		mids, err := a.messengerIDs(ctx, portalID, m)
 		if err != nil || len(mids) == 0 {
@@ -173,10 +181,10 @@ func (a *Adapter) take(ctx context.Context, portalID, event, line string, m agen
 		}
 		if event == eventMessageUpdate {
 			sum := sha256.Sum256([]byte(m.Text))
-			reqs = append(reqs, request{portal.OpEdit, "bitrix24-edit-" + m.IMMessage + "-" + hex.EncodeToString(sum[:8]), connectors.Edit{ChatID: to.Chat, MessageID: mids[0], Text: m.Text}})
+			reqs = append(reqs, request{portal.OpEdit, idem + "edit-" + m.IMMessage + "-" + hex.EncodeToString(sum[:8]), connectors.Edit{ChatID: to.Chat, MessageID: mids[0], Text: m.Text}})
 		} else {
 			for _, mid := range mids {
-				reqs = append(reqs, request{portal.OpDelete, "bitrix24-delete-" + m.IMMessage + "-" + mid, connectors.Delete{ChatID: to.Chat, MessageID: mid}})
+				reqs = append(reqs, request{portal.OpDelete, idem + "delete-" + m.IMMessage + "-" + mid, connectors.Delete{ChatID: to.Chat, MessageID: mid}})
 			}
 		}
 	}
