@@ -206,11 +206,7 @@ func (s *session) ensureConnector(ctx context.Context) error {
 		return fmt.Errorf("the gateway's public_url is not set: Bitrix24 needs it to send the agents' answers back")
 	}
 	base := strings.TrimRight(s.a.PublicURL, "/") + "/adapters/" + s.portalID + "/"
-	var reg struct {
-		Result      bool   `json:"result"`
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
+	var reg json.RawMessage
 	err := s.call(ctx, "imconnector.register", map[string]any{
 		"ID":                cid,
 		"NAME":              "Connector gateway",
@@ -221,8 +217,8 @@ func (s *session) ensureConnector(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("register the connector: %w", err)
 	}
-	if !reg.Result {
-		return fmt.Errorf("register the connector: Bitrix24 answered %s (%s)", reg.Error, reg.Description)
+	if ok, why := accepted(reg); !ok {
+		return fmt.Errorf("register the connector: Bitrix24 answered %s", why)
 	}
 	for _, event := range []string{"OnImConnectorMessageAdd", "OnImConnectorMessageUpdate", "OnImConnectorMessageDelete"} {
 		err := s.call(ctx, "event.bind", map[string]any{"event": event, "handler": base + "events"}, nil)
@@ -243,14 +239,33 @@ func (s *session) ensureActive(ctx context.Context, openLine string) error {
 	if _, ok, err := s.a.IDs.Get(ctx, s.portalID, key); err != nil || ok {
 		return err
 	}
-	var ok bool
-	if err := s.call(ctx, "imconnector.activate", map[string]any{"CONNECTOR": s.connectorID(), "LINE": num(openLine), "ACTIVE": "1"}, &ok); err != nil {
+	var res json.RawMessage
+	if err := s.call(ctx, "imconnector.activate", map[string]any{"CONNECTOR": s.connectorID(), "LINE": num(openLine), "ACTIVE": "1"}, &res); err != nil {
 		return fmt.Errorf("activate the connector on Open Line %s: %w", openLine, err)
 	}
-	if !ok {
-		return fmt.Errorf("activate the connector on Open Line %s: Bitrix24 answered false", openLine)
+	if ok, why := accepted(res); !ok {
+		return fmt.Errorf("activate the connector on Open Line %s: Bitrix24 answered %s", openLine, why)
 	}
 	return s.a.IDs.Put(ctx, s.portalID, map[string]string{key: "1"})
+}
+
+// accepted reads a result that is true, or an object whose "result" is
+// true (imconnector.register answers {"result":{"result":true}}; a refusal
+// there carries error and error_description).
+func accepted(raw json.RawMessage) (bool, string) {
+	var b bool
+	if json.Unmarshal(raw, &b) == nil {
+		return b, string(raw)
+	}
+	var o struct {
+		Result      *bool  `json:"result"`
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(raw, &o) == nil && o.Result != nil {
+		return *o.Result, strings.TrimSpace(o.Error + " " + o.Description)
+	}
+	return false, fmt.Sprintf("%.200s", raw)
 }
 
 // messagesResult is the result of imconnector.send/update/delete.messages.
