@@ -45,6 +45,10 @@ const (
 	// SettingLinePrefix + gateway line id names a line's own Open Line.
 	SettingLine       = "line"
 	SettingLinePrefix = "line."
+	// SettingInstallSecret, when set, enables the installation callback
+	// POST /adapters/{portal}/install/{install_secret}, which stores the
+	// tokens Bitrix24 posts when the application is installed.
+	SettingInstallSecret = "install_secret"
 )
 
 // DefaultConnectorID is the connector id registered in Bitrix24 when the
@@ -104,10 +108,11 @@ func (a *Adapter) Settings() []portal.AdapterSetting {
 		{Key: SettingEndpoint, Label: "REST endpoint", Help: "Only where it is not https://<address>/rest/ (the client_endpoint Bitrix24 gave the application)."},
 		{Key: SettingClientID, Label: "Application ID (client_id)", Help: "From the local application's card in Bitrix24 (Developer resources → Other → Local application).", Required: true},
 		{Key: SettingClientSecret, Label: "Application key (client_secret)", Help: "From the same card; used only with oauth.bitrix.info to renew tokens.", Required: true, Secret: true},
-		{Key: SettingAccessToken, Label: "Access token", Help: "The application's access_token from its installation; renewed by the gateway when it expires.", Required: true, Secret: true},
-		{Key: SettingRefreshToken, Label: "Refresh token", Help: "The application's refresh_token; valid 180 days, renewed with every new access token.", Required: true, Secret: true},
+		{Key: SettingAccessToken, Label: "Access token", Help: "The application's access_token from its installation (stored by the installation callback where install_secret is set); renewed by the gateway when it expires.", Secret: true},
+		{Key: SettingRefreshToken, Label: "Refresh token", Help: "The application's refresh_token (likewise); valid 180 days, renewed with every new access token.", Secret: true},
 		{Key: SettingExpires, Label: "Access token expiry", Help: "Unix time the access token runs out (the expires of the installation); optional."},
-		{Key: SettingApplicationToken, Label: "Application token", Help: "auth[application_token] of the application's events; the gateway refuses events without it.", Required: true, Secret: true},
+		{Key: SettingApplicationToken, Label: "Application token", Help: "auth[application_token] of the application's events (likewise); the gateway refuses events without it.", Secret: true},
+		{Key: SettingInstallSecret, Label: "Installation secret", Help: "A random string of yours: with it, give Bitrix24 <public_url>/adapters/<portal id>/install/<secret> as the application's initial installation path and the gateway stores the tokens itself.", Secret: true},
 		{Key: SettingConnectorID, Label: "Connector ID", Help: "The connector's id in Bitrix24 (default " + DefaultConnectorID + "): lower-case letters, digits and _."},
 		{Key: SettingLine, Label: "Open Line", Help: "The Open Line ID of lines without their own."},
 		{Key: SettingLinePrefix + "<line id>", Label: "Open Line of a line", Help: "line.<gateway line id> = the Bitrix24 Open Line ID (LINE) that line's conversations go to."},
@@ -199,7 +204,9 @@ func (s *session) openLine(lineID string) (string, error) {
 func (s *session) ensureConnector(ctx context.Context) error {
 	cid := s.connectorID()
 	key := "connector:" + cid
-	if _, ok, err := s.a.IDs.Get(ctx, s.portalID, key); err != nil || ok {
+	// An installation clears the mark (""): Bitrix24 drops an
+	// application's event bindings when it is reinstalled.
+	if v, _, err := s.a.IDs.Get(ctx, s.portalID, key); err != nil || v != "" {
 		return err
 	}
 	if s.a.PublicURL == "" {
@@ -236,7 +243,7 @@ func (s *session) ensureConnector(ctx context.Context) error {
 // ensureActive switches the connector on for an Open Line, once.
 func (s *session) ensureActive(ctx context.Context, openLine string) error {
 	key := "active:" + s.connectorID() + ":" + openLine
-	if _, ok, err := s.a.IDs.Get(ctx, s.portalID, key); err != nil || ok {
+	if v, _, err := s.a.IDs.Get(ctx, s.portalID, key); err != nil || v != "" {
 		return err
 	}
 	var res json.RawMessage

@@ -414,3 +414,63 @@ func TestLiveTestReadsOnly(t *testing.T) {
 		t.Fatalf("settings: %+v", s)
 	}
 }
+
+// With an installation secret set, Bitrix24's installation callback stores
+// the application's tokens sealed in the portal record (a wrong secret
+// stores nothing), and every installation makes the next message register
+// the connector and bind its events again, as a reinstalled application
+// has lost them.
+func TestInstallationCallbackStoresTokens(t *testing.T) {
+	backends(t, func(t *testing.T, b queuetest.Backend) {
+		e := setup(t, b)
+		bare := e.fake.Settings()
+		for _, k := range []string{bitrix24.SettingAccessToken, bitrix24.SettingRefreshToken, bitrix24.SettingApplicationToken} {
+			delete(bare, k)
+		}
+		bare[bitrix24.SettingLinePrefix+"lin_1"] = "7"
+		bare[bitrix24.SettingInstallSecret] = "s3cret-install-path"
+		if err := e.recs.SetPortalKind(e.ctx, e.p.ID, portal.KindBitrix24, bare); err != nil {
+			t.Fatal(err)
+		}
+		install := func(secret string) int {
+			form := url.Values{"event": {"ONAPPINSTALL"}, "data[VERSION]": {"1"}, "data[INSTALLED]": {"Y"},
+				"auth[access_token]": {"access-1"}, "auth[refresh_token]": {"refresh-1"}, "auth[expires_in]": {"3600"},
+				"auth[client_endpoint]": {e.fake.Endpoint()}, "auth[domain]": {"some-domain.bitrix24.com"},
+				"auth[member_id]": {"a223c6b3710f85df22e9377d6c4f7553"}, "auth[application_token]": {appToken}}
+			resp, err := http.PostForm(e.hook.URL+"/adapters/"+e.p.ID+"/install/"+secret, form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if code := install("guessed"); code != http.StatusUnauthorized {
+			t.Fatalf("a wrong installation secret: %d", code)
+		}
+		if e.reload(); e.p.Adapter[bitrix24.SettingAccessToken] != "" {
+			t.Fatal("a refused installation stored a token")
+		}
+		if code := install("s3cret-install-path"); code != http.StatusOK {
+			t.Fatalf("installation: %d", code)
+		}
+		e.reload()
+		if e.p.Adapter[bitrix24.SettingAccessToken] != "access-1" || e.p.Adapter[bitrix24.SettingRefreshToken] != "refresh-1" ||
+			e.p.Adapter[bitrix24.SettingApplicationToken] != appToken || e.p.Adapter[bitrix24.SettingExpires] == "" {
+			t.Fatalf("settings after the installation: %v", e.p.Adapter)
+		}
+		if err := e.deliver(created("evt_1", "m1", "Hi")); err != nil {
+			t.Fatal(err)
+		}
+		if code := install("s3cret-install-path"); code != http.StatusOK {
+			t.Fatalf("reinstallation: %d", code)
+		}
+		if err := e.deliver(created("evt_2", "m2", "Hi again")); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"imconnector.register", "event.bind", "event.bind", "event.bind", "imconnector.activate", "imconnector.send.messages",
+			"imconnector.register", "event.bind", "event.bind", "event.bind", "imconnector.activate", "imconnector.send.messages"}
+		if got := e.fake.Methods(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("calls:\n got %v\nwant %v", got, want)
+		}
+	})
+}

@@ -45,7 +45,7 @@ func (a *Adapter) Test(ctx context.Context, p portal.Portal) error {
 	if app.PaymentExpired == "Y" {
 		return errors.New("bitrix24: the application's paid or trial period has expired in Bitrix24")
 	}
-	if _, registered, err := a.IDs.Get(ctx, p.ID, "connector:"+s.connectorID()); err != nil || !registered {
+	if v, _, err := a.IDs.Get(ctx, p.ID, "connector:"+s.connectorID()); err != nil || v == "" {
 		return err // registered with the first message
 	}
 	var keys []string

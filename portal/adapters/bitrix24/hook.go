@@ -43,11 +43,17 @@ type agentMessage struct {
 // message id, so a repeated event submits once), answered 200 only once
 // stored. The event must carry the application's auth[application_token].
 // POST /adapters/{portal}/settings is the page Bitrix24 shows for the
-// connector's settings.
+// connector's settings; POST /adapters/{portal}/install/{secret} the
+// installation callback (install.go).
 func (a *Adapter) ServeHook(w http.ResponseWriter, r *http.Request, p portal.Portal) {
-	if r.PathValue("rest") == "settings" {
+	rest := r.PathValue("rest")
+	if rest == "settings" {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, settingsPage)
+		return
+	}
+	if secret, ok := strings.CutPrefix(rest, "install/"); ok {
+		a.install(w, r, p, secret)
 		return
 	}
 	if err := r.ParseForm(); err != nil {
