@@ -13,12 +13,12 @@ import (
 // Adapters is the explicit map of helpdesk adapters by portal kind; a
 // portal of a kind missing here has its batches failed and retried.
 // publicURL is where helpdesks call the gateway back (Bitrix24's events).
-func Adapters(store *Store, client *http.Client, publicURL string) map[string]portal.Deliverer {
+func Adapters(store *Store, client *http.Client, publicURL string, log *slog.Logger) map[string]portal.Deliverer {
 	ids := portal.NewAdapterIDs(store.DB)
 	return map[string]portal.Deliverer{
 		portal.KindRT: &rt.Adapter{IDs: ids, Client: client},
 		portal.KindBitrix24: &bitrix24.Adapter{IDs: ids, Portals: store.Records, Outbound: store.Outbound,
-			PublicURL: publicURL, Client: client},
+			PublicURL: publicURL, Client: client, Logger: log},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -74,6 +75,8 @@ type Adapter struct {
 	PublicURL string
 	Client    *http.Client
 	Now       func() time.Time
+	// Logger hears what a webhook could not store (default slog.Default).
+	Logger *slog.Logger
 
 	// refreshMu serializes token renewals: a refresh token is spent by
 	// its use, so two batches of one portal must not both spend it.
@@ -92,6 +95,13 @@ func (a *Adapter) client() *http.Client {
 		return a.Client
 	}
 	return http.DefaultClient
+}
+
+func (a *Adapter) log() *slog.Logger {
+	if a.Logger != nil {
+		return a.Logger
+	}
+	return slog.Default()
 }
 
 func (a *Adapter) now() time.Time {

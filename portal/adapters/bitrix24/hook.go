@@ -127,7 +127,7 @@ func (a *Adapter) ServeHook(w http.ResponseWriter, r *http.Request, p portal.Por
 	for _, m := range msgs {
 		did, err := a.take(r.Context(), p.ID, event, line, account, m)
 		if err != nil {
-			slog.Default().Error("bitrix24: store an agent's message", slog.String("portal", p.ID), slog.Any("err", err))
+			a.log().Error("bitrix24: store an agent's message", slog.String("portal", p.ID), slog.Any("err", err))
 			http.Error(w, "bitrix24: could not store the message; try again", http.StatusServiceUnavailable)
 			return
 		}

@@ -55,7 +55,7 @@ func (a *Adapter) install(w http.ResponseWriter, r *http.Request, p portal.Porta
 		return
 	}
 	if err := a.storeInstall(r.Context(), p.ID, got); err != nil {
-		slog.Default().Error("bitrix24: store the installation", slog.String("portal", p.ID), slog.Any("err", err))
+		a.log().Error("bitrix24: store the installation", slog.String("portal", p.ID), slog.Any("err", err))
 		http.Error(w, "bitrix24: could not store the installation; try again", http.StatusServiceUnavailable)
 		return
 	}
