@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,12 +19,16 @@ import (
 // running gateway; the agent's answer, posted by Bitrix24 to the event
 // handler the gateway bound, reaches the customer in Telegram; and
 // Bitrix24 is told the answer was delivered, with the Telegram message id.
+// Bitrix24's rate limit locks the line out; the waiting message then
+// arrives once.
 func TestBitrix24OpenLineRoundTrip(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b queuetest.Backend) {
 		ctx := context.Background()
 		tg := telegramtest.New(t, botToken)
 		p := portaltest.New(t)
-		g := startGateway(t, reachableConfig(t, b, tg.Endpoint()))
+		cfg := reachableConfig(t, b, tg.Endpoint())
+		cfg.Queue.Schedule = []time.Duration{300 * time.Millisecond}
+		g := startGateway(t, cfg)
 		w := connectTelegram(t, g, tg, p, "webhook")
 		b24 := bitrix24test.New(t)
 		settings := b24.Settings()
@@ -56,6 +61,18 @@ func TestBitrix24OpenLineRoundTrip(t *testing.T) {
 		st := b24.Statuses()[0]
 		if st.Kind != "delivery" || st.IMChat != "1807" || st.IMMessage != "86497" || st.Chat != chat || fmt.Sprint(st.IDs) != "["+want+"]" {
 			t.Fatalf("status in Bitrix24: %+v; want delivery of 86497 as Telegram message %s", st, want)
+		}
+
+		b24.Fail("imconnector.send.messages", "limit")
+		w.deliver(t, g, tg, "webhook", telegramtest.Update(32, 4242, map[string]any{"text": "Thanks!"}))
+		waitFor(t, "the line locked out by the rate limit", func() bool {
+			st := w.lineState(t, w.Lines[0])
+			return st.Queue.Failures > 0 && strings.Contains(st.Queue.LastError, "QUERY_LIMIT_EXCEEDED")
+		})
+		waitFor(t, "the message after the lock-out", func() bool { return b24.Posts(chat, "32") > 0 })
+		waitFor(t, "the line drained", func() bool { return w.lineState(t, w.Lines[0]).Queue.Pending == 0 })
+		if n := b24.Posts(chat, "32"); n != 1 {
+			t.Fatalf("the message after the rate limit was posted %d times", n)
 		}
 	})
 }
