@@ -266,6 +266,19 @@ func TestExpiredTokenRenewedAndStoredSealed(t *testing.T) {
 		if e.fake.Posts("con_1:42", "m4") != 0 {
 			t.Fatal("m4 posted despite the failed renewal")
 		}
+
+		// The authorization server is unreachable: the error says so and
+		// carries neither the client secret nor the refresh token of the
+		// renewal URL.
+		set := e.p.Adapter
+		set[bitrix24.SettingOAuthURL] = "http://127.0.0.1:1/oauth/token/"
+		if err := e.recs.SetPortalKind(e.ctx, e.p.ID, portal.KindBitrix24, set); err != nil {
+			t.Fatal(err)
+		}
+		err = e.deliver(created("evt_4", "m4", "Anyone?"))
+		if err == nil || !strings.Contains(err.Error(), "not reachable") || strings.Contains(err.Error(), e.fake.ClientSecret) || strings.Contains(err.Error(), "refresh-2") {
+			t.Fatalf("an unreachable authorization server: %v", err)
+		}
 	})
 }
 

@@ -220,7 +220,13 @@ func (s *session) refresh(ctx context.Context, stale string) error {
 	}
 	resp, err := a.client().Do(req)
 	if err != nil {
-		return fmt.Errorf("the Bitrix24 access token expired and the authorization server is not reachable to renew it: %w", err)
+		// The URL carries the client secret and the refresh token: the
+		// error names only what went wrong, never the URL.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("the Bitrix24 access token expired and the authorization server (%s) is not reachable to renew it: %w", oauth, err)
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
