@@ -186,6 +186,9 @@ func (a *Adapter) take(ctx context.Context, portalID, event, line, account strin
 			return false, err // nothing the messenger has to change
 		}
 		if event == eventMessageUpdate {
+			if m.Text == "" {
+				return false, nil // an edit to nothing: messengers keep a text
+			}
 			sum := sha256.Sum256([]byte(m.Text))
 			reqs = append(reqs, request{portal.OpEdit, idem + "edit-" + m.IMMessage + "-" + hex.EncodeToString(sum[:8]), connectors.Edit{ChatID: to.Chat, MessageID: mids[0], Text: m.Text}})
 		} else {
