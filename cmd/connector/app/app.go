@@ -242,7 +242,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	// secret rotation is in force for the very next batch.
 	// The sender is built below; adapters wake it only from webhooks,
 	// which arrive once the server runs.
-	dcfg.Adapters = Adapters(store, &http.Client{Timeout: dcfg.Timeout}, func() { a.sender.Wake() })
+	dcfg.Adapters = Adapters(store, &http.Client{Timeout: dcfg.Timeout}, cfg.PublicURL, log, func() { a.sender.Wake() })
 	a.dispatcher, err = portal.NewDispatcher(store.Outbox, portal.NewBatchPortals(store.Records), dcfg)
 	if err != nil {
 		store.Close()

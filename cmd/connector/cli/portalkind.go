@@ -76,7 +76,7 @@ func setKind(ctx context.Context, cmd *cobra.Command, s *app.Store, id, kind str
 		fmt.Fprintf(out, "portal %s: kind native (signed batches to %s)\n", id, p.WebhookURL)
 		return nil
 	}
-	adapter, ok := app.Adapters(s, http.DefaultClient, func() {})[kind]
+	adapter, ok := app.Adapters(s, http.DefaultClient, "", nil, func() {})[kind]
 	if !ok {
 		return fmt.Errorf("this build has no adapter for kind %q", kind)
 	}
