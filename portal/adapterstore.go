@@ -3,10 +3,12 @@ package portal
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
@@ -51,4 +53,30 @@ func (s *AdapterIDs) Put(ctx context.Context, portalID string, pairs map[string]
 		}
 		return nil
 	})
+}
+
+// EachPending calls deliver, in the batch's order, with each event of b the
+// adapter has not recorded as done under "event:<id>" (Put it there when
+// the helpdesk accepted it), decoded; it stops at the first error, which it
+// returns naming the event. It is every adapter's Deliver loop: a retried
+// batch skips what already reached the helpdesk.
+func (s *AdapterIDs) EachPending(ctx context.Context, portalID string, b DeliveryBatch, deliver func(connectors.Event) error) error {
+	for _, it := range b.Items {
+		if _, done, err := s.Get(ctx, portalID, "event:"+it.EventID); err != nil {
+			return err
+		} else if done {
+			continue
+		}
+		var ev connectors.Event
+		if err := json.Unmarshal(it.Payload, &ev); err != nil {
+			return fmt.Errorf("decode event %s: %w", it.EventID, err)
+		}
+		if ev.ID == "" {
+			ev.ID = it.EventID
+		}
+		if err := deliver(ev); err != nil {
+			return fmt.Errorf("event %s (%s): %w", ev.ID, ev.Type, err)
+		}
+	}
+	return nil
 }

@@ -133,22 +133,8 @@ func (a *Adapter) Settings() []portal.AdapterSetting {
 // order, recording each success before the next call.
 func (a *Adapter) Deliver(ctx context.Context, p portal.Portal, b portal.DeliveryBatch) error {
 	s := a.session(p)
-	for _, it := range b.Items {
-		if _, done, err := a.IDs.Get(ctx, p.ID, "event:"+it.EventID); err != nil {
-			return err
-		} else if done {
-			continue
-		}
-		var ev connectors.Event
-		if err := json.Unmarshal(it.Payload, &ev); err != nil {
-			return fmt.Errorf("bitrix24: decode event %s: %w", it.EventID, err)
-		}
-		if ev.ID == "" {
-			ev.ID = it.EventID
-		}
-		if err := s.deliverEvent(ctx, b.LineID, ev); err != nil {
-			return fmt.Errorf("bitrix24: event %s (%s): %w", ev.ID, ev.Type, err)
-		}
+	if err := a.IDs.EachPending(ctx, p.ID, b, func(ev connectors.Event) error { return s.deliverEvent(ctx, b.LineID, ev) }); err != nil {
+		return fmt.Errorf("bitrix24: %w", err)
 	}
 	return nil
 }

@@ -97,22 +97,9 @@ func (a *Adapter) Deliver(ctx context.Context, p portal.Portal, b portal.Deliver
 	if err := s.check(); err != nil {
 		return fmt.Errorf("chatwoot: %w", err)
 	}
-	for _, it := range b.Items {
-		if _, done, err := a.IDs.Get(ctx, p.ID, keyEvent+it.EventID); err != nil {
-			return err
-		} else if done {
-			continue
-		}
-		var ev connectors.Event
-		if err := json.Unmarshal(it.Payload, &ev); err != nil {
-			return fmt.Errorf("chatwoot: decode event %s: %w", it.EventID, err)
-		}
-		if ev.ID == "" {
-			ev.ID = it.EventID
-		}
-		if err := a.deliverEvent(ctx, p, s, b.LineID, ev); err != nil {
-			return fmt.Errorf("chatwoot: event %s (%s): %w", ev.ID, ev.Type, err)
-		}
+	err := a.IDs.EachPending(ctx, p.ID, b, func(ev connectors.Event) error { return a.deliverEvent(ctx, p, s, b.LineID, ev) })
+	if err != nil {
+		return fmt.Errorf("chatwoot: %w", err)
 	}
 	return nil
 }

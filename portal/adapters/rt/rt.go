@@ -38,19 +38,9 @@ var _ portal.Deliverer = (*Adapter)(nil)
 // Deliver posts each event of the batch that RT does not have yet, in
 // order, recording each success before the next call.
 func (a *Adapter) Deliver(ctx context.Context, p portal.Portal, b portal.DeliveryBatch) error {
-	for _, it := range b.Items {
-		if _, done, err := a.IDs.Get(ctx, p.ID, "event:"+it.EventID); err != nil {
-			return err
-		} else if done {
-			continue
-		}
-		var ev connectors.Event
-		if err := json.Unmarshal(it.Payload, &ev); err != nil {
-			return fmt.Errorf("rt: decode event %s: %w", it.EventID, err)
-		}
-		if err := a.deliverEvent(ctx, p, b.LineID, ev); err != nil {
-			return err
-		}
+	err := a.IDs.EachPending(ctx, p.ID, b, func(ev connectors.Event) error { return a.deliverEvent(ctx, p, b.LineID, ev) })
+	if err != nil {
+		return fmt.Errorf("rt: %w", err)
 	}
 	return nil
 }
