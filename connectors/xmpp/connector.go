@@ -125,6 +125,8 @@ func (cn *Connector) Describe() connectors.Description {
 			Help: "The server's VirtualHost with anonymous login, like anon.example.org (Prosody: authentication = \"anonymous\")."},
 		{Key: SettingWebchatOrigins, Label: "Web chat: allowed sites", Type: "text",
 			Help: "The sites whose pages may show the chat, like https://www.example.com https://*.example.org."},
+		{Key: SettingWebchatTitle, Label: "Web chat: title", Type: "text", Default: "Chat with us",
+			Help: "The name of the pool's rooms: what visitors see at the top of the chat."},
 	}}
 }
 

@@ -197,12 +197,17 @@ func (p *pool) join(ctx context.Context, room string) error {
 	if err != nil {
 		return err
 	}
+	title := ""
+	if p.st.WebchatTitle != "" {
+		// What a web chat visitor sees at the top of the chat.
+		title = `<field var="muc#roomconfig_roomname"><value>` + xmlAttr(p.st.WebchatTitle) + `</value></field>`
+	}
 	form := fmt.Sprintf(`<query xmlns=%q><x xmlns="jabber:x:data" type="submit">`+
 		`<field var="FORM_TYPE"><value>http://jabber.org/protocol/muc#roomconfig</value></field>`+
 		`<field var="muc#roomconfig_persistentroom"><value>1</value></field>`+
 		`<field var="muc#roomconfig_publicroom"><value>0</value></field>`+
 		`<field var="muc#roomconfig_enablearchiving"><value>1</value></field>`+
-		`</x></query>`, nsMUCOwner)
+		title+`</x></query>`, nsMUCOwner)
 	if err := p.iq(ctx, stanza.SetIQ, rj, form, nil); err != nil {
 		return fmt.Errorf("pool: configure %s: %w", room, err)
 	}

@@ -56,6 +56,9 @@ const (
 	// SettingWebchatOrigins lists the sites that may show the chat, as
 	// for the web chat widget: https://www.example.com https://*.example.org
 	SettingWebchatOrigins = "webchat_allowed_origins"
+	// SettingWebchatTitle names the pool's rooms, which is what visitors
+	// see at the top of the chat. Default "Chat with us".
+	SettingWebchatTitle = "webchat_title"
 )
 
 // Modes.
@@ -79,6 +82,7 @@ type settings struct {
 	WebchatWS      string
 	WebchatDomain  string
 	WebchatOrigins string
+	WebchatTitle   string
 }
 
 // loopback reports whether the server is on this machine, the one case in
@@ -205,6 +209,12 @@ func parseWebchat(in connectors.Settings, s *settings, fe connectors.FieldErrors
 	} else {
 		s.WebchatOrigins = connectors.JoinOrigins(os)
 	}
+	s.WebchatTitle = strings.TrimSpace(in[SettingWebchatTitle])
+	if s.WebchatTitle == "" {
+		s.WebchatTitle = "Chat with us"
+	} else if len(s.WebchatTitle) > 100 {
+		fe[SettingWebchatTitle] = "use at most 100 characters"
+	}
 	if s.Pool == 0 && fe[SettingRoomPool] == "" {
 		fe[SettingRoomPool] = "the web chat hands each visitor a room of the pool: set room_pool (and muc_service), e.g. 10"
 	}
@@ -236,6 +246,7 @@ func (s settings) normalized() connectors.Settings {
 	}
 	if s.WebchatWS != "" {
 		out[SettingWebchatWS], out[SettingWebchatDomain], out[SettingWebchatOrigins] = s.WebchatWS, s.WebchatDomain, s.WebchatOrigins
+		out[SettingWebchatTitle] = s.WebchatTitle
 	}
 	return out
 }

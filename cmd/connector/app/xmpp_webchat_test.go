@@ -49,6 +49,7 @@ func TestXMPPWebChatInBrowser(t *testing.T) {
 		settings["webchat_websocket_url"] = srv.WebSocketURL()
 		settings["webchat_anonymous_domain"] = xmpptest.Anonymous
 		settings["webchat_allowed_origins"] = host.srv.URL
+		settings["webchat_title"] = "Acme support"
 		var conn struct {
 			ID      string `json:"id"`
 			Snippet string `json:"snippet"`
@@ -104,7 +105,32 @@ func TestXMPPWebChatInBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitJS(t, f, "the reply in Converse.js", `Array.from(document.querySelectorAll('.chat-msg__text')).some(e => e.textContent.trim() === `+jsString(answer)+`)`, 30*time.Second)
+		waitJS(t, f, "the room's title", `document.body.innerText.includes('Acme support')`, 10*time.Second)
 		shot(t, a, "xmpp-webchat-"+b.Driver+".png")
+
+		// A reload (or the next page of the site) keeps the conversation:
+		// the same room, its history shown again.
+		do(t, a, "reload the shop's page", chromedp.Reload())
+		waitJS(t, a, "the chat button again", chatRoot+` && `+chatRoot+`.querySelector('button') !== null`, 10*time.Second)
+		do(t, a, "open the chat again", chromedp.Click(chromedp.JSPath(chatRoot+`.querySelector('button')`)))
+		waitJS(t, a, "the chat frame again", chatRoot+`.querySelector('iframe') !== null`, 30*time.Second)
+		if again := eval[string](t, a, chatRoot+`.querySelector('iframe').src`); again != src {
+			t.Fatalf("after a reload the chat frames %s, want the same room %s", again, src)
+		}
+		f = frameContext(t, br, src)
+		for _, text := range []string{first, answer} {
+			waitJS(t, f, "the history after reload: "+text, `Array.from(document.querySelectorAll('.chat-msg__text')).some(e => e.textContent.trim() === `+jsString(text)+`)`, 30*time.Second)
+		}
+
+		// Another visitor (storage of their own) gets another room.
+		o := br.newVisitor()
+		do(t, o, "second visitor opens the shop", chromedp.Navigate(host.srv.URL))
+		waitJS(t, o, "the second visitor's chat button", chatRoot+` && `+chatRoot+`.querySelector('button') !== null`, 10*time.Second)
+		do(t, o, "second visitor opens the chat", chromedp.Click(chromedp.JSPath(chatRoot+`.querySelector('button')`)))
+		waitJS(t, o, "the second visitor's frame", chatRoot+`.querySelector('iframe') !== null`, 30*time.Second)
+		if other := eval[string](t, o, chatRoot+`.querySelector('iframe').src`); other == src {
+			t.Fatal("two visitors share one room")
+		}
 
 		var closed map[string]string
 		if err := w.Client.Do(ctx, "POST", "/v1/connections/"+conn.ID+"/conversations/"+room+"/close", nil, &closed, nil); err != nil {
@@ -159,7 +185,8 @@ func waitChatEvent(t testing.TB, pt *portaltest.Server, line, typ, chat string) 
 }
 
 // frameContext attaches to the cross-site frame whose URL starts with
-// prefix (Chromium runs it as a target of its own).
+// prefix (Chromium runs it as a target of its own; a frame of the page
+// before a reload may still be listed, so the newest match wins).
 func frameContext(t *testing.T, br *browser, prefix string) context.Context {
 	t.Helper()
 	parent := br.ctx
@@ -169,7 +196,8 @@ func frameContext(t *testing.T, br *browser, prefix string) context.Context {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, info := range infos {
+		for i := len(infos) - 1; i >= 0; i-- {
+			info := infos[i]
 			if info.Type == "iframe" && strings.HasPrefix(info.URL, prefix) {
 				f, cancel := chromedp.NewContext(parent, chromedp.WithTargetID(info.TargetID))
 				t.Cleanup(cancel)
