@@ -24,6 +24,8 @@ type Lifecycle struct {
 	log       *slog.Logger
 	// ping posts the connection test's ping to the portal (portal/ping.go).
 	ping *http.Client
+	// adapters test the helpdesk of a portal fed by an adapter instead.
+	adapters map[string]Deliverer
 }
 
 // LifecycleDeps are what the lifecycle works with. Receivers nil means this
@@ -36,6 +38,10 @@ type LifecycleDeps struct {
 	Receivers *Receivers
 	Cache     *Cache
 	Logger    *slog.Logger
+	// Adapters are the helpdesk adapters by portal kind: the connection
+	// test of a line whose portal one feeds runs its live test (Tester)
+	// instead of posting a ping to the webhook URL.
+	Adapters map[string]Deliverer
 }
 
 // NewLifecycle makes the lifecycle service.
@@ -44,7 +50,7 @@ func NewLifecycle(d LifecycleDeps) *Lifecycle {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Lifecycle{records: d.Records, registry: d.Registry, views: d.Views, receivers: d.Receivers, cache: d.Cache, log: d.Logger,
-		ping: newPingClient()}
+		ping: newPingClient(), adapters: d.Adapters}
 }
 
 // lifecycleTimeout bounds one test, activation or deactivation: each makes a

@@ -49,6 +49,9 @@ func (s *Lifecycle) pingPortal(ctx context.Context, c Connection) connectors.Che
 		check.Fix = "This is the gateway's own problem; see its log."
 		return check
 	}
+	if p.Kind != "" && p.Kind != KindNative {
+		return s.testAdapter(ctx, p)
+	}
 	ev := connectors.Event{ID: pingEventID(), Type: connectors.TypePing, OccurredAt: time.Now().UTC(),
 		Connector: c.Connector, Channel: c.Connector, Connection: c.ID, Line: c.LineID}
 	payload, err := json.Marshal(ev)
@@ -103,5 +106,34 @@ func (s *Lifecycle) pingPortal(ctx context.Context, c Connection) connectors.Che
 		check.Detail = fmt.Sprintf("Your portal answered %d to a signed test event: %s", code, bytes.TrimSpace(snippet))
 		check.Fix = "Make the webhook answer 2xx to every batch it has stored, and ignore event types it does not know (such as \"ping\")."
 	}
+	return check
+}
+
+// testAdapter is the portal check for a portal fed by a helpdesk adapter:
+// its batches never go to the webhook URL, so the check is the adapter's
+// live test of the helpdesk (nothing is posted there).
+func (s *Lifecycle) testAdapter(ctx context.Context, p Portal) connectors.Check {
+	check := connectors.Check{Name: pingCheckName}
+	a, ok := s.adapters[p.Kind]
+	if !ok {
+		check.Detail = fmt.Sprintf("The portal is of kind %s, and this gateway has no adapter for it: its batches wait and are retried.", p.Kind)
+		check.Fix = "Run a gateway build with that adapter, or set the portal's kind back to native (connector portal set-kind)."
+		return check
+	}
+	t, ok := a.(Tester)
+	if !ok {
+		check.OK = true
+		check.Detail = fmt.Sprintf("The portal is fed by the %s adapter (it cannot be tested without posting).", p.Kind)
+		return check
+	}
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if err := t.Test(ctx, p); err != nil {
+		check.Detail = fmt.Sprintf("The %s adapter's live test of your helpdesk failed: %v", p.Kind, err)
+		check.Fix = "Correct the portal's adapter settings (console: How it gets messages…, or connector portal set-kind) and test again; docs/adapters/ has each helpdesk's set-up."
+		return check
+	}
+	check.OK = true
+	check.Detail = fmt.Sprintf("The portal is fed by the %s adapter, and its live test of your helpdesk passed.", p.Kind)
 	return check
 }

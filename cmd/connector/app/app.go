@@ -262,6 +262,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.receivers = portal.NewReceivers(store.Polls, store.Inbox, store.Records, reg, views, rcfg)
 	lifecycle := portal.NewLifecycle(portal.LifecycleDeps{
 		Records: store.Records, Registry: reg, Views: views, Receivers: a.receivers, Cache: cache, Logger: log,
+		Adapters: dcfg.Adapters,
 	})
 	hcfg := cfg.HTTP
 	hcfg.Logger = log

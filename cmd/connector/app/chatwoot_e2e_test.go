@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/connectors/telegram/telegramtest"
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/portal/adapters/chatwoot/chatwoottest"
@@ -71,5 +72,47 @@ func waitChatwoot(t *testing.T, what string, ok func() bool) {
 			t.Fatalf("%s: not within 30s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The connection test of a line whose portal an adapter feeds checks the
+// helpdesk through the adapter's live test, not by posting a ping to the
+// portal's (unused) webhook URL: passing against Chatwoot, failing in plain
+// words when Chatwoot refuses the token.
+func TestConnectionTestOfAnAdapterPortal(t *testing.T) {
+	b := queuetest.Backend{Driver: "sqlite", DSN: queuetest.SQLiteDSN}
+	ctx := context.Background()
+	tg := telegramtest.New(t, botToken)
+	cw := chatwoottest.New(t)
+	p := portaltest.New(t)
+	g := startGateway(t, reachableConfig(t, b, tg.Endpoint()))
+	w := connectTelegram(t, g, tg, p, "webhook")
+	p.FailLine(w.Lines[0], http.StatusInternalServerError) // the native webhook would fail the ping
+	settings := cw.Settings("cw-secret")
+	if err := g.app.Store().Records.SetPortalKind(ctx, w.PortalID, portal.KindChatwoot, settings); err != nil {
+		t.Fatal(err)
+	}
+	portalCheck := func() connectors.Check {
+		var rep connectors.TestReport
+		if err := w.Client.Do(ctx, "POST", "/v1/connections/"+w.Conns[0]+"/test", nil, &rep, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range rep.Checks {
+			if c.Name == "Your portal accepts the gateway's events" {
+				return c
+			}
+		}
+		t.Fatalf("no portal check in %+v", rep)
+		return connectors.Check{}
+	}
+	if c := portalCheck(); !c.OK || !strings.Contains(c.Detail, "chatwoot adapter") {
+		t.Fatalf("portal check %+v", c)
+	}
+	settings["api_access_token"] = "not-the-token"
+	if err := g.app.Store().Records.SetPortalKind(ctx, w.PortalID, portal.KindChatwoot, settings); err != nil {
+		t.Fatal(err)
+	}
+	if c := portalCheck(); c.OK || !strings.Contains(c.Detail, "live test") || c.Fix == "" {
+		t.Fatalf("portal check with a refused token %+v", c)
 	}
 }
