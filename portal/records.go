@@ -80,6 +80,10 @@ type Connection struct {
 // ErrNotFound is returned for a record that does not exist.
 var ErrNotFound = errors.New("portal: not found")
 
+// ErrNoWebhookURL: a portal created for an adapter has no webhook URL, so
+// it cannot be switched to native (signed batches need somewhere to go).
+var ErrNoWebhookURL = errors.New("portal: the portal has no webhook URL for signed batches; create a native portal instead")
+
 // Records stores portals, lines and connections. Secrets (signing secrets,
 // connector settings) are sealed before they reach the database.
 type Records struct {
@@ -130,22 +134,35 @@ func ValidateWebhookURL(s string) error {
 // CreatePortal stores a new portal with one fresh signing secret, which it
 // returns: this is the only time the secret is shown.
 func (r *Records) CreatePortal(ctx context.Context, name, webhookURL string) (Portal, string, error) {
+	return r.CreatePortalOfKind(ctx, name, webhookURL, KindNative)
+}
+
+// CreatePortalOfKind creates a portal that will be fed by kind. A native
+// portal needs its webhook URL; a portal of an adapter kind may have none
+// (it never gets batches posted) until it is switched to native. The
+// adapter's settings come with SetPortalKind.
+func (r *Records) CreatePortalOfKind(ctx context.Context, name, webhookURL, kind string) (Portal, string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return Portal{}, "", errors.New("portal: name is required")
 	}
-	if err := ValidateWebhookURL(webhookURL); err != nil {
-		return Portal{}, "", fmt.Errorf("portal: %w", err)
+	if !ValidKind(kind) {
+		return Portal{}, "", fmt.Errorf("portal: unknown portal kind %q", kind)
 	}
-	p := Portal{ID: NewID("prt"), Name: name, WebhookURL: webhookURL, Status: "active", CreatedAt: r.now().UTC().Truncate(time.Millisecond)}
+	if kind == KindNative || webhookURL != "" {
+		if err := ValidateWebhookURL(webhookURL); err != nil {
+			return Portal{}, "", fmt.Errorf("portal: %w", err)
+		}
+	}
+	p := Portal{ID: NewID("prt"), Name: name, WebhookURL: webhookURL, Status: "active", CreatedAt: r.now().UTC().Truncate(time.Millisecond), Kind: kind}
 	secret := NewSecret()
 	p.Secrets = []string{secret}
 	sealed, err := r.sealSecrets(p.ID, p.Secrets)
 	if err != nil {
 		return Portal{}, "", err
 	}
-	_, err = r.db.SQL.ExecContext(ctx, "INSERT INTO portals (id, name, webhook_url, secrets, status, created_at) VALUES (?,?,?,?,?,?)",
-		p.ID, p.Name, p.WebhookURL, sealed, p.Status, p.CreatedAt.UnixMilli())
+	_, err = r.db.SQL.ExecContext(ctx, "INSERT INTO portals (id, name, webhook_url, secrets, status, created_at, kind) VALUES (?,?,?,?,?,?,?)",
+		p.ID, p.Name, p.WebhookURL, sealed, p.Status, p.CreatedAt.UnixMilli(), p.Kind)
 	if err != nil {
 		return Portal{}, "", fmt.Errorf("portal: create portal: %w", err)
 	}
@@ -247,6 +264,19 @@ func (r *Records) openAdapter(p *Portal, sealed []byte) error {
 func (r *Records) SetPortalKind(ctx context.Context, id, kind string, settings map[string]string) error {
 	if !ValidKind(kind) {
 		return fmt.Errorf("portal: unknown portal kind %q", kind)
+	}
+	if kind == KindNative {
+		var url string
+		err := r.db.SQL.QueryRowContext(ctx, "SELECT webhook_url FROM portals WHERE id = ?", id).Scan(&url)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("portal: set kind: %w", err)
+		}
+		if url == "" {
+			return ErrNoWebhookURL
+		}
 	}
 	var sealed []byte
 	if len(settings) > 0 {

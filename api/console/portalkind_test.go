@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -109,4 +110,39 @@ func TestPortalKindRTInBrowser(t *testing.T) {
 	}
 	b.Click("next", "#next")
 	b.WaitFor("the line step", `location.pathname === "/console/wizard/line"`, 10*time.Second)
+}
+
+// Step 1 creates a portal for a helpdesk adapter without a webhook URL: the
+// admin picks the kind in the create form and lands on the adapter's
+// settings form; a native portal still needs its URL, and the adapter's
+// portal cannot be switched to native later (nowhere to post batches).
+func TestCreateAdapterPortalInBrowser(t *testing.T) {
+	g := newGatewayWithAdapters(t, sqliteOnly(), console.Config{}, map[string]portal.Deliverer{portal.KindRT: &rt.Adapter{}})
+	ctx := context.Background()
+	b := consoletest.NewBrowser(t)
+	browserLogin(t, b, g.URL)
+	b.Open("step 1", g.URL+"/console/wizard", "#create-portal")
+	if got := b.Text("#new-kind option:checked"); !strings.HasPrefix(got, "Native") {
+		t.Fatalf("the new portal's kind is %q by default, want native", got)
+	}
+	// Native without a URL: refused in words.
+	b.SetValue("name", "#portal-name", "Acme native")
+	b.Click("create", "#create-portal")
+	b.WaitText("the URL error", "Enter the URL your portal receives the gateway's batches at.", 10*time.Second)
+
+	b.SetValue("name", "#portal-name", "Acme RT")
+	b.SetValue("no url", "#portal-url", "")
+	b.SetValue("pick rt", "#new-kind", portal.KindRT)
+	b.Click("create", "#create-portal")
+	b.WaitFor("RT's settings form", `!!document.getElementById("kind-form") && !!document.getElementById("k-rt-url")`, 10*time.Second)
+	ps, err := g.Records.ListPortals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 1 || ps[0].Name != "Acme RT" || ps[0].Kind != portal.KindRT || ps[0].WebhookURL != "" {
+		t.Fatalf("portals %+v", ps)
+	}
+	if err := g.Records.SetPortalKind(ctx, ps[0].ID, portal.KindNative, nil); !errors.Is(err, portal.ErrNoWebhookURL) {
+		t.Fatalf("switching a portal without a webhook URL to native: %v", err)
+	}
 }

@@ -3,6 +3,7 @@ package console
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/connector-gateway/connector/portal"
@@ -60,8 +61,10 @@ type portalStepView struct {
 	Portals []portal.Portal
 	Name    string
 	URL     string
-	Errors  map[string]string
-	Nonce   string
+	// Kinds is the choice of how the new portal gets its messages.
+	Kinds  []kindOption
+	Errors map[string]string
+	Nonce  string
 }
 
 func (c *wizardPages) wizardPortalPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -75,6 +78,13 @@ func (c *wizardPages) showPortalStep(w http.ResponseWriter, r *http.Request, s *
 		return
 	}
 	v.Steps, v.Portals, v.Nonce = steps(1, nil), ps, randomToken()
+	chosen := portal.KindNative
+	for _, k := range v.Kinds {
+		if k.Chosen {
+			chosen = k.Kind
+		}
+	}
+	v.Kinds = c.kindOptions(chosen)
 	c.render(w, r, status, "wizard_portal", s, "wizard", v)
 }
 
@@ -93,7 +103,17 @@ func (c *wizardPages) wizardCreatePortal(w http.ResponseWriter, r *http.Request,
 	case len(v.Name) > 200:
 		v.Errors["name"] = "Use at most 200 characters."
 	}
+	kind := r.PostForm.Get("kind")
+	if kind == "" {
+		kind = portal.KindNative
+	}
+	if kind != portal.KindNative && c.deps.Adapters[kind] == nil {
+		v.Errors["kind"] = "Pick a kind from the list."
+	}
+	v.Kinds = []kindOption{{Kind: kind, Chosen: true}}
 	switch {
+	case v.URL == "" && kind != portal.KindNative:
+		// An adapter's portal gets no batches posted: no URL needed.
 	case v.URL == "":
 		v.Errors["webhook_url"] = "Enter the URL your portal receives the gateway's batches at."
 	case len(v.URL) > 2000:
@@ -108,14 +128,19 @@ func (c *wizardPages) wizardCreatePortal(w http.ResponseWriter, r *http.Request,
 	if !c.consumeNonce(w, r, s, "step 1, where the portal is now in the list") {
 		return
 	}
-	p, secret, err := c.deps.Records.CreatePortal(r.Context(), v.Name, v.URL)
+	p, secret, err := c.deps.Records.CreatePortalOfKind(r.Context(), v.Name, v.URL, kind)
 	if err != nil {
 		c.internal(w, r, s, "create the portal", err)
 		return
 	}
 	if err := c.store.audit(r.Context(), auditEntry{Actor: s.Admin.Username, Action: "portal.create", Target: p.ID,
-		Detail: fmt.Sprintf("name %q, webhook URL %s", p.Name, redactURL(p.WebhookURL)), RemoteAddr: remoteAddr(r)}); err != nil {
+		Detail: fmt.Sprintf("name %q, kind %s, webhook URL %s", p.Name, kind, redactURL(p.WebhookURL)), RemoteAddr: remoteAddr(r)}); err != nil {
 		c.internal(w, r, s, "record the change", err)
+		return
+	}
+	if kind != portal.KindNative {
+		// Next the helpdesk's URL and credentials, with the live test.
+		http.Redirect(w, r, "/console/wizard/portal/kind?portal="+url.QueryEscape(p.ID)+"&kind="+url.QueryEscape(kind), http.StatusSeeOther)
 		return
 	}
 	// Rendered in answer to the POST (never stored for a later GET): this

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -77,18 +78,7 @@ func (c *wizardPages) showKindStep(w http.ResponseWriter, r *http.Request, s *se
 		return
 	}
 	v.Steps, v.Portal, v.Kind = steps(1, nil), p, kind
-	kinds := []string{portal.KindNative}
-	for k := range c.deps.Adapters {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds[1:])
-	for _, k := range kinds {
-		title := kindTitles[k]
-		if title == "" {
-			title = k
-		}
-		v.Kinds = append(v.Kinds, kindOption{Kind: k, Title: title, Chosen: k == kind})
-	}
+	v.Kinds = c.kindOptions(kind)
 	var stored map[string]string
 	if currentKind(p) == kind {
 		stored = p.Adapter
@@ -200,7 +190,11 @@ func (c *wizardPages) wizardSetKind(w http.ResponseWriter, r *http.Request, s *s
 }
 
 func (c *wizardPages) saveKind(w http.ResponseWriter, r *http.Request, s *session, p portal.Portal, kind string, settings map[string]string, detail string) bool {
-	if err := c.deps.Records.SetPortalKind(r.Context(), p.ID, kind, settings); err != nil {
+	if err := c.deps.Records.SetPortalKind(r.Context(), p.ID, kind, settings); errors.Is(err, portal.ErrNoWebhookURL) {
+		c.message(w, r, s, http.StatusUnprocessableEntity, "This portal has no webhook URL",
+			"It was created to feed a helpdesk, so signed batches have nowhere to go. Create a native portal (with its webhook URL) in step 1 instead.")
+		return false
+	} else if err != nil {
 		c.internal(w, r, s, "save the portal's kind", err)
 		return false
 	}
@@ -234,4 +228,23 @@ func liveTest(ctx context.Context, t portal.Tester, p portal.Portal) error {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	return t.Test(ctx, p)
+}
+
+// kindOptions lists native and the kinds this gateway has adapters for,
+// chosen marked.
+func (c *wizardPages) kindOptions(chosen string) []kindOption {
+	kinds := []string{portal.KindNative}
+	for k := range c.deps.Adapters {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds[1:])
+	var out []kindOption
+	for _, k := range kinds {
+		title := kindTitles[k]
+		if title == "" {
+			title = k
+		}
+		out = append(out, kindOption{Kind: k, Title: title, Chosen: k == chosen})
+	}
+	return out
 }

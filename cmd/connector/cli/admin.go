@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -20,8 +21,12 @@ func portalCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			name, _ := cmd.Flags().GetString("name")
 			url, _ := cmd.Flags().GetString("webhook-url")
+			kind, _ := cmd.Flags().GetString("kind")
+			if kind == portal.KindNative && url == "" {
+				return errors.New("--webhook-url is required for a native portal (or give --kind chatwoot, bitrix24 or rt)")
+			}
 			return withStore(cmd, func(ctx context.Context, s *app.Store) error {
-				p, secret, err := s.Records.CreatePortal(ctx, name, url)
+				p, secret, err := s.Records.CreatePortalOfKind(ctx, name, url, kind)
 				if err != nil {
 					return err
 				}
@@ -31,9 +36,9 @@ func portalCmd() *cobra.Command {
 		},
 	}
 	create.Flags().String("name", "", "portal name (required)")
-	create.Flags().String("webhook-url", "", "URL the gateway posts batches to (required)")
+	create.Flags().String("webhook-url", "", "URL the gateway posts batches to (required for a native portal)")
+	create.Flags().String("kind", portal.KindNative, "how the portal gets its messages: native (signed batches), or a helpdesk adapter (chatwoot, bitrix24, rt) whose settings come with set-kind")
 	_ = create.MarkFlagRequired("name")
-	_ = create.MarkFlagRequired("webhook-url")
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List portals",

@@ -77,3 +77,28 @@ func TestSetKindRTRunsTheLiveTest(t *testing.T) {
 		t.Fatalf("back to native: exit %d %s kind %q", code, errOut, kind().Kind)
 	}
 }
+
+// portal create --kind makes a portal for an adapter without a webhook
+// URL; a native one still needs it.
+func TestCreatePortalOfKind(t *testing.T) {
+	_, dbFlags, a := apiGateway(t)
+	run := func(args ...string) (int, string, string) {
+		t.Helper()
+		return runCLI(t, append(append([]string{"portal"}, args...), dbFlags...)...)
+	}
+	if code, _, errOut := run("create", "--name", "Native"); code == 0 || !strings.Contains(errOut, "--webhook-url is required") {
+		t.Fatalf("native without a URL: exit %d, stderr %s", code, errOut)
+	}
+	code, out, errOut := run("create", "--name", "Acme RT", "--kind", "rt")
+	if code != 0 || !strings.Contains(out, "portal_id: prt_") {
+		t.Fatalf("create --kind rt: exit %d, %s%s", code, out, errOut)
+	}
+	id := strings.TrimSpace(strings.SplitN(strings.TrimPrefix(out, "portal_id: "), "\n", 2)[0])
+	p, err := a.Store().Records.GetPortal(context.Background(), id)
+	if err != nil || p.Kind != portal.KindRT || p.WebhookURL != "" {
+		t.Fatalf("portal %+v %v", p, err)
+	}
+	if code, _, errOut := run("set-kind", id, "--kind", "native"); code == 0 || !strings.Contains(errOut, "no webhook URL") {
+		t.Fatalf("switching it to native: exit %d, stderr %s", code, errOut)
+	}
+}
