@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/connector-gateway/connector/connectors"
 	"github.com/connector-gateway/connector/portal"
@@ -45,7 +46,11 @@ func (s *connectionAPI) conversationCall(w http.ResponseWriter, r *http.Request,
 	}
 	out, err := call(cv, s.Views.Conn(c))
 	var pe *connectors.PermanentError
+	var busy *connectors.RateLimitedError
 	switch {
+	case errors.As(err, &busy):
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(busy.RetryAfter.Seconds()))))
+		writeError(w, http.StatusServiceUnavailable, "busy", busy.Err.Error())
 	case errors.Is(err, connectors.ErrElsewhere):
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "elsewhere", "another gateway process holds this connection's stream (or is taking it over); try again")

@@ -109,11 +109,22 @@ func (c *wizardPages) showKindStep(w http.ResponseWriter, r *http.Request, s *se
 	c.render(w, r, status, "wizard_portal_kind", s, "wizard", v)
 }
 
+// adapterSettings are the settings the form shows: per-line keys
+// ("line.<line id>", described with a placeholder) have no row of their
+// own; they are set with connector portal set-kind --set, and a save
+// keeps them.
 func adapterSettings(d portal.Deliverer) []portal.AdapterSetting {
-	if desc, ok := d.(portal.Describer); ok {
-		return desc.Settings()
+	desc, ok := d.(portal.Describer)
+	if !ok {
+		return nil
 	}
-	return nil
+	var out []portal.AdapterSetting
+	for _, st := range desc.Settings() {
+		if !strings.Contains(st.Key, "<") {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // wizardSetKind runs the adapter's live test on the settings sent and,

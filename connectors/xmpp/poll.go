@@ -442,7 +442,10 @@ func (cn *Connector) runPool(ctx context.Context, p *pool, sink connectors.Sink,
 			}
 		case r := <-reqs:
 			var rep poolReply
-			if r.open {
+			if r.open && r.resume != "" && p.active(r.resume) {
+				// The visitor's conversation is still on: the same room.
+				rep = poolReply{room: r.resume}
+			} else if r.open {
 				room, ev, err := p.open(ctx, time.Now())
 				if err == nil {
 					// Stored first: a crash after the save would leave an

@@ -56,9 +56,10 @@ type poolRoom struct {
 
 // poolReq is a request to the poll loop that owns a connection's pool.
 type poolReq struct {
-	open  bool   // hand out a room
-	close string // close this room
-	reply chan poolReply
+	open   bool   // hand out a room…
+	resume string // …or this one, when its conversation is still active
+	close  string // close this room
+	reply  chan poolReply
 }
 
 type poolReply struct {
@@ -76,6 +77,13 @@ var ErrNotPolling = fmt.Errorf("xmpp: this process does not poll the connection 
 // which the visitor joins. It must run in the process that polls c.
 func (cn *Connector) OpenConversation(ctx context.Context, c connectors.Conn) (string, error) {
 	return cn.poolCall(ctx, c.ID, poolReq{open: true})
+}
+
+// resumeConversation answers room itself while its conversation is
+// active, else hands out a new room as OpenConversation does (the web
+// chat's visitor coming back after the conversation was closed).
+func (cn *Connector) resumeConversation(ctx context.Context, c connectors.Conn, room string) (string, error) {
+	return cn.poolCall(ctx, c.ID, poolReq{open: true, resume: room})
 }
 
 // CloseConversation ends the conversation in room, reports
@@ -224,7 +232,8 @@ func (p *pool) open(ctx context.Context, now time.Time) (string, connectors.Keye
 		ev := p.event(connectors.TypeConversationOpened, r.JID, &connectors.Conversation{State: RoomActive, OpenedAt: now})
 		return r.JID, ev, nil
 	}
-	return "", connectors.Keyed{}, errors.New("xmpp: pool: no waiting room (the pool is refilling; try again)")
+	return "", connectors.Keyed{}, &connectors.RateLimitedError{RetryAfter: 2 * time.Second,
+		Err: errors.New("xmpp: pool: no waiting room (the pool is refilling; try again)")}
 }
 
 // closeRoom ends room's conversation: it is destroyed and forgotten.
@@ -234,7 +243,7 @@ func (p *pool) closeRoom(ctx context.Context, room, reason string, now time.Time
 			continue
 		}
 		if r.State != RoomActive {
-			return connectors.Keyed{}, fmt.Errorf("xmpp: pool: room %s has no conversation", room)
+			return connectors.Keyed{}, &connectors.PermanentError{Err: fmt.Errorf("xmpp: pool: room %s has no conversation", room)}
 		}
 		rj, err := jid.Parse(room)
 		if err != nil {
@@ -259,6 +268,17 @@ func (p *pool) reopen(room string) {
 			p.state.Rooms[i].State, p.state.Rooms[i].OpenedAt = RoomWaiting, time.Time{}
 		}
 	}
+}
+
+// active reports whether room is one of the pool's rooms with an open
+// conversation.
+func (p *pool) active(room string) bool {
+	for _, r := range p.state.Rooms {
+		if r.JID == room {
+			return r.State == RoomActive
+		}
+	}
+	return false
 }
 
 // touch notes activity in room (for the idle timeout).

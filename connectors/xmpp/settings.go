@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"mellium.im/xmpp/jid"
 
@@ -212,7 +213,7 @@ func parseWebchat(in connectors.Settings, s *settings, fe connectors.FieldErrors
 	s.WebchatTitle = strings.TrimSpace(in[SettingWebchatTitle])
 	if s.WebchatTitle == "" {
 		s.WebchatTitle = "Chat with us"
-	} else if len(s.WebchatTitle) > 100 {
+	} else if utf8.RuneCountInString(s.WebchatTitle) > 100 {
 		fe[SettingWebchatTitle] = "use at most 100 characters"
 	}
 	if s.Pool == 0 && fe[SettingRoomPool] == "" {

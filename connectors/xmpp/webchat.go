@@ -96,18 +96,26 @@ func (cn *Connector) serveRoom(w http.ResponseWriter, r *http.Request, c connect
 		return
 	}
 	w.Header().Set("Access-Control-Allow-Origin", origin)
+	// The page's script waits as Retry-After says: let it read it.
+	w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
-	room, err := cn.OpenConversation(ctx, c)
+	// ?resume=<room>: the tab's room, kept while its conversation is on.
+	room, err := cn.resumeConversation(ctx, c, r.URL.Query().Get("resume"))
+	var busy *connectors.RateLimitedError
 	switch {
 	case errors.Is(err, connectors.ErrElsewhere):
 		w.Header().Set("Retry-After", "1")
 		writeJSONError(w, http.StatusServiceUnavailable, "elsewhere", "the chat is starting; try again")
 		return
-	case err != nil:
-		cn.log.Warn("xmpp web chat: open a conversation", "connection", c.ID, "err", err)
+	case errors.As(err, &busy):
 		w.Header().Set("Retry-After", "2")
 		writeJSONError(w, http.StatusServiceUnavailable, "no_room", "no chat room is free right now; try again")
+		return
+	case err != nil:
+		cn.log.Warn("xmpp web chat: open a conversation", "connection", c.ID, "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeJSONError(w, http.StatusServiceUnavailable, "unavailable", "the chat is unavailable right now; try again")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -77,7 +77,8 @@ func TestWebchatPages(t *testing.T) {
 	}
 	// An allowed site, but this process does not hold the stream: try again.
 	resp = servePage(t, cn, c, "POST", "room", "https://a.example.net")
-	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || resp.Header.Get("Access-Control-Allow-Origin") != "https://a.example.net" {
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || resp.Header.Get("Access-Control-Allow-Origin") != "https://a.example.net" ||
+		resp.Header.Get("Access-Control-Expose-Headers") != "Retry-After" {
 		t.Errorf("room without the stream: %d %v", resp.StatusCode, resp.Header)
 	}
 	// Without the web chat settings there is nothing under /pages/ and no

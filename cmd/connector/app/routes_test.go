@@ -31,6 +31,13 @@ func TestPassThroughRoutesRefuseStrangers(t *testing.T) {
 	if err := rec.SetPortalKind(ctx, rtPortal.ID, portal.KindRT, map[string]string{"url": "http://127.0.0.1:1", "queue": "General", "token": "t"}); err != nil {
 		t.Fatal(err)
 	}
+	b24, _, err := rec.CreatePortalOfKind(ctx, "Bitrix24", "", portal.KindBitrix24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.SetPortalKind(ctx, b24.ID, portal.KindBitrix24, map[string]string{"domain": "b24.example", "application_token": "app-token"}); err != nil {
+		t.Fatal(err)
+	}
 	line, err := rec.CreateLine(ctx, native.ID, "Support")
 	if err != nil {
 		t.Fatal(err)
@@ -56,5 +63,15 @@ func TestPassThroughRoutesRefuseStrangers(t *testing.T) {
 		if resp.StatusCode != http.StatusNotFound {
 			t.Errorf("%s %s: %d, want 404", tc.method, tc.path, resp.StatusCode)
 		}
+	}
+	// An adapter's webhook over http.body_limit is 413, not "malformed".
+	big := "event=ONIMCONNECTORMESSAGEADD&data=" + strings.Repeat("x", 2<<20)
+	resp, err := http.Post(g.URL+"/adapters/"+b24.ID+"/events", "application/x-www-form-urlencoded", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized Bitrix24 event: %d, want 413", resp.StatusCode)
 	}
 }

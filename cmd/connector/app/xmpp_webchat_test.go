@@ -144,6 +144,17 @@ func TestXMPPWebChatInBrowser(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "422") {
 			t.Fatalf("closing a closed conversation: %v, want 422", err)
 		}
+		// The first visitor comes back after the close: the tab's stored
+		// room is gone, so the chat hands out a new one.
+		do(t, a, "reload after the close", chromedp.Reload())
+		waitJS(t, a, "the chat button after the close", chatRoot+` && `+chatRoot+`.querySelector('button') !== null`, 10*time.Second)
+		do(t, a, "open the chat after the close", chromedp.Click(chromedp.JSPath(chatRoot+`.querySelector('button')`)))
+		waitJS(t, a, "a frame after the close", chatRoot+`.querySelector('iframe') !== null`, 30*time.Second)
+		next := eval[string](t, a, chatRoot+`.querySelector('iframe').src`)
+		if next == src {
+			t.Fatal("after its conversation was closed the visitor is framed into the destroyed room again")
+		}
+		waitChatEvent(t, pt, line.ID, connectors.TypeConversationOpened, strings.ReplaceAll(next[strings.Index(next, "#room=")+len("#room="):], "%40", "@"))
 		if errs := br.scriptErrors(); len(errs) != 0 {
 			t.Fatalf("script errors in the pages: %q", errs)
 		}

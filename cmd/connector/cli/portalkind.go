@@ -22,7 +22,8 @@ func setKindCmd() *cobra.Command {
 		Long: `set-kind changes how a portal's batches are delivered.
 
 Kinds:
-  native    the gateway's own protocol: signed batches to the portal's webhook URL (the default)
+  native    the gateway's own protocol: signed batches to the portal's webhook URL (the default;
+            refused for a portal created without a webhook URL)
   chatwoot  Chatwoot, through its API
   bitrix24  Bitrix24 open lines
   rt        Request Tracker 5, through its REST2 API
@@ -37,9 +38,9 @@ Before saving, the adapter's live test checks the settings against the
 helpdesk without changing anything there, and prints the result in plain
 words; a failed test saves nothing. --no-test skips it (the helpdesk is not
 reachable from here yet).`,
-		Example: `  connector portal set-kind por_123 --kind rt --set url=https://rt.example.com \
+		Example: `  connector portal set-kind prt_123 --kind rt --set url=https://rt.example.com \
     --set queue=Support --set token=1-42-0123456789abcdef0123456789abcdef
-  connector portal set-kind por_123 --kind native`,
+  connector portal set-kind prt_123 --kind native`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind, _ := cmd.Flags().GetString("kind")

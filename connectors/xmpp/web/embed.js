@@ -45,9 +45,12 @@
 
   // askRoom asks the gateway for a room, retrying while it answers that
   // the chat is starting or no room is free (503 with Retry-After).
-  function askRoom(tries, done) {
+  // A room kept from earlier in the tab's session is asked back with
+  // ?resume=: the gateway answers it while its conversation is on, else a
+  // new room (a closed conversation's room is gone).
+  function askRoom(tries, resume, done) {
     var xhr = new XMLHttpRequest();
-    xhr.open('POST', base + 'room');
+    xhr.open('POST', base + 'room' + (resume ? '?resume=' + encodeURIComponent(resume) : ''));
     xhr.onload = function () {
       if (xhr.status === 200) {
         try { done(JSON.parse(xhr.responseText).room); } catch (e) { say('The chat is unavailable.'); }
@@ -55,7 +58,7 @@
       }
       if (xhr.status === 503 && tries > 1) {
         var wait = parseInt(xhr.getResponseHeader('Retry-After'), 10) || 1;
-        setTimeout(function () { askRoom(tries - 1, done); }, wait * 1000);
+        setTimeout(function () { askRoom(tries - 1, resume, done); }, wait * 1000);
         return;
       }
       say(xhr.status === 403 ? 'This chat is not enabled for this site.' : 'The chat is unavailable right now. Please try again later.');
@@ -85,11 +88,9 @@
       button.textContent = frame.hidden ? 'Chat with us' : 'Close chat';
       return;
     }
-    var room = storedRoom();
-    if (room) { show(room); return; }
     button.disabled = true;
     say('Connecting…');
-    askRoom(10, show);
+    askRoom(10, storedRoom(), show);
   });
 
   function mount() { document.body.appendChild(host); }

@@ -126,6 +126,7 @@ func (a *Adapter) Settings() []portal.AdapterSetting {
 		{Key: SettingConnectorID, Label: "Connector ID", Help: "The connector's id in Bitrix24 (default " + DefaultConnectorID + "): lower-case letters, digits and _."},
 		{Key: SettingLine, Label: "Open Line", Help: "The Open Line ID of lines without their own."},
 		{Key: SettingLinePrefix + "<line id>", Label: "Open Line of a line", Help: "line.<gateway line id> = the Bitrix24 Open Line ID (LINE) that line's conversations go to."},
+		{Key: SettingOAuthURL, Label: "Authorization server", Help: "Only for a private or test authorization server; default " + DefaultOAuthURL + "."},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -57,6 +58,10 @@ func (a *Adapter) ServeHook(w http.ResponseWriter, r *http.Request, p portal.Por
 		return
 	}
 	if err := r.ParseForm(); err != nil {
+		if tooLarge(err) {
+			http.Error(w, "bitrix24: the event is over the body limit", http.StatusRequestEntityTooLarge)
+			return
+		}
 		http.Error(w, "bitrix24: the event is not a readable form", http.StatusBadRequest)
 		return
 	}
@@ -357,4 +362,11 @@ func (n *node) list() []*node {
 		out = append(out, c)
 	}
 	return out
+}
+
+// tooLarge tells a body cut by the gateway's body limit (http.MaxBytesReader)
+// from one that is merely malformed.
+func tooLarge(err error) bool {
+	var mb *http.MaxBytesError
+	return errors.As(err, &mb)
 }

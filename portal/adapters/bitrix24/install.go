@@ -25,6 +25,10 @@ func (a *Adapter) install(w http.ResponseWriter, r *http.Request, p portal.Porta
 		return
 	}
 	if err := r.ParseForm(); err != nil {
+		if tooLarge(err) {
+			http.Error(w, "bitrix24: the installation is over the body limit", http.StatusRequestEntityTooLarge)
+			return
+		}
 		http.Error(w, "bitrix24: the installation is not a readable form", http.StatusBadRequest)
 		return
 	}
