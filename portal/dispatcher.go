@@ -117,6 +117,13 @@ type PortalSource interface {
 	GetPortal(ctx context.Context, id string) (Portal, error)
 }
 
+// VersionedPortalSource is a PortalSource that can answer from memory for a
+// known row version (queue.Batch.PortalVersion; 0: unknown, read it).
+type VersionedPortalSource interface {
+	PortalSource
+	PortalAt(ctx context.Context, id string, version int64) (Portal, error)
+}
+
 // Dispatcher claims lines with waiting events and posts their batches to the
 // portals, one batch in flight per line, many lines at once.
 //
@@ -502,7 +509,13 @@ func BatchBody(id, portalID, lineID string, items []queue.Item) []byte {
 
 // post sends one signed batch; nil means the portal acknowledged it (2xx).
 func (d *Dispatcher) post(ctx context.Context, batch *queue.Batch, extra http.Header) error {
-	p, err := d.portals.GetPortal(ctx, batch.Lease.PortalID)
+	var p Portal
+	var err error
+	if vs, ok := d.portals.(VersionedPortalSource); ok {
+		p, err = vs.PortalAt(ctx, batch.Lease.PortalID, batch.PortalVersion)
+	} else {
+		p, err = d.portals.GetPortal(ctx, batch.Lease.PortalID)
+	}
 	if errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("portal %s does not exist", batch.Lease.PortalID)
 	}
