@@ -168,12 +168,37 @@ func (r *Recorder) BatchPosted(portalID, lineID, batchID string, items []queue.I
 	if err != nil {
 		a.Error = err.Error()
 	}
+	// Traces of events not seen coming in are decoded from their payloads
+	// before taking the lock: decoding is the costly part (a drained
+	// backlog is nothing but such events), and under the one lock it held
+	// every other delivering worker waiting.
+	var fresh map[string]*Trace
+	r.mu.Lock()
+	for _, it := range items {
+		if r.traces[it.EventID] == nil {
+			if fresh == nil {
+				fresh = make(map[string]*Trace, len(items))
+			}
+			fresh[it.EventID] = nil
+		}
+	}
+	r.mu.Unlock()
+	if fresh != nil {
+		for _, it := range items {
+			if _, ok := fresh[it.EventID]; ok {
+				fresh[it.EventID] = traceOf(portalID, lineID, it)
+			}
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, it := range items {
 		t := r.traces[it.EventID]
 		if t == nil {
-			t = traceOf(portalID, lineID, it)
+			t = fresh[it.EventID]
+			if t == nil { // forgotten between the two locks
+				t = traceOf(portalID, lineID, it)
+			}
 			r.traces[it.EventID] = t
 			r.order = append(r.order, it.EventID)
 		}
