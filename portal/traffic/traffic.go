@@ -8,7 +8,6 @@ package traffic
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"sync"
 	"time"
@@ -218,25 +217,8 @@ func (r *Recorder) BatchPosted(portalID, lineID, batchID string, items []queue.I
 // traceOf starts a trace from a stored event.
 func traceOf(portalID, lineID string, it queue.Item) *Trace {
 	t := &Trace{EventID: it.EventID, Portal: portalID, Line: lineID, ReceivedAt: it.CreatedAt}
-	var ev struct {
-		Type       string `json:"type"`
-		Connection string `json:"connection"`
-		Connector  string `json:"connector"`
-		Chat       *struct {
-			ID string `json:"id"`
-		} `json:"chat"`
-		Status *struct {
-			RequestID string `json:"request_id"`
-		} `json:"status"`
-	}
-	if json.Unmarshal(it.Payload, &ev) == nil {
-		t.Type, t.Connection, t.Connector = ev.Type, ev.Connection, ev.Connector
-		if ev.Chat != nil {
-			t.ChatID = ev.Chat.ID
-		}
-		if ev.Status != nil {
-			t.RequestID = ev.Status.RequestID
-		}
+	if f, ok := fieldsOf(it.Payload); ok {
+		t.Type, t.Connection, t.Connector, t.ChatID, t.RequestID = f.Type, f.Connection, f.Connector, f.ChatID, f.RequestID
 	}
 	return t
 }
