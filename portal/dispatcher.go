@@ -117,6 +117,13 @@ type PortalSource interface {
 	GetPortal(ctx context.Context, id string) (Portal, error)
 }
 
+// VersionedPortalSource is a PortalSource that can answer from memory for a
+// known row version (queue.Batch.PortalVersion; 0: unknown, read it).
+type VersionedPortalSource interface {
+	PortalSource
+	PortalAt(ctx context.Context, id string, version int64) (Portal, error)
+}
+
 // Dispatcher claims lines with waiting events and posts their batches to the
 // portals, one batch in flight per line, many lines at once.
 //
@@ -138,6 +145,12 @@ type Dispatcher struct {
 	// at the lock's end picks them up).
 	lockedOut map[string]time.Time
 	inflight  map[string]bool
+	// held are leases a worker kept when it finished a line that received
+	// events during its last post (the ack renewed the lease instead of
+	// releasing it), so the line's next turn needs no claim: a busy line
+	// pays one lease write per batch, not two. A held lease is taken by
+	// the line's next turn or released at the next scan.
+	held      map[string]*queue.Lease
 	perPortal map[string]int
 	running   bool
 }
@@ -170,6 +183,7 @@ func NewDispatcher(outbox *queue.Outbox, portals PortalSource, cfg DispatcherCon
 		hints:     make(map[string]hint),
 		lockedOut: make(map[string]time.Time),
 		inflight:  make(map[string]bool),
+		held:      make(map[string]*queue.Lease),
 		perPortal: make(map[string]int),
 	}, nil
 }
@@ -236,16 +250,20 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 			d.mu.Unlock()
 			d.Wake(ready)
+			d.releaseHeld(context.WithoutCancel(ctx))
 			if wake, err := d.outbox.NextWake(ctx); err == nil && !wake.IsZero() && wake.Before(nextScan) {
 				nextScan = wake
 			}
 		}
 		if lines := d.startable(); len(lines) > 0 {
-			// One statement claims every line about to start.
-			leases, err := d.outbox.ClaimLines(context.WithoutCancel(ctx), lines, d.cfg.Owner, d.cfg.Lease)
+			// One statement claims every line about to start, but those
+			// whose lease this dispatcher kept from their last turn.
+			held, claim := d.takeHeld(lines)
+			leases, err := d.outbox.ClaimLines(context.WithoutCancel(ctx), claim, d.cfg.Owner, d.cfg.Lease)
 			if err != nil {
 				d.cfg.Logger.Error("dispatcher: claim", slog.Any("err", err))
 			}
+			leases = append(leases, held...)
 			// And one statement reads their first batches (a worker whose
 			// batch is missing reads its own).
 			for _, l := range leases {
@@ -297,7 +315,71 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	wg.Wait()
 	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// Held leases too: ReleaseOwner gives back every lease of this owner.
+	d.mu.Lock()
+	clear(d.held)
+	d.mu.Unlock()
 	return d.outbox.ReleaseOwner(rctx, d.cfg.Owner)
+}
+
+// takeHeld splits lines about to start into those whose kept lease can be
+// used as it is and those to claim. A kept lease is used only while it
+// outlasts a whole post with room to spare; an older one is claimed anew
+// (the claim accepts a line this owner holds).
+func (d *Dispatcher) takeHeld(lines []queue.LineRef) (held []*queue.Lease, claim []queue.LineRef) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.held) == 0 {
+		return nil, lines
+	}
+	fresh := time.Now().Add(d.cfg.Timeout + d.cfg.Lease/4)
+	for _, r := range lines {
+		l, ok := d.held[r.LineID]
+		delete(d.held, r.LineID)
+		if ok && l.Until.After(fresh) {
+			held = append(held, l)
+			continue
+		}
+		claim = append(claim, r)
+	}
+	return held, claim
+}
+
+// releaseHeld gives back the kept leases no turn took since the last scan
+// (the line's hint went away, or the concurrency limits kept it waiting),
+// so other replicas can deliver those lines.
+func (d *Dispatcher) releaseHeld(ctx context.Context) {
+	d.mu.Lock()
+	var idle []*queue.Lease
+	for line, l := range d.held {
+		// A line still in its worker is about to start its next turn.
+		if !d.inflight[line] {
+			idle = append(idle, l)
+			delete(d.held, line)
+		}
+	}
+	d.mu.Unlock()
+	for _, l := range idle {
+		if err := d.outbox.Release(ctx, l); err != nil {
+			d.cfg.Logger.Error("dispatcher: release kept lease", slog.String("line", l.LineID), slog.Any("err", err))
+		}
+	}
+}
+
+// busySince tells whether the line received events since its worker last
+// read the queue (a wake-up its read may not have covered).
+func (d *Dispatcher) busySince(line string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	h, ok := d.hints[line]
+	return ok && h.gen != h.seen
+}
+
+// keep holds a renewed lease for the line's next turn.
+func (d *Dispatcher) keep(l *queue.Lease) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.held[l.LineID] = l
 }
 
 // startable marks as in flight, and returns, the hinted lines that may start
@@ -427,10 +509,13 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease, first 
 			return true
 		}
 		// A short batch drained the line: release in the ack's own
-		// transaction. A wake-up that came since is kept by finish.
+		// transaction. A wake-up that came since is kept by finish; when
+		// one came already, the ack renews the lease instead and the line's
+		// next turn (which the wake-up starts) uses it without a claim.
 		last := len(batch.Items) < d.cfg.BatchSize
+		hold := last && d.busySince(r.LineID)
 		renew := d.cfg.Lease
-		if last {
+		if last && !hold {
 			renew = 0
 		}
 		err = d.outbox.Ack(bg, batch, renew)
@@ -440,6 +525,9 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease, first 
 				log().Error("dispatcher: ack", slog.Any("err", err))
 			}
 			return true
+		}
+		if hold {
+			d.keep(lease)
 		}
 		if last {
 			return false
@@ -502,7 +590,13 @@ func BatchBody(id, portalID, lineID string, items []queue.Item) []byte {
 
 // post sends one signed batch; nil means the portal acknowledged it (2xx).
 func (d *Dispatcher) post(ctx context.Context, batch *queue.Batch, extra http.Header) error {
-	p, err := d.portals.GetPortal(ctx, batch.Lease.PortalID)
+	var p Portal
+	var err error
+	if vs, ok := d.portals.(VersionedPortalSource); ok {
+		p, err = vs.PortalAt(ctx, batch.Lease.PortalID, batch.PortalVersion)
+	} else {
+		p, err = d.portals.GetPortal(ctx, batch.Lease.PortalID)
+	}
 	if errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("portal %s does not exist", batch.Lease.PortalID)
 	}

@@ -191,6 +191,11 @@ func (r *Records) openSecrets(id string, sealed []byte) ([]string, error) {
 
 const portalCols = "id, name, webhook_url, secrets, status, created_at, kind, adapter_settings"
 
+// Every UPDATE of portals sets version = version + 1 in the same
+// statement: the dispatcher trusts its copy of a portal while the version
+// it reads with each batch is unchanged (BatchPortals; a test checks the
+// statements of this file).
+
 func (r *Records) scanPortal(row interface{ Scan(...any) error }) (Portal, error) {
 	var p Portal
 	var sealed, adapter []byte
@@ -223,28 +228,29 @@ func (r *Records) GetPortal(ctx context.Context, id string) (Portal, error) {
 }
 
 // getPortalSealed returns a portal with its secrets still sealed (Secrets
-// empty), for a caller that opens them only when they changed
-// (BatchPortals).
-func (r *Records) getPortalSealed(ctx context.Context, id string) (Portal, []byte, error) {
+// empty) and its row version, for a caller that opens them only when the
+// row changed (BatchPortals).
+func (r *Records) getPortalSealed(ctx context.Context, id string) (Portal, []byte, int64, error) {
 	var (
 		p       Portal
 		sealed  []byte
 		created int64
 		adapter []byte
+		version int64
 	)
-	err := r.db.SQL.QueryRowContext(ctx, "SELECT "+portalCols+" FROM portals WHERE id = ?", id).
-		Scan(&p.ID, &p.Name, &p.WebhookURL, &sealed, &p.Status, &created, &p.Kind, &adapter)
+	err := r.db.SQL.QueryRowContext(ctx, "SELECT "+portalCols+", version FROM portals WHERE id = ?", id).
+		Scan(&p.ID, &p.Name, &p.WebhookURL, &sealed, &p.Status, &created, &p.Kind, &adapter, &version)
 	if errors.Is(err, sql.ErrNoRows) {
-		return p, nil, ErrNotFound
+		return p, nil, 0, ErrNotFound
 	}
 	if err != nil {
-		return p, nil, fmt.Errorf("portal: get portal: %w", err)
+		return p, nil, 0, fmt.Errorf("portal: get portal: %w", err)
 	}
 	p.CreatedAt = time.UnixMilli(created).UTC()
 	if err := r.openAdapter(&p, adapter); err != nil {
-		return p, nil, err
+		return p, nil, 0, err
 	}
-	return p, sealed, nil
+	return p, sealed, version, nil
 }
 
 // openAdapter opens a portal's sealed adapter settings into p.Adapter.
@@ -286,7 +292,7 @@ func (r *Records) SetPortalKind(ctx context.Context, id, kind string, settings m
 		}
 		sealed = r.sealer.Seal(raw, []byte("portal-adapter:"+id))
 	}
-	res, err := r.db.SQL.ExecContext(ctx, "UPDATE portals SET kind = ?, adapter_settings = ? WHERE id = ?", kind, sealed, id)
+	res, err := r.db.SQL.ExecContext(ctx, "UPDATE portals SET kind = ?, adapter_settings = ?, version = version + 1 WHERE id = ?", kind, sealed, id)
 	if err != nil {
 		return fmt.Errorf("portal: set kind: %w", err)
 	}
@@ -345,7 +351,7 @@ func (r *Records) setSecrets(ctx context.Context, id string, secrets []string) e
 	if err != nil {
 		return err
 	}
-	if _, err := r.db.SQL.ExecContext(ctx, "UPDATE portals SET secrets = ? WHERE id = ?", sealed, id); err != nil {
+	if _, err := r.db.SQL.ExecContext(ctx, "UPDATE portals SET secrets = ?, version = version + 1 WHERE id = ?", sealed, id); err != nil {
 		return fmt.Errorf("portal: set secrets: %w", err)
 	}
 	return nil

@@ -1,6 +1,8 @@
 package portal_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -8,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/connector-gateway/connector/portal"
 )
@@ -105,5 +109,36 @@ func TestSealerBindsToRecord(t *testing.T) {
 	}
 	if _, err := portal.NewSealer("c2hvcnQ="); err == nil {
 		t.Fatal("accepted a short key")
+	}
+}
+
+// Sign computes what the reference library computes, for secrets of any
+// length and several at once (the vectors hold fixed cases; this one the
+// general agreement).
+func TestSignAgreesWithTheReferenceLibrary(t *testing.T) {
+	secrets := []string{portal.NewSecret(), "whsec_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 100)), portal.NewSecret()}
+	payload := bytes.Repeat([]byte(`{"a":1}`), 1000)
+	ts := time.Unix(1700000000, 0)
+	got, err := portal.Sign(secrets, "bat_0123", ts, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, s := range secrets {
+		wh, err := standardwebhooks.NewWebhook(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig, err := wh.Sign("bat_0123", ts, payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, sig)
+	}
+	if got != strings.Join(want, " ") {
+		t.Fatalf("signature %q, the reference library's %q", got, strings.Join(want, " "))
+	}
+	if _, err := portal.Sign([]string{"whsec_not base64!"}, "x", ts, payload); err == nil {
+		t.Fatal("a secret that is not base64 signed")
 	}
 }

@@ -40,7 +40,18 @@ type Item struct {
 type Batch struct {
 	Lease *Lease
 	Items []Item
+	// PortalVersion is the version of the line's portal row as the
+	// statement that read Items saw it (0: no portal row, or not read),
+	// so the dispatcher can tell without a read of its own whether the
+	// portal changed (a secret rotation) since it last loaded it.
+	PortalVersion int64
 }
+
+// portalVersion is the select-list expression that reads the version of a
+// line's portal in the statement that reads the line's events. It does not
+// depend on the event row, so the database evaluates it once per
+// statement (or per union part), not per event.
+const portalVersion = "(SELECT p.version FROM portals p WHERE p.id = ?)"
 
 // ErrLeaseLost means the lease expired and another dispatcher may hold the
 // line now; the holder must stop working on it.
@@ -89,8 +100,8 @@ func (o *Outbox) NextWake(ctx context.Context) (time.Time, error) {
 // Next reads up to max of the oldest events of a leased line. An empty batch
 // means the line is drained; release the lease then.
 func (o *Outbox) Next(ctx context.Context, l *Lease, max int) (*Batch, error) {
-	rows, err := o.db.SQL.QueryContext(ctx, `SELECT seq, event_id, payload, created_at FROM outbox_events
-		WHERE line_id = ? ORDER BY seq LIMIT ?`, l.LineID, max)
+	rows, err := o.db.SQL.QueryContext(ctx, `SELECT seq, event_id, payload, created_at, `+portalVersion+` FROM outbox_events
+		WHERE line_id = ? ORDER BY seq LIMIT ?`, l.PortalID, l.LineID, max)
 	if err != nil {
 		return nil, fmt.Errorf("queue: read batch: %w", err)
 	}
@@ -99,11 +110,13 @@ func (o *Outbox) Next(ctx context.Context, l *Lease, max int) (*Batch, error) {
 	for rows.Next() {
 		var it Item
 		var created int64
-		if err := rows.Scan(&it.Seq, &it.EventID, &it.Payload, &created); err != nil {
+		var version sql.NullInt64
+		if err := rows.Scan(&it.Seq, &it.EventID, &it.Payload, &created, &version); err != nil {
 			return nil, fmt.Errorf("queue: read batch: %w", err)
 		}
 		it.CreatedAt = fromMS(created)
 		b.Items = append(b.Items, it)
+		b.PortalVersion = version.Int64
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("queue: read batch: %w", err)
@@ -126,19 +139,19 @@ func (o *Outbox) NextLines(ctx context.Context, leases []*Lease, max int) (map[s
 		// parentheses and streams them; wrapped as derived tables it would
 		// materialize each into a temporary table, on disk for a BLOB
 		// column. SQLite takes no parentheses, only derived tables.
-		part := "SELECT * FROM (SELECT line_id, seq, event_id, payload, created_at FROM outbox_events WHERE line_id = ? ORDER BY seq LIMIT ?) t%d"
+		part := "SELECT * FROM (SELECT line_id, seq, event_id, payload, created_at, " + portalVersion + " FROM outbox_events WHERE line_id = ? ORDER BY seq LIMIT ?) t%d"
 		if o.db.Dialect.Name() == sqldb.DriverMySQL {
-			part = "(SELECT line_id, seq, event_id, payload, created_at FROM outbox_events WHERE line_id = ? ORDER BY seq LIMIT ?)/*%d*/"
+			part = "(SELECT line_id, seq, event_id, payload, created_at, " + portalVersion + " FROM outbox_events WHERE line_id = ? ORDER BY seq LIMIT ?)/*%d*/"
 		}
 		var q []byte
-		args := make([]any, 0, 2*len(chunk))
+		args := make([]any, 0, 3*len(chunk))
 		for i, l := range chunk {
 			out[l.LineID] = &Batch{Lease: l}
 			if i > 0 {
 				q = append(q, " UNION ALL "...)
 			}
 			q = fmt.Appendf(q, part, i)
-			args = append(args, l.LineID, max)
+			args = append(args, l.PortalID, l.LineID, max)
 		}
 		rows, err := o.db.SQL.QueryContext(ctx, string(q), args...)
 		if err != nil {
@@ -148,13 +161,15 @@ func (o *Outbox) NextLines(ctx context.Context, leases []*Lease, max int) (map[s
 			var it Item
 			var line string
 			var created int64
-			if err := rows.Scan(&line, &it.Seq, &it.EventID, &it.Payload, &created); err != nil {
+			var version sql.NullInt64
+			if err := rows.Scan(&line, &it.Seq, &it.EventID, &it.Payload, &created, &version); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("queue: read batches: %w", err)
 			}
 			it.CreatedAt = fromMS(created)
 			if b := out[line]; b != nil {
 				b.Items = append(b.Items, it)
+				b.PortalVersion = version.Int64
 			}
 		}
 		rows.Close()

@@ -8,7 +8,6 @@ package traffic
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"sync"
 	"time"
@@ -168,12 +167,37 @@ func (r *Recorder) BatchPosted(portalID, lineID, batchID string, items []queue.I
 	if err != nil {
 		a.Error = err.Error()
 	}
+	// Traces of events not seen coming in are decoded from their payloads
+	// before taking the lock: decoding is the costly part (a drained
+	// backlog is nothing but such events), and under the one lock it held
+	// every other delivering worker waiting.
+	var fresh map[string]*Trace
+	r.mu.Lock()
+	for _, it := range items {
+		if r.traces[it.EventID] == nil {
+			if fresh == nil {
+				fresh = make(map[string]*Trace, len(items))
+			}
+			fresh[it.EventID] = nil
+		}
+	}
+	r.mu.Unlock()
+	if fresh != nil {
+		for _, it := range items {
+			if _, ok := fresh[it.EventID]; ok {
+				fresh[it.EventID] = traceOf(portalID, lineID, it)
+			}
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, it := range items {
 		t := r.traces[it.EventID]
 		if t == nil {
-			t = traceOf(portalID, lineID, it)
+			t = fresh[it.EventID]
+			if t == nil { // forgotten between the two locks
+				t = traceOf(portalID, lineID, it)
+			}
 			r.traces[it.EventID] = t
 			r.order = append(r.order, it.EventID)
 		}
@@ -193,25 +217,8 @@ func (r *Recorder) BatchPosted(portalID, lineID, batchID string, items []queue.I
 // traceOf starts a trace from a stored event.
 func traceOf(portalID, lineID string, it queue.Item) *Trace {
 	t := &Trace{EventID: it.EventID, Portal: portalID, Line: lineID, ReceivedAt: it.CreatedAt}
-	var ev struct {
-		Type       string `json:"type"`
-		Connection string `json:"connection"`
-		Connector  string `json:"connector"`
-		Chat       *struct {
-			ID string `json:"id"`
-		} `json:"chat"`
-		Status *struct {
-			RequestID string `json:"request_id"`
-		} `json:"status"`
-	}
-	if json.Unmarshal(it.Payload, &ev) == nil {
-		t.Type, t.Connection, t.Connector = ev.Type, ev.Connection, ev.Connector
-		if ev.Chat != nil {
-			t.ChatID = ev.Chat.ID
-		}
-		if ev.Status != nil {
-			t.RequestID = ev.Status.RequestID
-		}
+	if f, ok := fieldsOf(it.Payload); ok {
+		t.Type, t.Connection, t.Connector, t.ChatID, t.RequestID = f.Type, f.Connection, f.Connector, f.ChatID, f.RequestID
 	}
 	return t
 }

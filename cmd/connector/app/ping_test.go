@@ -64,7 +64,7 @@ func TestConnectionTestPingsThePortal(t *testing.T) {
 		pt.FailLine(w.Lines[0], 0)
 
 		down := "http://" + freeAddr(t) + "/gateway/batches" // nothing listens there
-		if _, err := g.app.Store().DB.SQL.ExecContext(ctx, "UPDATE portals SET webhook_url = ? WHERE id = ?", down, w.PortalID); err != nil {
+		if _, err := g.app.Store().DB.SQL.ExecContext(ctx, "UPDATE portals SET webhook_url = ?, version = version + 1 WHERE id = ?", down, w.PortalID); err != nil {
 			t.Fatal(err)
 		}
 		off := test()
