@@ -29,6 +29,12 @@ func fieldsOf(payload []byte) (f eventFields, ok bool) {
 	if f, ok, sure := scanFields(payload); sure {
 		return f, ok
 	}
+	return unmarshalFields(payload)
+}
+
+// unmarshalFields reads the fields with encoding/json: the fallback, and the
+// reference the scanner is tested against.
+func unmarshalFields(payload []byte) (eventFields, bool) {
 	var ev struct {
 		Type       string `json:"type"`
 		Connection string `json:"connection"`
@@ -43,7 +49,7 @@ func fieldsOf(payload []byte) (f eventFields, ok bool) {
 	if json.Unmarshal(payload, &ev) != nil {
 		return eventFields{}, false
 	}
-	f = eventFields{Type: ev.Type, Connection: ev.Connection, Connector: ev.Connector}
+	f := eventFields{Type: ev.Type, Connection: ev.Connection, Connector: ev.Connector}
 	if ev.Chat != nil {
 		f.ChatID = ev.Chat.ID
 	}

@@ -5,32 +5,6 @@ import (
 	"testing"
 )
 
-// unmarshalFields is what traceOf did before the scanner: the reference.
-func unmarshalFields(p []byte) (eventFields, bool) {
-	var ev struct {
-		Type       string `json:"type"`
-		Connection string `json:"connection"`
-		Connector  string `json:"connector"`
-		Chat       *struct {
-			ID string `json:"id"`
-		} `json:"chat"`
-		Status *struct {
-			RequestID string `json:"request_id"`
-		} `json:"status"`
-	}
-	if json.Unmarshal(p, &ev) != nil {
-		return eventFields{}, false
-	}
-	f := eventFields{Type: ev.Type, Connection: ev.Connection, Connector: ev.Connector}
-	if ev.Chat != nil {
-		f.ChatID = ev.Chat.ID
-	}
-	if ev.Status != nil {
-		f.RequestID = ev.Status.RequestID
-	}
-	return f, true
-}
-
 var fieldSeeds = []string{
 	`{"id":"evt_1","type":"message.created","connection":"con_1","connector":"telegram","chat":{"id":"42","type":"private"},"sender":{"id":"7","name":"Ann"},"message":{"id":"9","text":"hi, \"you\" {x} [y]","files":[{"url":"u"}]},"created_at":"2026-12-02T01:00:00Z","n":-1.5e3,"b":true,"z":null}`,
 	`{"type":"status.delivered","chat":{"id":"42"},"status":{"request_id":"req_1","state":"delivered"}}`,
