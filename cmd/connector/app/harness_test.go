@@ -204,6 +204,12 @@ func mysqlBackend() queuetest.Backend {
 // line, the connection and a client for the portal (BaseURL to be set).
 func adminSetup(t testing.TB, cfg app.Config, pt *portaltest.Server, settings connectors.Settings, active bool) (portal.Line, portal.Connection, sdk.Client) {
 	t.Helper()
+	return adminSetupFor(t, cfg, pt, "telegram", settings, active)
+}
+
+// adminSetupFor is adminSetup for a connection of any connector.
+func adminSetupFor(t testing.TB, cfg app.Config, pt *portaltest.Server, connector string, settings connectors.Settings, active bool) (portal.Line, portal.Connection, sdk.Client) {
+	t.Helper()
 	ctx := context.Background()
 	store, err := app.OpenStore(ctx, cfg, testLogger(t), nil)
 	if err != nil {
@@ -219,7 +225,7 @@ func adminSetup(t testing.TB, cfg app.Config, pt *portaltest.Server, settings co
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := store.Records.CreateConnection(ctx, line.ID, "telegram", settings)
+	conn, err := store.Records.CreateConnection(ctx, line.ID, connector, settings)
 	if err != nil {
 		t.Fatal(err)
 	}

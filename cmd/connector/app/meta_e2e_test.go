@@ -105,8 +105,14 @@ func verifyMeta(t *testing.T, g *gateway, hash, token, challenge string) (int, s
 // waitEvent waits for an event on line that match accepts.
 func waitEvent(t *testing.T, p *portaltest.Server, line, what string, match func(connectors.Event) bool) connectors.Event {
 	t.Helper()
+	return waitEventFor(t, p, line, what, metaTestTimeout, match)
+}
+
+// waitEventFor is waitEvent with its own timeout.
+func waitEventFor(t testing.TB, p *portaltest.Server, line, what string, timeout time.Duration, match func(connectors.Event) bool) connectors.Event {
+	t.Helper()
 	var found connectors.Event
-	if !p.WaitFor(metaTestTimeout, func() bool {
+	if !p.WaitFor(timeout, func() bool {
 		for _, ev := range p.Events(line) {
 			if match(ev) {
 				found = ev

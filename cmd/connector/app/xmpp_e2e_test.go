@@ -47,19 +47,9 @@ func xmppSetup(t testing.TB, g *gateway, pt *portaltest.Server, srv *xmpptest.Se
 // waitText waits until the portal has a message event with text on line.
 func waitText(t testing.TB, pt *portaltest.Server, line, typ, text string) connectors.Event {
 	t.Helper()
-	var found connectors.Event
-	if !pt.WaitFor(30*time.Second, func() bool {
-		for _, ev := range pt.Events(line) {
-			if ev.Type == typ && ev.Message != nil && ev.Message.Text == text {
-				found = ev
-				return true
-			}
-		}
-		return false
-	}) {
-		t.Fatalf("no %s %q on the line (%d events)", typ, text, len(pt.Events(line)))
-	}
-	return found
+	return waitEventFor(t, pt, line, fmt.Sprintf("%s %q on the line", typ, text), 30*time.Second, func(ev connectors.Event) bool {
+		return ev.Type == typ && ev.Message != nil && ev.Message.Text == text
+	})
 }
 
 func chatFrom(id, text string) string {
@@ -236,24 +226,6 @@ func TestXMPPAccountRemoved(t *testing.T) {
 // the test activates it through the API of the running process).
 func xmppAdminSetup(t testing.TB, cfg app.Config, pt *portaltest.Server, srv *xmpptest.Server) (line, conn string, client sdk.Client) {
 	t.Helper()
-	ctx := context.Background()
-	store, err := app.OpenStore(ctx, cfg, testLogger(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	pr, secret, err := store.Records.CreatePortal(ctx, "Acme", pt.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pt.SetSecrets(secret)
-	l, err := store.Records.CreateLine(ctx, pr.ID, "Support")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := store.Records.CreateConnection(ctx, l.ID, "xmpp", xmppSettings(srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l.ID, c.ID, sdk.Client{PortalID: pr.ID, Secret: secret}
+	l, c, client := adminSetupFor(t, cfg, pt, "xmpp", xmppSettings(srv), false)
+	return l.ID, c.ID, client
 }

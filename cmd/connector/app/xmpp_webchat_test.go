@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -76,13 +77,8 @@ func TestXMPPWebChatInBrowser(t *testing.T) {
 		br := newBrowser(t)
 		a := br.ctx
 		do(t, a, "open the shop's page", chromedp.Navigate(host.srv.URL))
-		const chatRoot = `document.querySelector('[data-connector-xmpp-chat]').shadowRoot`
-		waitJS(t, a, "the chat button", chatRoot+` && `+chatRoot+`.querySelector('button') !== null`, 10*time.Second)
-		do(t, a, "open the chat", chromedp.Click(chromedp.JSPath(chatRoot+`.querySelector('button')`)))
-		waitJS(t, a, "the chat frame", chatRoot+`.querySelector('iframe') !== null`, 30*time.Second)
-		src := eval[string](t, a, chatRoot+`.querySelector('iframe').src`)
-		room := strings.TrimPrefix(src[strings.Index(src, "#room=")+len("#room="):], "")
-		room = strings.ReplaceAll(room, "%40", "@")
+		src := openXMPPChat(t, a, "the first visitor")
+		room := roomOf(t, src)
 		opened := waitChatEvent(t, pt, line.ID, connectors.TypeConversationOpened, room)
 		if opened.Conversation == nil || opened.Conversation.State != "active" {
 			t.Fatalf("conversation.opened %+v", opened)
@@ -111,10 +107,7 @@ func TestXMPPWebChatInBrowser(t *testing.T) {
 		// A reload (or the next page of the site) keeps the conversation:
 		// the same room, its history shown again.
 		do(t, a, "reload the shop's page", chromedp.Reload())
-		waitJS(t, a, "the chat button again", chatRoot+` && `+chatRoot+`.querySelector('button') !== null`, 10*time.Second)
-		do(t, a, "open the chat again", chromedp.Click(chromedp.JSPath(chatRoot+`.querySelector('button')`)))
-		waitJS(t, a, "the chat frame again", chatRoot+`.querySelector('iframe') !== null`, 30*time.Second)
-		if again := eval[string](t, a, chatRoot+`.querySelector('iframe').src`); again != src {
+		if again := openXMPPChat(t, a, "the first visitor, after a reload"); again != src {
 			t.Fatalf("after a reload the chat frames %s, want the same room %s", again, src)
 		}
 		f = frameContext(t, br, src)
@@ -125,10 +118,7 @@ func TestXMPPWebChatInBrowser(t *testing.T) {
 		// Another visitor (storage of their own) gets another room.
 		o := br.newVisitor()
 		do(t, o, "second visitor opens the shop", chromedp.Navigate(host.srv.URL))
-		waitJS(t, o, "the second visitor's chat button", chatRoot+` && `+chatRoot+`.querySelector('button') !== null`, 10*time.Second)
-		do(t, o, "second visitor opens the chat", chromedp.Click(chromedp.JSPath(chatRoot+`.querySelector('button')`)))
-		waitJS(t, o, "the second visitor's frame", chatRoot+`.querySelector('iframe') !== null`, 30*time.Second)
-		if other := eval[string](t, o, chatRoot+`.querySelector('iframe').src`); other == src {
+		if other := openXMPPChat(t, o, "the second visitor"); other == src {
 			t.Fatal("two visitors share one room")
 		}
 
@@ -147,18 +137,39 @@ func TestXMPPWebChatInBrowser(t *testing.T) {
 		// The first visitor comes back after the close: the tab's stored
 		// room is gone, so the chat hands out a new one.
 		do(t, a, "reload after the close", chromedp.Reload())
-		waitJS(t, a, "the chat button after the close", chatRoot+` && `+chatRoot+`.querySelector('button') !== null`, 10*time.Second)
-		do(t, a, "open the chat after the close", chromedp.Click(chromedp.JSPath(chatRoot+`.querySelector('button')`)))
-		waitJS(t, a, "a frame after the close", chatRoot+`.querySelector('iframe') !== null`, 30*time.Second)
-		next := eval[string](t, a, chatRoot+`.querySelector('iframe').src`)
+		next := openXMPPChat(t, a, "the first visitor, after the close")
 		if next == src {
 			t.Fatal("after its conversation was closed the visitor is framed into the destroyed room again")
 		}
-		waitChatEvent(t, pt, line.ID, connectors.TypeConversationOpened, strings.ReplaceAll(next[strings.Index(next, "#room=")+len("#room="):], "%40", "@"))
+		waitChatEvent(t, pt, line.ID, connectors.TypeConversationOpened, roomOf(t, next))
 		if errs := br.scriptErrors(); len(errs) != 0 {
 			t.Fatalf("script errors in the pages: %q", errs)
 		}
 	})
+}
+
+// chatRoot is the XMPP web chat button's shadow root on the shop's page.
+const chatRoot = `document.querySelector('[data-connector-xmpp-chat]').shadowRoot`
+
+// openXMPPChat clicks the chat button on the shop's page once it is there
+// and returns the URL of the chat frame it opens.
+func openXMPPChat(t *testing.T, tab context.Context, who string) string {
+	t.Helper()
+	waitJS(t, tab, who+": the chat button", chatRoot+` && `+chatRoot+`.querySelector('button') !== null`, 10*time.Second)
+	do(t, tab, who+": open the chat", chromedp.Click(chromedp.JSPath(chatRoot+`.querySelector('button')`)))
+	waitJS(t, tab, who+": the chat frame", chatRoot+`.querySelector('iframe') !== null`, 30*time.Second)
+	return eval[string](t, tab, chatRoot+`.querySelector('iframe').src`)
+}
+
+// roomOf is the room JID in a chat frame's URL (…/chat#room=<JID>).
+func roomOf(t *testing.T, frameURL string) string {
+	t.Helper()
+	_, frag, _ := strings.Cut(frameURL, "#")
+	q, err := url.ParseQuery(frag)
+	if err != nil || q.Get("room") == "" {
+		t.Fatalf("no room in the chat frame's URL %q", frameURL)
+	}
+	return q.Get("room")
 }
 
 // refusedRoom checks that a page of a site not on the list gets no room.
@@ -180,19 +191,9 @@ func refusedRoom(t *testing.T, base, origin string) {
 // waitChatEvent waits for an event of typ on chat.
 func waitChatEvent(t testing.TB, pt *portaltest.Server, line, typ, chat string) connectors.Event {
 	t.Helper()
-	var found connectors.Event
-	if !pt.WaitFor(30*time.Second, func() bool {
-		for _, ev := range pt.Events(line) {
-			if ev.Type == typ && ev.Chat != nil && ev.Chat.ID == chat {
-				found = ev
-				return true
-			}
-		}
-		return false
-	}) {
-		t.Fatalf("no %s for %s on the line (%d events)", typ, chat, len(pt.Events(line)))
-	}
-	return found
+	return waitEventFor(t, pt, line, typ+" for "+chat+" on the line", 30*time.Second, func(ev connectors.Event) bool {
+		return ev.Type == typ && ev.Chat != nil && ev.Chat.ID == chat
+	})
 }
 
 // frameContext attaches to the cross-site frame whose URL starts with
