@@ -44,7 +44,7 @@ type Handler struct {
 	limit *limiter
 	sign  *signer
 	log   *slog.Logger
-	js    script
+	js    *connectors.Asset
 	// poll: whether sockets must look for other processes' messages (not
 	// with SQLite, which one process has to itself).
 	poll bool

@@ -14,6 +14,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/connector-gateway/connector/connectors"
@@ -173,12 +174,32 @@ func cspSource(raw string) string {
 	return strings.NewReplacer(";", "%3B", ",", "%2C", " ", "%20").Replace(u.String())
 }
 
+// assets are the web chat's files as served, each prepared (gzipped, with
+// its ETag) on its first request and kept: Converse.js is 1.3 MB raw.
+var assets struct {
+	mu    sync.Mutex
+	files map[string]*connectors.Asset
+}
+
 // serveFile serves one embedded file with its type and a cache lifetime.
 func serveFile(w http.ResponseWriter, r *http.Request, fsys fs.FS, name string, maxAge time.Duration) {
-	b, err := fs.ReadFile(fsys, name)
+	a, err := asset(fsys, name)
 	if err != nil {
 		http.NotFound(w, r)
 		return
+	}
+	a.Serve(w, r, "public, max-age="+strconv.Itoa(int(maxAge/time.Second)))
+}
+
+func asset(fsys fs.FS, name string) (*connectors.Asset, error) {
+	assets.mu.Lock()
+	defer assets.mu.Unlock()
+	if a, ok := assets.files[name]; ok {
+		return a, nil
+	}
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, err
 	}
 	typ := mime.TypeByExtension(path.Ext(name))
 	switch path.Ext(name) {
@@ -192,9 +213,15 @@ func serveFile(w http.ResponseWriter, r *http.Request, fsys fs.FS, name string, 
 	if typ == "" {
 		typ = "application/octet-stream"
 	}
-	w.Header().Set("Content-Type", typ)
-	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(maxAge/time.Second)))
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
+	a, err := connectors.NewAsset(typ, b)
+	if err != nil {
+		return nil, err
+	}
+	if assets.files == nil {
+		assets.files = map[string]*connectors.Asset{}
+	}
+	assets.files[name] = a
+	return a, nil
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
