@@ -238,8 +238,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.traffic = traffic.New(nil)
 	store.Inbox.Observe(a.traffic.Received)
 	dcfg.UserAgent, dcfg.Logger, dcfg.Observer = "connector-gateway/"+Version, log, traffic.Tee(m, a.traffic)
-	// Batches read the portal row each time (not the timed cache), so a
-	// secret rotation is in force for the very next batch.
+	// Batches get their portal from BatchPortals (version-checked with the
+	// batch's own read, not the timed cache), so a secret rotation is in
+	// force for the very next batch.
 	// The sender is built below; adapters wake it only from webhooks,
 	// which arrive once the server runs.
 	dcfg.Adapters = Adapters(store, &http.Client{Timeout: dcfg.Timeout}, cfg.PublicURL, log, func() { a.sender.Wake() })
