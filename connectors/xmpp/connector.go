@@ -5,7 +5,8 @@
 // archive (XEP-0313) after any gap, and sends replies, corrections,
 // retractions and typing notifications.
 //
-// It imports only the connectors package of this module.
+// It imports only the connectors package of this module (and its own
+// internal packages).
 package xmpp
 
 import (
@@ -28,6 +29,7 @@ import (
 	"mellium.im/xmpp/stanza"
 
 	"github.com/connector-gateway/connector/connectors"
+	"github.com/connector-gateway/connector/connectors/xmpp/internal/deadline"
 )
 
 // Type is the connector type.
@@ -219,7 +221,9 @@ func (cn *Connector) dial(ctx context.Context, s settings) (*xmpp.Session, error
 	if s.Mode == ModeComponent {
 		// XEP-0114 has no TLS of its own: the component port belongs on
 		// loopback or a private network, as the servers' own docs say.
-		sess, err := component.NewSession(ctx, s.JID, []byte(s.Password), conn)
+		sess, err := deadline.Login(ctx, conn, func(ctx context.Context, c net.Conn) (*xmpp.Session, error) {
+			return component.NewSession(ctx, s.JID, []byte(s.Password), c)
+		})
 		if err != nil {
 			conn.Close()
 			if strings.Contains(err.Error(), "not-authorized") {
@@ -247,9 +251,11 @@ func (cn *Connector) dial(ctx context.Context, s settings) (*xmpp.Session, error
 	if s.loopback() {
 		state = xmpp.Secure
 	}
-	sess, err := xmpp.NewSession(ctx, s.JID.Domain(), s.JID, conn, state, xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
-		return xmpp.StreamConfig{Features: features}
-	}))
+	sess, err := deadline.Login(ctx, conn, func(ctx context.Context, c net.Conn) (*xmpp.Session, error) {
+		return xmpp.NewSession(ctx, s.JID.Domain(), s.JID, c, state, xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
+			return xmpp.StreamConfig{Features: features}
+		}))
+	})
 	if err != nil {
 		conn.Close()
 		if saslRefused(err) {

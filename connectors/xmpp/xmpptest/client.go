@@ -14,6 +14,8 @@ import (
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
+
+	"github.com/connector-gateway/connector/connectors/xmpp/internal/deadline"
 )
 
 // Message is a message a test Client received, with the parts tests look
@@ -66,9 +68,11 @@ func Dial(t testing.TB, s *Server, name, password string) *Client {
 	}
 	j := jid.MustParse(JID(name))
 	// Loopback without TLS: tell mellium the stream is secure so it runs SASL.
-	sess, err := xmpp.NewSession(ctx, j.Domain(), j, conn, xmpp.Secure, xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
-		return xmpp.StreamConfig{Features: []xmpp.StreamFeature{xmpp.SASL("", password, sasl.ScramSha256, sasl.ScramSha1), xmpp.BindResource()}}
-	}))
+	sess, err := deadline.Login(ctx, conn, func(ctx context.Context, c net.Conn) (*xmpp.Session, error) {
+		return xmpp.NewSession(ctx, j.Domain(), j, c, xmpp.Secure, xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
+			return xmpp.StreamConfig{Features: []xmpp.StreamFeature{xmpp.SASL("", password, sasl.ScramSha256, sasl.ScramSha1), xmpp.BindResource()}}
+		}))
+	})
 	if err != nil {
 		conn.Close()
 		t.Fatalf("xmpptest: log in %s: %v", name, err)
@@ -121,7 +125,7 @@ func (c *Client) Received() []Message {
 
 // WaitFor waits until a received message satisfies ok and returns it.
 func (c *Client) WaitFor(timeout time.Duration, ok func(Message) bool) (Message, bool) {
-	deadline := time.After(timeout)
+	until := time.After(timeout)
 	for {
 		for _, m := range c.Received() {
 			if ok(m) {
@@ -130,7 +134,7 @@ func (c *Client) WaitFor(timeout time.Duration, ok func(Message) bool) (Message,
 		}
 		select {
 		case <-c.wake:
-		case <-deadline:
+		case <-until:
 			return Message{}, false
 		}
 	}
