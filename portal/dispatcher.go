@@ -37,6 +37,11 @@ type DispatcherConfig struct {
 	// Poll is how often the queue is scanned when nothing wakes the
 	// dispatcher (events enqueued by other processes). Default 1s.
 	Poll time.Duration `mapstructure:"poll"`
+	// Linger is how long a line's lease is kept after its queue ran dry,
+	// so the line's next events start without a claim. Another replica
+	// waits up to this long (and its next scan) for a line kept here.
+	// Default 250ms; at most a quarter of Lease.
+	Linger time.Duration `mapstructure:"linger"`
 
 	// Owner names this process in line leases. Default: a random id.
 	Owner string `mapstructure:"-"`
@@ -56,7 +61,7 @@ type DispatcherConfig struct {
 // DefaultDispatcherConfig is the dispatch.* configuration used when
 // nothing is set.
 func DefaultDispatcherConfig() DispatcherConfig {
-	return DispatcherConfig{BatchSize: 100, Concurrency: 64, PerPortal: 32, Timeout: 10 * time.Second, Poll: time.Second}
+	return DispatcherConfig{BatchSize: 100, Concurrency: 64, PerPortal: 32, Timeout: 10 * time.Second, Poll: time.Second, Linger: 250 * time.Millisecond}
 }
 
 // Validate checks the configured fields and names the first bad one by its
@@ -75,8 +80,20 @@ func (c DispatcherConfig) Validate() error {
 		return fmt.Errorf("lease: must be longer than dispatch.timeout (%s)", c.Timeout)
 	case c.Poll <= 0:
 		return errors.New("poll: must be positive")
+	case c.Linger < 0:
+		return errors.New("linger: must not be negative")
+	case c.Linger > c.lease()/4:
+		return fmt.Errorf("linger: at most a quarter of dispatch.lease (%s)", c.lease()/4)
 	}
 	return nil
+}
+
+// lease is Lease with its default applied.
+func (c DispatcherConfig) lease() time.Duration {
+	if c.Lease == 0 {
+		return 3 * c.Timeout
+	}
+	return c.Lease
 }
 
 func (c *DispatcherConfig) setDefaults() {
@@ -100,6 +117,9 @@ func (c *DispatcherConfig) setDefaults() {
 	}
 	if c.Poll == 0 {
 		c.Poll = time.Second
+	}
+	if c.Linger == 0 {
+		c.Linger = 250 * time.Millisecond
 	}
 	if c.UserAgent == "" {
 		c.UserAgent = "connector-gateway"
@@ -145,14 +165,23 @@ type Dispatcher struct {
 	// at the lock's end picks them up).
 	lockedOut map[string]time.Time
 	inflight  map[string]bool
-	// held are leases a worker kept when it finished a line that received
-	// events during its last post (the ack renewed the lease instead of
-	// releasing it), so the line's next turn needs no claim: a busy line
-	// pays one lease write per batch, not two. A held lease is taken by
-	// the line's next turn or released at the next scan.
-	held      map[string]*queue.Lease
+	// held are leases a worker kept when its line ran dry (the last ack
+	// renewed the lease instead of releasing it), so the line's next turn
+	// needs no claim: a line receiving a steady trickle pays one lease
+	// write per batch (the ack's), not two. A held lease is taken by the
+	// line's next turn, or released, many in one statement, once it has
+	// been idle for Linger. heldDue is when the oldest may fall due (zero:
+	// none is held; it may be early, never late).
+	held      map[string]heldLease
+	heldDue   time.Time
 	perPortal map[string]int
 	running   bool
+}
+
+// heldLease is a kept lease and when its line's last turn ended.
+type heldLease struct {
+	lease *queue.Lease
+	since time.Time
 }
 
 // hint is a line known to have received events. gen counts wake-ups; seen
@@ -183,7 +212,7 @@ func NewDispatcher(outbox *queue.Outbox, portals PortalSource, cfg DispatcherCon
 		hints:     make(map[string]hint),
 		lockedOut: make(map[string]time.Time),
 		inflight:  make(map[string]bool),
-		held:      make(map[string]*queue.Lease),
+		held:      make(map[string]heldLease),
 		perPortal: make(map[string]int),
 	}, nil
 }
@@ -234,8 +263,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	done := make(chan struct{}, 1)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	scan, nextScan := true, time.Now()
+	scan, nextScan, release := true, time.Now(), false
 	for ctx.Err() == nil {
+		if release && !scan {
+			d.releaseHeld(context.WithoutCancel(ctx))
+		}
 		if scan {
 			nextScan = time.Now().Add(d.cfg.Poll)
 			ready, err := d.outbox.ReadyLines(ctx, 4*d.cfg.Concurrency)
@@ -296,14 +328,19 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				}
 			}
 		}
-		timer.Reset(max(time.Until(nextScan), time.Millisecond))
-		scan = false
+		wait := time.Until(nextScan)
+		if due := d.nextHeldDue(); !due.IsZero() {
+			wait = min(wait, time.Until(due))
+		}
+		timer.Reset(max(wait, time.Millisecond))
+		scan, release = false, false
 		select {
 		case <-ctx.Done():
 		case <-d.wake:
 		case <-done:
 		case <-timer.C:
-			scan = true
+			scan = !time.Now().Before(nextScan)
+			release = true
 		}
 		if !timer.Stop() {
 			select {
@@ -334,10 +371,10 @@ func (d *Dispatcher) takeHeld(lines []queue.LineRef) (held []*queue.Lease, claim
 	}
 	fresh := time.Now().Add(d.cfg.Timeout + d.cfg.Lease/4)
 	for _, r := range lines {
-		l, ok := d.held[r.LineID]
+		h, ok := d.held[r.LineID]
 		delete(d.held, r.LineID)
-		if ok && l.Until.After(fresh) {
-			held = append(held, l)
+		if ok && h.lease.Until.After(fresh) {
+			held = append(held, h.lease)
 			continue
 		}
 		claim = append(claim, r)
@@ -345,41 +382,57 @@ func (d *Dispatcher) takeHeld(lines []queue.LineRef) (held []*queue.Lease, claim
 	return held, claim
 }
 
-// releaseHeld gives back the kept leases no turn took since the last scan
-// (the line's hint went away, or the concurrency limits kept it waiting),
-// so other replicas can deliver those lines.
+// releaseHeld gives back, in one statement, the kept leases no turn took
+// within Linger (the line got no new events, or the concurrency limits kept
+// it waiting), so other replicas can deliver those lines.
 func (d *Dispatcher) releaseHeld(ctx context.Context) {
+	now := time.Now()
 	d.mu.Lock()
 	var idle []*queue.Lease
-	for line, l := range d.held {
+	var next time.Time
+	for line, h := range d.held {
+		due := h.since.Add(d.cfg.Linger)
 		// A line still in its worker is about to start its next turn.
-		if !d.inflight[line] {
-			idle = append(idle, l)
+		if !d.inflight[line] && !due.After(now) {
+			idle = append(idle, h.lease)
 			delete(d.held, line)
+			continue
+		}
+		if next.IsZero() || due.Before(next) {
+			next = due
 		}
 	}
+	if !next.IsZero() {
+		// A line in its worker is looked at again one Linger later.
+		if soonest := now.Add(d.cfg.Linger / 4); next.Before(soonest) {
+			next = soonest
+		}
+	}
+	d.heldDue = next
 	d.mu.Unlock()
-	for _, l := range idle {
-		if err := d.outbox.Release(ctx, l); err != nil {
-			d.cfg.Logger.Error("dispatcher: release kept lease", slog.String("line", l.LineID), slog.Any("err", err))
+	if len(idle) > 0 {
+		if err := d.outbox.ReleaseLines(ctx, idle); err != nil {
+			d.cfg.Logger.Error("dispatcher: release kept leases", slog.Int("lines", len(idle)), slog.Any("err", err))
 		}
 	}
-}
-
-// busySince tells whether the line received events since its worker last
-// read the queue (a wake-up its read may not have covered).
-func (d *Dispatcher) busySince(line string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	h, ok := d.hints[line]
-	return ok && h.gen != h.seen
 }
 
 // keep holds a renewed lease for the line's next turn.
 func (d *Dispatcher) keep(l *queue.Lease) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.held[l.LineID] = l
+	now := time.Now()
+	d.held[l.LineID] = heldLease{lease: l, since: now}
+	if d.heldDue.IsZero() {
+		d.heldDue = now.Add(d.cfg.Linger)
+	}
+}
+
+// nextHeldDue is when releaseHeld should run next (zero: nothing is kept).
+func (d *Dispatcher) nextHeldDue() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.heldDue
 }
 
 // startable marks as in flight, and returns, the hinted lines that may start
@@ -508,17 +561,12 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease, first 
 			}
 			return true
 		}
-		// A short batch drained the line: release in the ack's own
-		// transaction. A wake-up that came since is kept by finish; when
-		// one came already, the ack renews the lease instead and the line's
-		// next turn (which the wake-up starts) uses it without a claim.
+		// A short batch drained the line: the ack renews the lease and
+		// the line keeps it for Linger, so its next events (a wake-up that
+		// came during the post starts that turn at once) need no claim.
 		last := len(batch.Items) < d.cfg.BatchSize
-		hold := last && d.busySince(r.LineID)
-		renew := d.cfg.Lease
-		if last && !hold {
-			renew = 0
-		}
-		err = d.outbox.Ack(bg, batch, renew)
+		hold := last
+		err = d.outbox.Ack(bg, batch, d.cfg.Lease)
 		span.Acked(err)
 		if err != nil {
 			if !errors.Is(err, queue.ErrLeaseLost) {

@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -76,6 +77,97 @@ func TestRedirectIsNotAnAck(t *testing.T) {
 			}
 			if posts.Load() == 0 || gets.Load() != 0 {
 				t.Fatalf("posts %d, gets %d: the redirect was followed", posts.Load(), gets.Load())
+			}
+		})
+	}
+}
+
+// A line whose queue ran dry keeps its lease for dispatch.linger, so its
+// next events start without a claim; then the lease goes back and another
+// replica may claim the line.
+func TestDrainedLineKeepsItsLeaseForLinger(t *testing.T) {
+	for _, b := range queuetest.Backends() {
+		t.Run(b.Driver, func(t *testing.T) {
+			ctx := context.Background()
+			db := queuetest.Open(t, b)
+			var posts atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				posts.Add(1)
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			defer srv.Close()
+			sealer, err := portal.NewSealer(portal.NewKey())
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs := portal.NewRecords(db, sealer, nil, nil)
+			p, _, err := recs.CreatePortal(ctx, "Lingering", srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d *portal.Dispatcher
+			ob, err := queue.NewOutbox(db, queue.Config{OnEnqueue: func(l []queue.LineRef) { d.Wake(l) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ob.Close()
+			const linger = time.Second
+			d, err = portal.NewDispatcher(ob, recs, portal.DispatcherConfig{Poll: 50 * time.Millisecond, Timeout: time.Second, Lease: 8 * time.Second, Linger: linger})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runCtx, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- d.Run(runCtx) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Error(err)
+				}
+			}()
+			line := queue.LineRef{LineID: "lin_1", PortalID: p.ID}
+			delivered := func(n int64) {
+				t.Helper()
+				for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+					if st, _ := ob.Status(ctx, line.LineID); posts.Load() >= n && st.Pending == 0 {
+						return
+					}
+				}
+				t.Fatalf("event %d not delivered", n)
+			}
+			for i := range 2 {
+				id := fmt.Sprintf("evt_%d", i+1)
+				if _, err := ob.Enqueue(ctx, []queue.NewEvent{{DedupeKey: id, PortalID: p.ID, LineID: line.LineID, EventID: id, Payload: []byte(`{}`)}}); err != nil {
+					t.Fatal(err)
+				}
+				drained := time.Now()
+				delivered(int64(i + 1))
+				got, err := ob.ClaimLines(ctx, []queue.LineRef{line}, "other", time.Minute)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != 0 && time.Since(drained) < linger/2 {
+					t.Fatalf("turn %d: another owner claimed the line right after it drained: the lease was not kept", i+1)
+				}
+			}
+			// Idle for longer than linger: the kept lease is given back.
+			began := time.Now()
+			for {
+				got, err := ob.ClaimLines(ctx, []queue.LineRef{line}, "other", time.Minute)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) == 1 {
+					if waited := time.Since(began); waited > linger+5*time.Second {
+						t.Fatalf("kept lease released after %s (linger %s)", waited, linger)
+					}
+					_ = ob.Release(ctx, got[0])
+					return
+				}
+				if time.Since(began) > linger+5*time.Second {
+					t.Fatal("the kept lease was never released")
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
 		})
 	}

@@ -494,6 +494,26 @@ func (o *Outbox) Release(ctx context.Context, l *Lease) error {
 	return nil
 }
 
+// ReleaseLines gives back several leases in one statement per owner (a
+// dispatcher's idle kept leases).
+func (o *Outbox) ReleaseLines(ctx context.Context, leases []*Lease) error {
+	byOwner := map[string][]any{}
+	for _, l := range leases {
+		byOwner[l.Owner] = append(byOwner[l.Owner], l.LineID)
+	}
+	for owner, ids := range byOwner {
+		for start := 0; start < len(ids); start += 500 {
+			chunk := ids[start:min(start+500, len(ids))]
+			_, err := o.db.SQL.ExecContext(ctx, "UPDATE line_queue SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ? AND line_id IN ("+placeholders(len(chunk))+")",
+				append([]any{owner}, chunk...)...)
+			if err != nil {
+				return fmt.Errorf("queue: release lines: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
 // ReleaseOwner gives back every lease an owner holds (graceful shutdown).
 func (o *Outbox) ReleaseOwner(ctx context.Context, owner string) error {
 	_, err := o.db.SQL.ExecContext(ctx, "UPDATE line_queue SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ?", owner)

@@ -295,6 +295,35 @@ func runOutbox(t *testing.T, b Backend) {
 		}
 	})
 
+	t.Run("ReleaseLinesGivesBackOnlyTheOwnersLeases", func(t *testing.T) {
+		clk := NewClock(time.Unix(1_700_000_000, 0))
+		o := newOutbox(t, Open(t, b), queue.Config{Now: clk.Now})
+		var refs []queue.LineRef
+		for _, l := range []string{"a", "b", "c"} {
+			if _, err := o.Enqueue(ctx, []queue.NewEvent{ev(l, "r-"+l, 1)}); err != nil {
+				t.Fatal(err)
+			}
+			refs = append(refs, queue.LineRef{LineID: l, PortalID: "p1"})
+		}
+		mine, err := o.ClaimLines(ctx, refs[:2], "w", time.Minute)
+		if err != nil || len(mine) != 2 {
+			t.Fatalf("claim: %v %v", mine, err)
+		}
+		theirs, _ := o.ClaimLines(ctx, refs[2:], "other", time.Minute)
+		if len(theirs) != 1 {
+			t.Fatal("setup: other's claim")
+		}
+		// A lease of "w" on c that c does not have (stale) must not free
+		// other's lease.
+		stale := &queue.Lease{LineID: "c", PortalID: "p1", Owner: "w"}
+		if err := o.ReleaseLines(ctx, append(mine, stale)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := o.ClaimLines(ctx, refs, "x", time.Minute); len(got) != 2 || got[0].LineID != "a" || got[1].LineID != "b" {
+			t.Fatalf("after release, x claimed %+v, want a and b only", got)
+		}
+	})
+
 	t.Run("ExpiredLeaseIsTakenOver", func(t *testing.T) {
 		clk := NewClock(time.Unix(1_700_000_000, 0))
 		o := newOutbox(t, Open(t, b), queue.Config{Now: clk.Now})

@@ -128,11 +128,14 @@ type Result struct {
 	Short                   bool    `json:"short"`
 	// Per-event costs of the reference server and of the gateway's
 	// phases: server CPU, database CPU, statements (server-wide counters).
-	Reference        cost   `json:"reference_cost"`
-	Ingest           cost   `json:"ingest_cost"`
-	IngestPortalDown cost   `json:"ingest_portal_down_cost"`
-	Deliver          cost   `json:"deliver_cost"`
-	LoadAvg          string `json:"load_avg"`
+	Reference        cost `json:"reference_cost"`
+	Ingest           cost `json:"ingest_cost"`
+	IngestPortalDown cost `json:"ingest_portal_down_cost"`
+	// Latency is the cost per event in the healthy windows at the offered
+	// rate (ingest and delivery of a steady trickle over the active lines).
+	Latency cost   `json:"latency_cost"`
+	Deliver cost   `json:"deliver_cost"`
+	LoadAvg string `json:"load_avg"`
 }
 
 // Run performs every phase and prints the table and the JSON line.
@@ -181,6 +184,7 @@ func printTable(w io.Writer, r Result) {
 		{"  its cost per event", r.Deliver.String()},
 		{"latency offered", fmt.Sprintf("%.0f events/s", r.OfferedPerS)},
 		{"latency p50 / p90 / p99 / max", fmt.Sprintf("%.1f / %.1f / %.1f / %.1f ms", r.E2EP50ms, r.E2EP90ms, r.E2EP99ms, r.E2EMaxms)},
+		{"  its cost per event", r.Latency.String()},
 		{"isolation: healthy p99 with a dead portal", fmt.Sprintf("%.1f ms (ratio %.2f)", r.IsolationP99ms, r.IsolationP99Ratio)},
 		{"backlog drain", fmt.Sprintf("%d events in %.1f s", r.BacklogEvents, r.BacklogDrainS)},
 		{"configured lines / gateway peak RSS", fmt.Sprintf("%d / %.1f MB", r.Lines, r.RSSPeakMB)},

@@ -164,10 +164,13 @@ func pipeline(ctx context.Context, o Options, e *env, r *Result, say func(string
 		if !waitUntil(ctx, 2*time.Minute, func() bool { return e.waiting(ctx, e.bPortal) == 0 }) {
 			return fmt.Errorf("latency: portal B did not catch up after coming back")
 		}
+		w0 := pr.sample(ctx, gw)
 		lat, off, err := latency(ctx, window, e, &updateID, true, base)
 		if err != nil {
 			return fmt.Errorf("latency: %w", err)
 		}
+		wc := pr.per(w0, pr.sample(ctx, gw), int64(len(lat.all)))
+		r.Latency = r.Latency.mix(int64(len(healthy.all)), wc, int64(len(lat.all)))
 		base += 10_000_000
 		offered += off / float64(rounds)
 		healthy.all, healthy.a = append(healthy.all, lat.all...), append(healthy.a, lat.a...)
@@ -181,7 +184,7 @@ func pipeline(ctx context.Context, o Options, e *env, r *Result, say func(string
 	}
 	r.OfferedPerS = offered
 	r.E2EP50ms, r.E2EP90ms, r.E2EP99ms, r.E2EMaxms = pct(healthy.all, 50), pct(healthy.all, 90), pct(healthy.all, 99), pct(healthy.all, 100)
-	say("  latency at %.0f events/s: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms", offered, r.E2EP50ms, r.E2EP90ms, r.E2EP99ms, r.E2EMaxms)
+	say("  latency at %.0f events/s: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms; %s", offered, r.E2EP50ms, r.E2EP90ms, r.E2EP99ms, r.E2EMaxms, r.Latency)
 	healthyP99 := pct(healthy.a, 99)
 	r.IsolationP99ms = pct(dead.a, 99)
 	r.IsolationP99Ratio = ratio(r.IsolationP99ms, healthyP99)

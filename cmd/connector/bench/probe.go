@@ -121,6 +121,19 @@ func (p *probe) per(before, after sample, events int64) cost {
 	return c
 }
 
+// mix is the event-weighted mean of c (over n events) and d (over m).
+func (c cost) mix(n int64, d cost, m int64) cost {
+	if n+m <= 0 {
+		return c
+	}
+	f := func(a, b float64) float64 { return (a*float64(n) + b*float64(m)) / float64(n+m) }
+	return cost{
+		ServerCPUus: f(c.ServerCPUus, d.ServerCPUus), DBCPUus: f(c.DBCPUus, d.DBCPUus), StmtsPerEvent: f(c.StmtsPerEvent, d.StmtsPerEvent),
+		UserStmtsPerEvent: f(c.UserStmtsPerEvent, d.UserStmtsPerEvent), UserCommitsPerEvent: f(c.UserCommitsPerEvent, d.UserCommitsPerEvent),
+		UserDBCPUus: f(c.UserDBCPUus, d.UserDBCPUus),
+	}
+}
+
 func (c cost) String() string {
 	s := fmt.Sprintf("server CPU %.0f µs/event", c.ServerCPUus)
 	if c.DBCPUus > 0 || c.StmtsPerEvent > 0 {
