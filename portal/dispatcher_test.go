@@ -12,6 +12,7 @@ import (
 	"github.com/connector-gateway/connector/portal"
 	"github.com/connector-gateway/connector/queue"
 	"github.com/connector-gateway/connector/queue/queuetest"
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // A portal that answers a batch with a redirect has not acknowledged it:
@@ -32,15 +33,7 @@ func TestRedirectIsNotAnAck(t *testing.T) {
 				http.Redirect(w, r, "/elsewhere", http.StatusFound)
 			}))
 			defer srv.Close()
-			sealer, err := portal.NewSealer(portal.NewKey())
-			if err != nil {
-				t.Fatal(err)
-			}
-			recs := portal.NewRecords(db, sealer, nil, nil)
-			p, _, err := recs.CreatePortal(ctx, "Redirecting", srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
+			recs, p := newPortal(t, db, "Redirecting", srv.URL)
 			ob, err := queue.NewOutbox(db, queue.Config{})
 			if err != nil {
 				t.Fatal(err)
@@ -95,36 +88,20 @@ func TestDrainedLineKeepsItsLeaseForLinger(t *testing.T) {
 				posts.Add(1)
 				w.WriteHeader(http.StatusNoContent)
 			}))
-			defer srv.Close()
-			sealer, err := portal.NewSealer(portal.NewKey())
-			if err != nil {
-				t.Fatal(err)
-			}
-			recs := portal.NewRecords(db, sealer, nil, nil)
-			p, _, err := recs.CreatePortal(ctx, "Lingering", srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
+			t.Cleanup(srv.Close)
+			recs, p := newPortal(t, db, "Lingering", srv.URL)
 			var d *portal.Dispatcher
 			ob, err := queue.NewOutbox(db, queue.Config{OnEnqueue: func(l []queue.LineRef) { d.Wake(l) }})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer ob.Close()
+			t.Cleanup(func() { ob.Close() })
 			const linger = time.Second
 			d, err = portal.NewDispatcher(ob, recs, portal.DispatcherConfig{Poll: 50 * time.Millisecond, Timeout: time.Second, Lease: 8 * time.Second, Linger: linger})
 			if err != nil {
 				t.Fatal(err)
 			}
-			runCtx, cancel := context.WithCancel(ctx)
-			done := make(chan error, 1)
-			go func() { done <- d.Run(runCtx) }()
-			defer func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Error(err)
-				}
-			}()
+			runDispatcher(t, d)
 			line := queue.LineRef{LineID: "lin_1", PortalID: p.ID}
 			delivered := func(n int64) {
 				t.Helper()
@@ -171,4 +148,33 @@ func TestDrainedLineKeepsItsLeaseForLinger(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newPortal creates a native portal posting to url.
+func newPortal(t *testing.T, db *sqldb.DB, name, url string) (*portal.Records, portal.Portal) {
+	t.Helper()
+	sealer, err := portal.NewSealer(portal.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := portal.NewRecords(db, sealer, nil, nil)
+	p, _, err := recs.CreatePortal(context.Background(), name, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs, p
+}
+
+// runDispatcher runs d until the test ends, then checks it stopped cleanly.
+func runDispatcher(t *testing.T, d *portal.Dispatcher) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
 }
