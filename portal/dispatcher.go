@@ -520,7 +520,9 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease, first 
 			return true
 		}
 		if len(batch.Items) == 0 {
-			_ = d.outbox.Release(bg, lease)
+			// Nothing to send (the wake-up's events went with the last
+			// batch): the lease lingers like a drained line's.
+			d.keep(lease)
 			return false
 		}
 		began := time.Now()
@@ -561,10 +563,11 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease, first 
 			}
 			return true
 		}
-		// A short batch drained the line: the ack renews the lease and
-		// the line keeps it for Linger, so its next events (a wake-up that
-		// came during the post starts that turn at once) need no claim.
-		last := len(batch.Items) < d.cfg.BatchSize
+		// A batch without more behind it drained the line: the ack
+		// renews the lease and the line keeps it for Linger, so its next
+		// events (a wake-up that came during the post starts that turn at
+		// once) need no claim.
+		last := !batch.More
 		hold := last
 		err = d.outbox.Ack(bg, batch, d.cfg.Lease)
 		span.Acked(err)

@@ -45,6 +45,10 @@ type Batch struct {
 	// so the dispatcher can tell without a read of its own whether the
 	// portal changed (a secret rotation) since it last loaded it.
 	PortalVersion int64
+	// More tells that the line held more events than the batch when it
+	// was read (the read looks one event ahead), so a full batch that
+	// drained the line needs no empty read to find out.
+	More bool
 }
 
 // portalVersion is the select-list expression that reads the version of a
@@ -101,7 +105,7 @@ func (o *Outbox) NextWake(ctx context.Context) (time.Time, error) {
 // means the line is drained; release the lease then.
 func (o *Outbox) Next(ctx context.Context, l *Lease, max int) (*Batch, error) {
 	rows, err := o.db.SQL.QueryContext(ctx, `SELECT seq, event_id, payload, created_at, `+portalVersion+` FROM outbox_events
-		WHERE line_id = ? ORDER BY seq LIMIT ?`, l.PortalID, l.LineID, max)
+		WHERE line_id = ? ORDER BY seq LIMIT ?`, l.PortalID, l.LineID, max+1)
 	if err != nil {
 		return nil, fmt.Errorf("queue: read batch: %w", err)
 	}
@@ -121,7 +125,16 @@ func (o *Outbox) Next(ctx context.Context, l *Lease, max int) (*Batch, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("queue: read batch: %w", err)
 	}
+	b.trim(max)
 	return b, nil
+}
+
+// trim cuts a batch read one event ahead back to max, noting whether the
+// line had more.
+func (b *Batch) trim(max int) {
+	if len(b.Items) > max {
+		b.Items, b.More = b.Items[:max], true
+	}
 }
 
 // NextLines is Next for several leased lines in one statement (one query
@@ -151,7 +164,7 @@ func (o *Outbox) NextLines(ctx context.Context, leases []*Lease, max int) (map[s
 				q = append(q, " UNION ALL "...)
 			}
 			q = fmt.Appendf(q, part, i)
-			args = append(args, l.PortalID, l.LineID, max)
+			args = append(args, l.PortalID, l.LineID, max+1)
 		}
 		rows, err := o.db.SQL.QueryContext(ctx, string(q), args...)
 		if err != nil {
@@ -180,6 +193,7 @@ func (o *Outbox) NextLines(ctx context.Context, leases []*Lease, max int) (map[s
 	for _, b := range out {
 		// A union does not promise its parts' order.
 		sort.Slice(b.Items, func(i, j int) bool { return b.Items[i].Seq < b.Items[j].Seq })
+		b.trim(max)
 	}
 	return out, nil
 }

@@ -235,8 +235,8 @@ func runOutbox(t *testing.T, b Backend) {
 		}
 		for _, line := range []string{"l1", "l2"} {
 			bt := got[line]
-			if bt == nil || len(bt.Items) != 4 {
-				t.Fatalf("%s: batch %v, want 4 items", line, bt)
+			if bt == nil || len(bt.Items) != 4 || !bt.More {
+				t.Fatalf("%s: batch %v, want 4 items and more behind them", line, bt)
 			}
 			for i, it := range bt.Items {
 				if want := fmt.Sprintf("evt-%s-%d", line, i); it.EventID != want {
@@ -249,6 +249,38 @@ func runOutbox(t *testing.T, b Backend) {
 		}
 		if bt := got["l3"]; bt == nil || len(bt.Items) != 0 {
 			t.Fatalf("empty line: %v", bt)
+		}
+	})
+
+	t.Run("BatchesTellWhetherMoreIsWaiting", func(t *testing.T) {
+		o := newOutbox(t, Open(t, b), queue.Config{})
+		for i := range 3 {
+			if _, err := o.Enqueue(ctx, []queue.NewEvent{ev("m1", fmt.Sprintf("m-%d", i), i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l, err := ClaimLine(ctx, o, queue.LineRef{LineID: "m1", PortalID: "p1"}, "a", time.Minute)
+		if err != nil || l == nil {
+			t.Fatalf("claim: %v %v", l, err)
+		}
+		for _, c := range []struct {
+			max  int
+			n    int
+			more bool
+		}{{2, 2, true}, {3, 3, false}, {4, 3, false}} {
+			bt, err := o.Next(ctx, l, c.max)
+			if err != nil {
+				t.Fatal(err)
+			}
+			many, err := o.NextLines(ctx, []*queue.Lease{l}, c.max)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, got := range map[string]*queue.Batch{"Next": bt, "NextLines": many["m1"]} {
+				if len(got.Items) != c.n || got.More != c.more || got.Items[0].EventID != "evt-m1-0" {
+					t.Fatalf("%s with max %d: %d items, more=%t; want %d, more=%t", name, c.max, len(got.Items), got.More, c.n, c.more)
+				}
+			}
 		}
 	})
 
