@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"net/http"
+	"sort"
 
 	"github.com/connector-gateway/connector/queue"
 )
@@ -67,6 +68,60 @@ type HookReceiver interface {
 // words, for the console's live test and `connector portal set-kind`.
 type Tester interface {
 	Test(ctx context.Context, p Portal) error
+}
+
+// SettingsTester is a Tester whose test can change the settings it tests:
+// Bitrix24's expired access token is renewed, and the renewal spends the
+// refresh token, which Bitrix24 takes only once. `connector portal
+// set-kind` and the console test settings about to be saved with
+// TestSettings (through TestCandidate).
+//
+// p.Adapter is the candidate, the settings about to be stored, which need
+// not be the stored ones; stored is what the candidate was made from (the
+// portal's stored settings when it already has this kind, else nil).
+// TestSettings works from the candidate alone and returns it as it must
+// be stored: with whatever the test renewed, also when the test then
+// failed (the error). A renewal that spent the stored settings' own
+// refresh token is stored by the adapter as it happens, as a delivery's
+// would be; a renewal of tokens that are only in the candidate cannot be,
+// and is in the returned settings alone.
+type SettingsTester interface {
+	Tester
+	TestSettings(ctx context.Context, p Portal, stored map[string]string) (map[string]string, error)
+}
+
+// TestCandidate runs t's live test on the candidate settings p.Adapter
+// and returns the settings to store (SettingsTester); for a plain Tester
+// they are the candidate as given.
+func TestCandidate(ctx context.Context, t Tester, p Portal, stored map[string]string) (map[string]string, error) {
+	if st, ok := t.(SettingsTester); ok {
+		return st.TestSettings(ctx, p, stored)
+	}
+	return p.Adapter, t.Test(ctx, p)
+}
+
+// TestChanges sorts what a failed live test changed in the candidate
+// settings (TestCandidate's result, tested): stored lists the keys the
+// adapter already stored as they are now (now, the portal's settings as
+// stored at present, when of the same kind), unsaved has the others with
+// their new values, which exist nowhere else (tokens given only in the
+// candidate, renewed and so spent). Both are empty when the test changed
+// nothing.
+func TestChanges(candidate, tested, now map[string]string) (stored []string, unsaved map[string]string) {
+	unsaved = map[string]string{}
+	for k := range keysOf(candidate, tested) {
+		v, ok := tested[k]
+		if cv, cok := candidate[k]; cok == ok && cv == v {
+			continue
+		}
+		if nv, nok := now[k]; nok == ok && nv == v {
+			stored = append(stored, k)
+		} else {
+			unsaved[k] = v
+		}
+	}
+	sort.Strings(stored)
+	return stored, unsaved
 }
 
 // AdapterSetting describes one key of Portal.Adapter, for forms and help.

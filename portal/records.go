@@ -302,6 +302,105 @@ func (r *Records) SetPortalKind(ctx context.Context, id, kind string, settings m
 	return nil
 }
 
+// ErrPortalChanged: the portal's kind changed between the read a change
+// was built on and its save (another admin, another replica).
+var ErrPortalChanged = errors.New("portal: the portal's kind was changed meanwhile")
+
+// UpdatePortalAdapter changes a portal's kind and adapter settings as a
+// compare-and-swap on the row's version: change gets the portal as stored
+// now (Secrets not opened) and returns the kind and settings to store;
+// when another writer changed the row in between, change is called again
+// with the new row. An error from change stores nothing and is returned
+// as is. change must not keep its argument's Adapter map.
+func (r *Records) UpdatePortalAdapter(ctx context.Context, id string, change func(cur Portal) (string, map[string]string, error)) error {
+	for attempt := 0; ; attempt++ {
+		cur, _, version, err := r.getPortalSealed(ctx, id)
+		if err != nil {
+			return err
+		}
+		kind, settings, err := change(cur)
+		if err != nil {
+			return err
+		}
+		if !ValidKind(kind) {
+			return fmt.Errorf("portal: unknown portal kind %q", kind)
+		}
+		if kind == KindNative && cur.WebhookURL == "" {
+			return ErrNoWebhookURL
+		}
+		var sealed []byte
+		if len(settings) > 0 {
+			raw, err := json.Marshal(settings)
+			if err != nil {
+				return err
+			}
+			sealed = r.sealer.Seal(raw, []byte("portal-adapter:"+id))
+		}
+		res, err := r.db.SQL.ExecContext(ctx, "UPDATE portals SET kind = ?, adapter_settings = ?, version = version + 1 WHERE id = ? AND version = ?", kind, sealed, id, version)
+		if err != nil {
+			return fmt.Errorf("portal: update adapter settings: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+		if attempt == 20 {
+			return fmt.Errorf("portal: update adapter settings of %s: the row keeps changing; try again", id)
+		}
+	}
+}
+
+// ChangePortalKind stores the change an admin made to a portal's kind
+// and adapter settings: from is the portal as read when the change was
+// built (its Kind and Adapter), settings what is to be stored. A key
+// settings leaves as it was in from is taken from the row as it is now,
+// so what changed meanwhile (an access token an adapter renewed while a
+// live test ran, and the refresh token that renewal spent) is not put
+// back; every key the change set, removed or renewed is stored as given.
+// If the portal's kind changed meanwhile, nothing is stored and the error
+// is ErrPortalChanged.
+func (r *Records) ChangePortalKind(ctx context.Context, from Portal, kind string, settings map[string]string) error {
+	var base map[string]string
+	if from.Kind == kind {
+		base = from.Adapter
+	}
+	return r.UpdatePortalAdapter(ctx, from.ID, func(cur Portal) (string, map[string]string, error) {
+		if cur.Kind != from.Kind {
+			return "", nil, ErrPortalChanged
+		}
+		var now map[string]string
+		if cur.Kind == kind {
+			now = cur.Adapter
+		}
+		out := make(map[string]string, len(settings))
+		for k, v := range settings {
+			out[k] = v
+		}
+		for k := range keysOf(base, settings, now) {
+			bv, inBase := base[k]
+			sv, inSet := settings[k]
+			if inBase != inSet || bv != sv {
+				continue // the change's own
+			}
+			if nv, ok := now[k]; ok {
+				out[k] = nv
+			} else {
+				delete(out, k)
+			}
+		}
+		return kind, out, nil
+	})
+}
+
+func keysOf(maps ...map[string]string) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range maps {
+		for k := range m {
+			out[k] = true
+		}
+	}
+	return out
+}
+
 // ListPortals returns every portal, oldest first.
 func (r *Records) ListPortals(ctx context.Context) ([]Portal, error) {
 	rows, err := r.db.SQL.QueryContext(ctx, "SELECT "+portalCols+" FROM portals ORDER BY created_at, id")

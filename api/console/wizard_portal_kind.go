@@ -49,6 +49,15 @@ type kindStepView struct {
 	Saved bool
 	// Untested is the "save without the live test" box, as sent.
 	Untested bool
+	// RenewedStored lists the stored settings a failed live test renewed
+	// and stored (Bitrix24's tokens: the old refresh token is spent).
+	RenewedStored []string
+	// Renewed has the values a failed live test renewed of settings given
+	// in the form, which exist nowhere else: the form comes back with
+	// them, secrets included, for the next attempt.
+	Renewed map[string]string
+	// RenewedKeys are Renewed's keys, sorted.
+	RenewedKeys []string
 }
 
 func (c *wizardPages) wizardKindPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -88,7 +97,12 @@ func (c *wizardPages) showKindStep(w http.ResponseWriter, r *http.Request, s *se
 		known[st.Key] = true
 		f := fieldView{Field: connectors.Field{Key: st.Key, Label: st.Label, Help: st.Help, Required: st.Required, Type: "text"},
 			ID: "k-" + kind + "-" + st.Key, Name: "s." + st.Key, Error: errs[st.Key]}
-		if st.Secret {
+		if val, ok := v.Renewed[st.Key]; ok {
+			f.Value = val
+			if st.Secret {
+				f.Type, f.Set = "secret", stored[st.Key] != ""
+			}
+		} else if st.Secret {
 			f.Type, f.Set = "secret", stored[st.Key] != ""
 		} else if val, ok := submitted[st.Key]; ok {
 			f.Value = val
@@ -129,7 +143,8 @@ func adapterSettings(d portal.Deliverer) []portal.AdapterSetting {
 
 // wizardSetKind runs the adapter's live test on the settings sent and,
 // when it passes (or the admin ticked "save without the test"), stores
-// the kind with Records.SetPortalKind. Empty secret fields keep what is
+// the kind and the settings as the test left them (Bitrix24's renewed
+// tokens) with Records.ChangePortalKind. Empty secret fields keep what is
 // stored; stored keys the form does not show (a line's own queue) stay.
 func (c *wizardPages) wizardSetKind(w http.ResponseWriter, r *http.Request, s *session) {
 	p, ok := c.portalParam(w, r, s, r.PostForm.Get("portal"))
@@ -150,11 +165,13 @@ func (c *wizardPages) wizardSetKind(w http.ResponseWriter, r *http.Request, s *s
 		c.message(w, r, s, http.StatusNotFound, "No such portal kind", "This gateway has no adapter for "+kind+"; pick a kind from the list.")
 		return
 	}
-	submitted, settings := map[string]string{}, map[string]string{}
+	var stored map[string]string
 	if currentKind(p) == kind {
-		for k, v := range p.Adapter {
-			settings[k] = v
-		}
+		stored = p.Adapter
+	}
+	submitted, settings := map[string]string{}, map[string]string{}
+	for k, v := range stored {
+		settings[k] = v
 	}
 	for _, st := range adapterSettings(d) {
 		val := strings.TrimSpace(r.PostForm.Get("s." + st.Key))
@@ -178,11 +195,15 @@ func (c *wizardPages) wizardSetKind(w http.ResponseWriter, r *http.Request, s *s
 	candidate.Kind, candidate.Adapter = kind, settings
 	if t, ok := d.(portal.Tester); ok && !v.Untested {
 		v.Tested = true
-		if err := liveTest(r.Context(), t, candidate); err != nil {
+		tested, err := liveTestCandidate(r.Context(), t, candidate, stored)
+		if err != nil {
 			v.TestError = err.Error()
+			c.testChanges(r.Context(), &v, p.ID, kind, settings, tested)
 			c.showKindStep(w, r, s, http.StatusUnprocessableEntity, p, kind, submitted, nil, v)
 			return
 		}
+		settings = tested
+		candidate.Adapter = settings
 	}
 	keys := make([]string, 0, len(settings))
 	for k := range settings {
@@ -200,10 +221,17 @@ func (c *wizardPages) wizardSetKind(w http.ResponseWriter, r *http.Request, s *s
 	c.showKindStep(w, r, s, http.StatusOK, candidate, kind, nil, nil, v)
 }
 
+// saveKind stores the change from p (the portal as read for this
+// request): keys the change left alone are taken as stored now, so a
+// token the dispatcher renewed meanwhile is not put back.
 func (c *wizardPages) saveKind(w http.ResponseWriter, r *http.Request, s *session, p portal.Portal, kind string, settings map[string]string, detail string) bool {
-	if err := c.deps.Records.SetPortalKind(r.Context(), p.ID, kind, settings); errors.Is(err, portal.ErrNoWebhookURL) {
+	if err := c.deps.Records.ChangePortalKind(r.Context(), p, kind, settings); errors.Is(err, portal.ErrNoWebhookURL) {
 		c.message(w, r, s, http.StatusUnprocessableEntity, "This portal has no webhook URL",
 			"It was created to feed a helpdesk, so signed batches have nowhere to go. Create a native portal (with its webhook URL) in step 1 instead.")
+		return false
+	} else if errors.Is(err, portal.ErrPortalChanged) {
+		c.message(w, r, s, http.StatusConflict, "The portal changed meanwhile",
+			"Its kind was changed while the live test ran, so nothing was saved. Open step 1 again and repeat the change.")
 		return false
 	} else if err != nil {
 		c.internal(w, r, s, "save the portal's kind", err)
@@ -239,6 +267,29 @@ func liveTest(ctx context.Context, t portal.Tester, p portal.Portal) error {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	return t.Test(ctx, p)
+}
+
+// liveTestCandidate is liveTest of settings about to be saved: it returns
+// them as they must be saved (portal.TestCandidate).
+func liveTestCandidate(ctx context.Context, t portal.Tester, p portal.Portal, stored map[string]string) (map[string]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	return portal.TestCandidate(ctx, t, p, stored)
+}
+
+// testChanges puts into v what a failed live test changed: the stored
+// settings it renewed and stored, and the renewed values of settings sent
+// in the form, which the form then carries.
+func (c *wizardPages) testChanges(ctx context.Context, v *kindStepView, portalID, kind string, candidate, tested map[string]string) {
+	var now map[string]string
+	if cur, err := c.deps.Records.GetPortal(ctx, portalID); err == nil && currentKind(cur) == kind {
+		now = cur.Adapter
+	}
+	v.RenewedStored, v.Renewed = portal.TestChanges(candidate, tested, now)
+	for k := range v.Renewed {
+		v.RenewedKeys = append(v.RenewedKeys, k)
+	}
+	sort.Strings(v.RenewedKeys)
 }
 
 // kindOptions lists native and the kinds this gateway has adapters for,

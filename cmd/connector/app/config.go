@@ -87,7 +87,8 @@ type DatabaseConfig struct {
 // SecretsConfig holds the key that encrypts connector settings and signing
 // secrets at rest.
 type SecretsConfig struct {
-	// Key is 32 bytes, base64. Required for mysql (all replicas share it).
+	// Key is 32 bytes, base64. With mysql it or KeyFile is required (all
+	// replicas share the key).
 	Key string `mapstructure:"key"`
 	// KeyFile is read when Key is empty. With sqlite and no key, a new key
 	// is written to "connector.key" beside the database file.
@@ -150,7 +151,7 @@ func (c *Config) Validate() error {
 		return bad("database.dsn", "must not be empty")
 	}
 	if c.Database.Driver == sqldb.DriverMySQL && c.Secrets.Key == "" && c.Secrets.KeyFile == "" {
-		return bad("secrets.key", "required with mysql (every replica must use the same key); generate one with `connector keygen`")
+		return bad("secrets.key", "required with mysql, or secrets.key_file naming a file that holds it (every replica must use the same key); generate one with `connector keygen`")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -36,8 +36,16 @@ only the keys given (--set KEY= removes one).
 
 Before saving, the adapter's live test checks the settings against the
 helpdesk without changing anything there, and prints the result in plain
-words; a failed test saves nothing. --no-test skips it (the helpdesk is not
-reachable from here yet).`,
+words; a failed test saves nothing of this call. --no-test skips it (the
+helpdesk is not reachable from here yet).
+
+Bitrix24: an expired access token is renewed by the test, and Bitrix24
+takes each refresh token only once, so the renewed pair is what is saved.
+If the test then fails, a renewed pair of the portal's stored tokens is
+stored in their place (nothing else is); a renewed pair of tokens given
+with --set is printed, to be given instead next time. Keys not given with
+--set are saved as stored at that moment (a token the running gateway
+renewed meanwhile is kept).`,
 		Example: `  connector portal set-kind prt_123 --kind rt --set url=https://rt.example.com \
     --set queue=Support --set token=1-42-0123456789abcdef0123456789abcdef
   connector portal set-kind prt_123 --kind native`,
@@ -81,11 +89,13 @@ func setKind(ctx context.Context, cmd *cobra.Command, s *app.Store, id, kind str
 	if !ok {
 		return fmt.Errorf("this build has no adapter for kind %q", kind)
 	}
-	settings := map[string]string{}
+	var stored map[string]string
 	if p.Kind == kind {
-		for k, v := range p.Adapter {
-			settings[k] = v
-		}
+		stored = p.Adapter
+	}
+	settings := map[string]string{}
+	for k, v := range stored {
+		settings[k] = v
 	}
 	for _, kv := range sets {
 		k, v, ok := strings.Cut(kv, "=")
@@ -102,19 +112,25 @@ func setKind(ctx context.Context, cmd *cobra.Command, s *app.Store, id, kind str
 	if err := portal.CheckAdapterSettings(adapter, kind, settings); err != nil {
 		return err
 	}
-	p.Kind, p.Adapter = kind, settings
 	if t, ok := adapter.(portal.Tester); ok && !noTest {
+		candidate := p
+		candidate.Kind, candidate.Adapter = kind, settings
 		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := t.Test(tctx, p)
+		tested, err := portal.TestCandidate(tctx, t, candidate, stored)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("live test failed, nothing saved: %w (fix the settings, or pass --no-test to save anyway)", err)
+			return fmt.Errorf("live test failed, nothing saved: %w (fix the settings, or pass --no-test to save anyway)%s", err, testChanges(ctx, s, p, kind, settings, tested))
 		}
+		settings = tested
 		fmt.Fprintf(out, "live test passed: %s accepted the settings\n", kind)
 	} else if !ok {
 		fmt.Fprintf(out, "kind %s has no live test; saving untested\n", kind)
 	}
-	if err := s.Records.SetPortalKind(ctx, id, kind, settings); err != nil {
+	// Keys this call left alone are saved as stored at this moment: a
+	// token the running gateway renewed meanwhile is not put back.
+	if err := s.Records.ChangePortalKind(ctx, p, kind, settings); errors.Is(err, portal.ErrPortalChanged) {
+		return fmt.Errorf("portal %s changed kind while the live test ran; nothing saved: run the command again", id)
+	} else if err != nil {
 		return err
 	}
 	keys := make([]string, 0, len(settings))
@@ -124,4 +140,32 @@ func setKind(ctx context.Context, cmd *cobra.Command, s *app.Store, id, kind str
 	sort.Strings(keys)
 	fmt.Fprintf(out, "portal %s: kind %s (settings: %s)\n", id, kind, strings.Join(keys, ", "))
 	return nil
+}
+
+// testChanges words what a failed live test changed: tokens of the stored
+// settings it renewed (and stored, since the old refresh token is spent),
+// or renewed values of settings given in this call, which exist nowhere
+// else and so are printed for the next attempt.
+func testChanges(ctx context.Context, s *app.Store, p portal.Portal, kind string, candidate, tested map[string]string) string {
+	var now map[string]string
+	if cur, err := s.Records.GetPortal(ctx, p.ID); err == nil && cur.Kind == kind {
+		now = cur.Adapter
+	}
+	stored, unsaved := portal.TestChanges(candidate, tested, now)
+	var b strings.Builder
+	if len(stored) > 0 {
+		fmt.Fprintf(&b, "\nthe test renewed the portal's stored %s and stored them (the old ones no longer work); nothing else changed", strings.Join(stored, ", "))
+	}
+	if len(unsaved) > 0 {
+		keys := make([]string, 0, len(unsaved))
+		for k := range unsaved {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteString("\nthe test renewed settings given in this call, and the values given no longer work; next time give these instead:")
+		for _, k := range keys {
+			fmt.Fprintf(&b, " --set %s=%s", k, unsaved[k])
+		}
+	}
+	return b.String()
 }

@@ -61,10 +61,10 @@ const DefaultConnectorID = "connector_gateway"
 type Adapter struct {
 	IDs *portal.AdapterIDs
 	// Portals reads a portal's current settings and stores renewed tokens
-	// (portal.Records).
+	// and installations, compare-and-swap (portal.Records).
 	Portals interface {
 		GetPortal(ctx context.Context, id string) (portal.Portal, error)
-		SetPortalKind(ctx context.Context, id, kind string, settings map[string]string) error
+		UpdatePortalAdapter(ctx context.Context, id string, change func(cur portal.Portal) (string, map[string]string, error)) error
 	}
 	// Outbound takes the agents' replies (ServeHook).
 	Outbound *queue.Outbound
@@ -84,10 +84,11 @@ type Adapter struct {
 }
 
 var (
-	_ portal.Deliverer    = (*Adapter)(nil)
-	_ portal.HookReceiver = (*Adapter)(nil)
-	_ portal.Tester       = (*Adapter)(nil)
-	_ portal.Describer    = (*Adapter)(nil)
+	_ portal.Deliverer      = (*Adapter)(nil)
+	_ portal.HookReceiver   = (*Adapter)(nil)
+	_ portal.Tester         = (*Adapter)(nil)
+	_ portal.SettingsTester = (*Adapter)(nil)
+	_ portal.Describer      = (*Adapter)(nil)
 )
 
 func (a *Adapter) client() *http.Client {

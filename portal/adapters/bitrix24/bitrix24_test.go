@@ -487,3 +487,72 @@ func TestInstallationCallbackStoresTokens(t *testing.T) {
 		}
 	})
 }
+
+// roundTripper is an http.RoundTripper made of a function.
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Two processes (a replica's dispatcher and `connector portal set-kind`,
+// each its own Adapter, so no shared lock) renew the same expired token at
+// once: the one whose refresh token was spent by the other a moment
+// earlier meets invalid_grant, takes the pair the other stored, and goes
+// on; the record keeps the pair renewed once, never the spent token.
+func TestConcurrentRenewalInAnotherProcessIsTaken(t *testing.T) {
+	backends(t, func(t *testing.T, b queuetest.Backend) {
+		e := setup(t, b)
+		if err := e.deliver(created("evt_1", "m1", "Hi")); err != nil {
+			t.Fatal(err)
+		}
+		stale := e.p // this process's copy, with access-1 and refresh-1
+		e.fake.Expire()
+		raced := false
+		other := &bitrix24.Adapter{IDs: e.ids, Portals: e.recs, PublicURL: "https://gateway.example",
+			Client: &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+				if strings.Contains(r.URL.Path, "/oauth/") && !raced {
+					raced = true // the other process renews first
+					if err := e.deliver(created("evt_2", "m2", "Still there?")); err != nil {
+						t.Errorf("the first renewal: %v", err)
+					}
+				}
+				return http.DefaultTransport.RoundTrip(r)
+			})}}
+		items := func(ev connectors.Event) []queue.Item {
+			raw, _ := json.Marshal(ev)
+			return []queue.Item{{Seq: 1, EventID: ev.ID, Payload: raw}}
+		}
+		err := other.Deliver(e.ctx, stale, portal.DeliveryBatch{ID: "bat_3", LineID: "lin_1", Items: items(created("evt_3", "m3", "Hello?"))})
+		if err != nil || !raced {
+			t.Fatalf("delivery racing another renewal: %v (raced %v)", err, raced)
+		}
+		if e.fake.Renewed() != 1 || e.fake.Posts("con_1:42", "m2") != 1 || e.fake.Posts("con_1:42", "m3") != 1 {
+			t.Fatalf("renewed %d times; m2, m3 posted %d, %d times", e.fake.Renewed(), e.fake.Posts("con_1:42", "m2"), e.fake.Posts("con_1:42", "m3"))
+		}
+		e.reload()
+		if e.p.Adapter[bitrix24.SettingAccessToken] != "access-2" || e.p.Adapter[bitrix24.SettingRefreshToken] != "refresh-2" {
+			t.Fatalf("stored after the race: %v", e.p.Adapter)
+		}
+	})
+}
+
+// A renewal does not put a portal switched to another kind meanwhile back
+// to bitrix24: the renewed pair serves the batch, and the record is left
+// as the admin set it.
+func TestRenewalLeavesAPortalSwitchedAway(t *testing.T) {
+	e := setup(t, queuetest.Backends()[0])
+	if err := e.deliver(created("evt_1", "m1", "Hi")); err != nil {
+		t.Fatal(err)
+	}
+	stale := e.p
+	if err := e.recs.SetPortalKind(e.ctx, e.p.ID, portal.KindNative, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.fake.Expire()
+	raw, _ := json.Marshal(created("evt_2", "m2", "Still there?"))
+	if err := e.a.Deliver(e.ctx, stale, portal.DeliveryBatch{ID: "bat_2", LineID: "lin_1", Items: []queue.Item{{Seq: 1, EventID: "evt_2", Payload: raw}}}); err != nil {
+		t.Fatalf("the batch in flight: %v", err)
+	}
+	if p, err := e.recs.GetPortal(e.ctx, e.p.ID); err != nil || p.Kind != portal.KindNative || len(p.Adapter) != 0 {
+		t.Fatalf("the record after the renewal: %+v %v", p, err)
+	}
+}

@@ -10,12 +10,29 @@ import (
 	"github.com/connector-gateway/connector/portal"
 )
 
-// Test checks the settings against Bitrix24 without changing anything
-// there: the address answers, the access token is accepted (renewed if it
-// expired), the application is installed, and the connector is active on
-// each configured Open Line once it has been registered.
+// Test checks the portal's stored settings against Bitrix24 without
+// changing anything there: the address answers, the access token is
+// accepted (renewed and stored if it expired, as for a delivery), the
+// application is installed, and the connector is active on each
+// configured Open Line once it has been registered.
 func (a *Adapter) Test(ctx context.Context, p portal.Portal) error {
+	return a.test(ctx, a.session(p))
+}
+
+// TestSettings is Test of settings about to be saved (p.Adapter): it
+// calls Bitrix24 with their own address, credentials and tokens, and
+// returns them with the tokens it renewed, also when a later check
+// failed. The renewal spent the refresh token given, so the old pair
+// must never be saved again; where the stored settings held that refresh
+// token, the renewed pair is stored at once (refresh).
+func (a *Adapter) TestSettings(ctx context.Context, p portal.Portal, stored map[string]string) (map[string]string, error) {
 	s := a.session(p)
+	s.stored = stored != nil && s.set[SettingAccessToken] == stored[SettingAccessToken] && s.set[SettingRefreshToken] == stored[SettingRefreshToken]
+	err := a.test(ctx, s)
+	return s.set, err
+}
+
+func (a *Adapter) test(ctx context.Context, s *session) error {
 	var missing []string
 	for _, k := range []string{SettingAccessToken, SettingApplicationToken} {
 		if strings.TrimSpace(s.set[k]) == "" {
@@ -45,7 +62,7 @@ func (a *Adapter) Test(ctx context.Context, p portal.Portal) error {
 	if app.PaymentExpired == "Y" {
 		return errors.New("bitrix24: the application's paid or trial period has expired in Bitrix24")
 	}
-	if v, _, err := a.IDs.Get(ctx, p.ID, "connector:"+s.connectorID()); err != nil || v == "" {
+	if v, _, err := a.IDs.Get(ctx, s.portalID, "connector:"+s.connectorID()); err != nil || v == "" {
 		return err // registered with the first message
 	}
 	var keys []string

@@ -59,18 +59,21 @@ func (e *Error) expired() bool { return e.Code == "expired_token" }
 // own copy of them, so a token renewed in the middle of a batch is used for
 // the rest of it without touching the dispatcher's Portal value.
 type session struct {
-	a         *Adapter
-	portalID  string
-	set       map[string]string
+	a        *Adapter
+	portalID string
+	set      map[string]string
+	// stored tells the session's tokens are (or were, when it began) the
+	// portal's stored ones: a delivery, a webhook, a test of the stored
+	// settings, or candidate settings that keep the stored tokens. Such
+	// a session takes the stored tokens when they moved on (another
+	// batch or replica renewed them); a session testing tokens given
+	// only in the candidate never does.
+	stored    bool
 	refreshed bool
 }
 
 func (a *Adapter) session(p portal.Portal) *session {
-	set := make(map[string]string, len(p.Adapter))
-	for k, v := range p.Adapter {
-		set[k] = v
-	}
-	return &session{a: a, portalID: p.ID, set: set}
+	return &session{a: a, portalID: p.ID, set: copySettings(p.Adapter), stored: true}
 }
 
 func (s *session) endpoint() string {
@@ -175,30 +178,89 @@ func (s *session) do(ctx context.Context, method, token string, params map[strin
 	return nil
 }
 
-// refresh exchanges the stored refresh token for a new pair of tokens at
-// the authorization server and stores them sealed in the portal record.
-// stale is the access token that failed: when another batch of the same
-// portal renewed it in the meantime, that token is taken instead, so two
-// lines never spend the same refresh token twice.
+// tokenKeys are the settings a renewal changes.
+var tokenKeys = []string{SettingAccessToken, SettingRefreshToken, SettingExpires}
+
+// errNotStoredHere: the stored settings do not hold the refresh token a
+// renewal spent, so the renewed pair is not theirs to store.
+var errNotStoredHere = errors.New("bitrix24: the stored settings hold other tokens")
+
+// refresh exchanges the session's refresh token for a new pair of tokens
+// at the authorization server. Bitrix24 takes a refresh token only once,
+// so the renewed pair replaces the spent one wherever it is stored: in
+// the session, and in the portal record whenever the record holds the
+// spent refresh token (a compare-and-swap, so a pair renewed meanwhile by
+// another replica is not overwritten). stale is the access token that
+// failed: when the stored tokens moved on since the session began (another
+// batch of the same portal renewed them), a session working from them
+// takes those instead, so two batches never spend the same refresh token
+// twice.
 func (s *session) refresh(ctx context.Context, stale string) error {
 	s.refreshed = true
 	a := s.a
 	a.refreshMu.Lock()
 	defer a.refreshMu.Unlock()
-	base := s.set
-	if a.Portals != nil {
-		cur, err := a.Portals.GetPortal(ctx, s.portalID)
-		if err != nil {
-			return fmt.Errorf("the access token expired and the portal record could not be read to renew it: %w", err)
-		}
-		if tok := cur.Adapter[SettingAccessToken]; tok != "" && tok != stale {
-			s.set = copySettings(cur.Adapter)
+	if adopted, err := s.adoptStored(ctx, stale); err != nil || (adopted && s.set[SettingAccessToken] != stale) {
+		return err
+	}
+	spent := s.set[SettingRefreshToken]
+	renewed, err := s.renew(ctx)
+	if err != nil {
+		// Another process may have spent the same refresh token a moment
+		// ago; its renewal is then in the record.
+		if adopted, aerr := s.adoptStored(ctx, stale); aerr == nil && adopted && s.set[SettingAccessToken] != stale {
 			return nil
 		}
-		base = cur.Adapter
+		return err
 	}
+	applyTokens(s.set, renewed)
+	if a.Portals == nil {
+		return nil
+	}
+	err = a.Portals.UpdatePortalAdapter(ctx, s.portalID, func(cur portal.Portal) (string, map[string]string, error) {
+		if cur.Kind != portal.KindBitrix24 || cur.Adapter[SettingRefreshToken] != spent {
+			return "", nil, errNotStoredHere
+		}
+		next := copySettings(cur.Adapter)
+		applyTokens(next, renewed)
+		return portal.KindBitrix24, next, nil
+	})
+	if err != nil && !errors.Is(err, errNotStoredHere) {
+		return fmt.Errorf("the Bitrix24 access token was renewed but could not be stored: %w", err)
+	}
+	return nil
+}
+
+// adoptStored takes the portal record's tokens into a session working
+// from the stored ones when they are no longer the session's: renewed by
+// another batch, replica or test (the access token is not stale, or the
+// refresh token is another).
+func (s *session) adoptStored(ctx context.Context, stale string) (bool, error) {
+	if !s.stored || s.a.Portals == nil {
+		return false, nil
+	}
+	cur, err := s.a.Portals.GetPortal(ctx, s.portalID)
+	if err != nil {
+		return false, fmt.Errorf("the access token expired and the portal record could not be read to renew it: %w", err)
+	}
+	if cur.Kind != portal.KindBitrix24 {
+		return false, nil
+	}
+	tok := cur.Adapter[SettingAccessToken]
+	if tok == "" || (tok == stale && cur.Adapter[SettingRefreshToken] == s.set[SettingRefreshToken]) {
+		return false, nil
+	}
+	applyTokens(s.set, map[string]string{SettingAccessToken: tok, SettingRefreshToken: cur.Adapter[SettingRefreshToken], SettingExpires: cur.Adapter[SettingExpires]})
+	return true, nil
+}
+
+// renew asks the authorization server for a new pair of tokens with the
+// session's credentials and refresh token, and returns them (tokenKeys;
+// an empty expiry: unknown).
+func (s *session) renew(ctx context.Context) (map[string]string, error) {
+	a, base := s.a, s.set
 	if base[SettingRefreshToken] == "" || base[SettingClientID] == "" || base[SettingClientSecret] == "" {
-		return fmt.Errorf("the Bitrix24 access token expired and cannot be renewed: set %q, %q and %q", SettingClientID, SettingClientSecret, SettingRefreshToken)
+		return nil, fmt.Errorf("the Bitrix24 access token expired and cannot be renewed: set %q, %q and %q", SettingClientID, SettingClientSecret, SettingRefreshToken)
 	}
 	oauth := base[SettingOAuthURL]
 	if oauth == "" {
@@ -216,7 +278,7 @@ func (s *session) refresh(ctx context.Context, stale string) error {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, oauth+sep+q.Encode(), nil)
 	if err != nil {
-		return fmt.Errorf("renew the Bitrix24 access token: %w", err)
+		return nil, fmt.Errorf("renew the Bitrix24 access token: %w", err)
 	}
 	resp, err := a.client().Do(req)
 	if err != nil {
@@ -226,7 +288,7 @@ func (s *session) refresh(ctx context.Context, stale string) error {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Errorf("the Bitrix24 access token expired and the authorization server (%s) is not reachable to renew it: %w", oauth, err)
+		return nil, fmt.Errorf("the Bitrix24 access token expired and the authorization server (%s) is not reachable to renew it: %w", oauth, err)
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -252,27 +314,30 @@ func (s *session) refresh(ctx context.Context, stale string) error {
 		} else if tok.Error == "invalid_client" {
 			hint = "; check the client id and secret of the local application"
 		}
-		return fmt.Errorf("the Bitrix24 access token expired and renewing it failed: the authorization server answered %s%s", why, hint)
+		return nil, fmt.Errorf("the Bitrix24 access token expired and renewing it failed: the authorization server answered %s%s", why, hint)
 	}
-	next := copySettings(base)
-	next[SettingAccessToken] = tok.AccessToken
+	out := map[string]string{SettingAccessToken: tok.AccessToken, SettingRefreshToken: base[SettingRefreshToken], SettingExpires: ""}
 	if tok.RefreshToken != "" {
-		next[SettingRefreshToken] = tok.RefreshToken
+		out[SettingRefreshToken] = tok.RefreshToken
 	}
 	if exp, err := tok.Expires.Int64(); err == nil && exp > 0 {
-		next[SettingExpires] = strconv.FormatInt(exp, 10)
+		out[SettingExpires] = strconv.FormatInt(exp, 10)
 	} else if in, err := tok.ExpiresIn.Int64(); err == nil && in > 0 {
-		next[SettingExpires] = strconv.FormatInt(a.now().Add(time.Duration(in)*time.Second).Unix(), 10)
-	} else {
-		delete(next, SettingExpires)
+		out[SettingExpires] = strconv.FormatInt(a.now().Add(time.Duration(in)*time.Second).Unix(), 10)
 	}
-	if a.Portals != nil {
-		if err := a.Portals.SetPortalKind(ctx, s.portalID, portal.KindBitrix24, next); err != nil {
-			return fmt.Errorf("the Bitrix24 access token was renewed but could not be stored: %w", err)
+	return out, nil
+}
+
+// applyTokens puts renewed tokens into settings; an empty value removes
+// the key (an expiry the server did not give).
+func applyTokens(settings, tokens map[string]string) {
+	for _, k := range tokenKeys {
+		if v := tokens[k]; v != "" {
+			settings[k] = v
+		} else {
+			delete(settings, k)
 		}
 	}
-	s.set = next
-	return nil
 }
 
 func copySettings(m map[string]string) map[string]string {

@@ -69,21 +69,21 @@ func (a *Adapter) install(w http.ResponseWriter, r *http.Request, p portal.Porta
 func (a *Adapter) storeInstall(ctx context.Context, portalID string, got map[string]string) error {
 	a.refreshMu.Lock()
 	defer a.refreshMu.Unlock()
-	cur, err := a.Portals.GetPortal(ctx, portalID)
+	var next map[string]string
+	err := a.Portals.UpdatePortalAdapter(ctx, portalID, func(cur portal.Portal) (string, map[string]string, error) {
+		next = copySettings(cur.Adapter)
+		for k, v := range got {
+			if v == "" {
+				continue
+			}
+			if k == SettingDomain && next[SettingEndpoint] != "" {
+				continue // the endpoint already says where to call
+			}
+			next[k] = v
+		}
+		return portal.KindBitrix24, next, nil
+	})
 	if err != nil {
-		return err
-	}
-	next := copySettings(cur.Adapter)
-	for k, v := range got {
-		if v == "" {
-			continue
-		}
-		if k == SettingDomain && next[SettingEndpoint] != "" {
-			continue // the endpoint already says where to call
-		}
-		next[k] = v
-	}
-	if err := a.Portals.SetPortalKind(ctx, portalID, portal.KindBitrix24, next); err != nil {
 		return err
 	}
 	s := &session{a: a, portalID: portalID, set: next}

@@ -30,11 +30,13 @@ type Server struct {
 	// The local application's credentials the fake accepts.
 	ClientID, ClientSecret, ApplicationToken string
 
-	mu      sync.Mutex
-	token   string
-	refresh string
-	expired map[string]bool
-	renewed int
+	mu sync.Mutex
+	// uninstalled: app.info answers INSTALLED false (SetInstalled).
+	uninstalled bool
+	token       string
+	refresh     string
+	expired     map[string]bool
+	renewed     int
 	// failures queued per method: the next call of the method gets the
 	// failure instead of its answer.
 	failures map[string][]string
@@ -94,6 +96,14 @@ func (f *Server) Fail(method, kind string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.failures[method] = append(f.failures[method], kind)
+}
+
+// SetInstalled sets whether app.info reports the application as fully
+// installed (it is until told otherwise).
+func (f *Server) SetInstalled(installed bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.uninstalled = !installed
 }
 
 // Expire makes the current access token an expired one.
@@ -201,7 +211,7 @@ func (f *Server) rest(w http.ResponseWriter, r *http.Request) {
 	}
 	switch method {
 	case "app.info":
-		f.answer(w, 200, map[string]any{"result": map[string]any{"ID": 5, "CODE": "local.gateway", "STATUS": "L", "INSTALLED": true, "PAYMENT_EXPIRED": "N"}})
+		f.answer(w, 200, map[string]any{"result": map[string]any{"ID": 5, "CODE": "local.gateway", "STATUS": "L", "INSTALLED": !f.uninstalled, "PAYMENT_EXPIRED": "N"}})
 	case "imconnector.register":
 		icon := obj(params, "ICON")
 		if !need("ID", "NAME", "PLACEMENT_HANDLER") {
