@@ -82,10 +82,13 @@ type Connector struct {
 	opts Options
 	log  *slog.Logger
 
-	mu     sync.Mutex
-	live   map[string]*xmpp.Session // connection id → the poller's session
-	pools  map[string]poolOwner     // connection id → its pool's owner
-	closed bool
+	mu    sync.Mutex
+	live  map[string]*xmpp.Session // connection id → the poller's session
+	pools map[string]poolOwner     // connection id → its pool's owner, while it serves
+	// streams holds the connections Poll runs for in this process, each
+	// with why its pool does not serve (while it does not).
+	streams map[string]string
+	closed  bool
 	// polls counts running Poll calls so Close can wait for them.
 	polls sync.WaitGroup
 	stop  chan struct{}
@@ -94,7 +97,8 @@ type Connector struct {
 // New returns the connector.
 func New(o Options) *Connector {
 	o.setDefaults()
-	return &Connector{opts: o, log: o.Logger, live: map[string]*xmpp.Session{}, pools: map[string]poolOwner{}, stop: make(chan struct{})}
+	return &Connector{opts: o, log: o.Logger, live: map[string]*xmpp.Session{}, pools: map[string]poolOwner{},
+		streams: map[string]string{}, stop: make(chan struct{})}
 }
 
 var (

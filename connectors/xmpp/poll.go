@@ -60,8 +60,14 @@ func (cn *Connector) Poll(ctx context.Context, c connectors.Conn, sink connector
 		return nil
 	}
 	cn.polls.Add(1)
+	cn.streams[c.ID] = "connecting to " + st.Server
 	cn.mu.Unlock()
 	defer cn.polls.Done()
+	defer func() {
+		cn.mu.Lock()
+		delete(cn.streams, c.ID)
+		cn.mu.Unlock()
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -92,6 +98,7 @@ func (cn *Connector) Poll(ctx context.Context, c connectors.Conn, sink connector
 		wait := pollBackoff[min(failures, len(pollBackoff)-1)]
 		failures++
 		log.Warn("xmpp: poll: stream ended, will reconnect", slog.Duration("in", wait), slog.String("reason", fmt.Sprint(err)))
+		cn.setStreamState(c.ID, fmt.Sprintf("the stream to %s is down (%v); reconnecting", st.Server, err))
 		select {
 		case <-ctx.Done():
 			return nil
@@ -388,12 +395,14 @@ func lastArchiveID(ms []mapped) string {
 // are not part of the archive position). It runs apart from the poll loop
 // so IQ round trips never wait on the loop that reads the stream.
 func (cn *Connector) runPool(ctx context.Context, p *pool, sink connectors.Sink, touches <-chan string, log *slog.Logger) {
+	cn.setStreamState(p.c.ID, "loading the room pool")
 	for ctx.Err() == nil {
 		err := p.load(ctx)
 		if err == nil {
 			break
 		}
 		log.Warn("xmpp: pool: load, will retry", slog.String("reason", err.Error()))
+		cn.setStreamState(p.c.ID, "it could not be loaded (retried every 5s): "+err.Error())
 		select {
 		case <-ctx.Done():
 			return
@@ -411,6 +420,7 @@ func (cn *Connector) runPool(ctx context.Context, p *pool, sink connectors.Sink,
 			delete(cn.pools, p.c.ID)
 		}
 		cn.mu.Unlock()
+		cn.setStreamState(p.c.ID, "the stream to "+p.st.Server+" ended; reconnecting")
 		close(owner.done)
 	}()
 	tick := time.NewTicker(time.Second)

@@ -2,7 +2,9 @@ package xmpp_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,4 +132,72 @@ func TestRoomPool(t *testing.T) {
 		t.Errorf("a closed room %s was handed out again", again)
 	}
 	t.Logf("20 conversations through a pool of 5; after restart got %s", again)
+}
+
+// A connection without a room pool has no conversations: the calls say so
+// (ErrUnsupported, in plain words) instead of asking to try elsewhere. A
+// pool connection this instance does not poll is ErrElsewhere.
+func TestConversationsWithoutPool(t *testing.T) {
+	cn := xmpp.New(xmpp.Options{Logger: testLog()})
+	t.Cleanup(func() { _ = cn.Close() })
+	ctx := context.Background()
+	client := connectors.Conn{ID: "c1", Settings: connectors.Settings{"jid": "gw@example.org", "password": "x", "server": "127.0.0.1:1"}}
+	component := connectors.Conn{ID: "c2", Settings: connectors.Settings{"mode": "component", "component_jid": "bridge.example.org", "component_secret": "x", "server": "127.0.0.1:1"}}
+	for _, c := range []connectors.Conn{client, component} {
+		_, err := cn.OpenConversation(ctx, c)
+		if !errors.Is(err, connectors.ErrUnsupported) || errors.Is(err, connectors.ErrElsewhere) || !strings.Contains(err.Error(), "no room pool") {
+			t.Errorf("open on %s: %v, want ErrUnsupported saying there is no room pool", c.Settings["mode"], err)
+		}
+		if err := cn.CloseConversation(ctx, c, "pool-1@conference.example.org"); !errors.Is(err, connectors.ErrUnsupported) {
+			t.Errorf("close on %s: %v, want ErrUnsupported", c.Settings["mode"], err)
+		}
+	}
+	pooled := connectors.Conn{ID: "c3", Settings: connectors.Settings{"jid": "gw@example.org", "password": "x", "server": "127.0.0.1:1",
+		"muc_service": "conference.example.org", "room_pool": "2"}}
+	if _, err := cn.OpenConversation(ctx, pooled); !errors.Is(err, connectors.ErrElsewhere) || errors.Is(err, connectors.ErrNotConnected) {
+		t.Errorf("open on a pool this instance does not poll: %v, want ErrElsewhere", err)
+	}
+}
+
+// On a server without private storage (XEP-0049) the pool cannot keep its
+// state: the connection test says so in plain words, and the process that
+// polls answers conversation calls with ErrNotConnected saying why — not
+// ErrElsewhere, which would have a single gateway's clients retry forever.
+func TestPoolWithoutPrivateStorage(t *testing.T) {
+	srv := xmpptest.StartWithout(t, map[string]string{"gw": gwPass}, "private")
+	cn := xmpp.New(xmpp.Options{Logger: testLog()})
+	t.Cleanup(func() { _ = cn.Close() })
+	c := poolConn(srv, "2")
+	ctx := context.Background()
+
+	rep, err := cn.Test(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pool *connectors.Check
+	for i := range rep.Checks {
+		if rep.Checks[i].Name == "Room pool" {
+			pool = &rep.Checks[i]
+		}
+	}
+	if rep.OK || pool == nil || pool.OK || !strings.Contains(pool.Detail, "private XML storage (XEP-0049)") || !strings.Contains(pool.Fix, `"private"`) {
+		t.Fatalf("connection test on a server without mod_private: %+v", rep)
+	}
+
+	startPoll(t, cn, c, newSink())
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err = cn.OpenConversation(ctx, c)
+		if errors.Is(err, connectors.ErrNotConnected) && strings.Contains(err.Error(), "private storage") {
+			break
+		}
+		if err == nil || time.Now().After(deadline) {
+			t.Fatalf("open without private storage: %v, want ErrNotConnected naming private storage", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if errors.Is(err, connectors.ErrElsewhere) {
+		t.Fatalf("open: %v also says elsewhere", err)
+	}
+	t.Logf("open: %v", err)
 }
