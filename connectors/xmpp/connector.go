@@ -272,21 +272,34 @@ func (cn *Connector) dial(ctx context.Context, s settings) (*xmpp.Session, error
 
 // session returns the poller's live session for c, or dials a short-lived
 // one (closed by the returned func) when this process does not poll c.
-func (cn *Connector) session(ctx context.Context, c connectors.Conn) (*xmpp.Session, func(), error) {
+// A stanza to a room (typ groupchat) goes out only on the live session
+// once the pool has joined its rooms: a room takes messages from its
+// occupants only, and a short-lived session is none, so it would be
+// refused (in an error stanza no one reads). Without it the send fails
+// transiently and the sender retries, as component mode does.
+func (cn *Connector) session(ctx context.Context, c connectors.Conn, typ stanza.MessageType) (*xmpp.Session, func(), error) {
 	cn.mu.Lock()
 	closed := cn.closed
+	_, joined := cn.pools[c.ID]
 	cn.mu.Unlock()
 	if closed {
 		return nil, nil, errors.New("xmpp: connector closed")
-	}
-	if s := cn.liveSession(c.ID); s != nil {
-		return s, func() {}, nil
 	}
 	st, fe := parseSettings(c.Settings)
 	if fe != nil {
 		return nil, nil, &connectors.PermanentError{Err: fmt.Errorf("xmpp: %w", fe)}
 	}
-	if st.Mode == ModeComponent {
+	room := typ == stanza.GroupChatMessage
+	if room && st.Pool == 0 {
+		return nil, nil, &connectors.PermanentError{Err: errors.New("xmpp: the chat is a room on muc_service, and the gateway joins only the rooms of its pool, which this connection does not have (room_pool is 0)")}
+	}
+	if s := cn.liveSession(c.ID); s != nil && (!room || joined) {
+		return s, func() {}, nil
+	}
+	switch {
+	case room:
+		return nil, nil, errors.New("xmpp: replies to rooms go out on the stream that joined them, which is not up in this process (yet)")
+	case st.Mode == ModeComponent:
 		// A server lets one stream serve a component at a time; sends wait
 		// for the poller's (the sender retries).
 		return nil, nil, errors.New("xmpp: the component's stream is not connected in this process yet")

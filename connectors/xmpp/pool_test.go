@@ -159,10 +159,58 @@ func TestConversationsWithoutPool(t *testing.T) {
 	}
 }
 
+// A reply to a pool room goes out only on the stream whose pool joined the
+// room: an instance that does not poll the connection (another replica)
+// fails the send transiently, so the sender retries it, instead of
+// sending from a fresh login the room refuses and reporting it delivered.
+// A private chat still goes out from such an instance.
+func TestRoomSendNeedsTheLiveStream(t *testing.T) {
+	srv := xmpptest.Start(t, map[string]string{"gw": gwPass, "alice": alicePass})
+	owner := xmpp.New(xmpp.Options{Logger: testLog()})
+	t.Cleanup(func() { _ = owner.Close() })
+	other := xmpp.New(xmpp.Options{Logger: testLog()})
+	t.Cleanup(func() { _ = other.Close() })
+	c := poolConn(srv, "1")
+	startPoll(t, owner, c, newSink())
+	room := openRoom(t, owner, c)
+	alice := xmpptest.Dial(t, srv, "alice", alicePass)
+	alice.Send(fmt.Sprintf(`<presence xmlns="jabber:client" to="%s/Visitor"><x xmlns="http://jabber.org/protocol/muc"/></presence>`, room))
+	time.Sleep(300 * time.Millisecond)
+	ctx := context.Background()
+
+	var perm *connectors.PermanentError
+	_, err := other.Send(ctx, c, connectors.Outbound{ChatID: room, Text: "from the wrong replica", RequestID: "r1"})
+	if err == nil || errors.As(err, &perm) {
+		t.Fatalf("send to a room from an instance without the stream: %v, want a transient error", err)
+	}
+	if err := other.Typing(ctx, c, room); err == nil || errors.As(err, &perm) {
+		t.Fatalf("typing in a room from an instance without the stream: %v, want a transient error", err)
+	}
+	if _, err := owner.Send(ctx, c, connectors.Outbound{ChatID: room, Text: "from the stream's holder", RequestID: "r2"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := alice.WaitFor(10*time.Second, func(m xmpptest.Message) bool { return m.Body == "from the stream's holder" }); !ok {
+		t.Fatal("the visitor did not get the reply sent on the live stream")
+	}
+	if _, ok := alice.WaitFor(time.Second, func(m xmpptest.Message) bool { return m.Body == "from the wrong replica" }); ok {
+		t.Fatal("the refused send reached the room")
+	}
+	if _, err := other.Send(ctx, c, connectors.Outbound{ChatID: xmpptest.JID("alice"), Text: "a private reply", RequestID: "r3"}); err != nil {
+		t.Fatalf("private send from an instance without the stream: %v", err)
+	}
+
+	// Without a pool the gateway is in no room: a room reply cannot work.
+	noPool := conn(srv, &memCursor{})
+	if _, err := other.Send(ctx, noPool, connectors.Outbound{ChatID: room, Text: "x", RequestID: "r4"}); !errors.As(err, &perm) {
+		t.Fatalf("send to a room without a pool: %v, want a PermanentError", err)
+	}
+}
+
 // On a server without private storage (XEP-0049) the pool cannot keep its
 // state: the connection test says so in plain words, and the process that
 // polls answers conversation calls with ErrNotConnected saying why — not
 // ErrElsewhere, which would have a single gateway's clients retry forever.
+// Room replies wait too (the pool joined no room).
 func TestPoolWithoutPrivateStorage(t *testing.T) {
 	srv := xmpptest.StartWithout(t, map[string]string{"gw": gwPass}, "private")
 	cn := xmpp.New(xmpp.Options{Logger: testLog()})
@@ -198,6 +246,10 @@ func TestPoolWithoutPrivateStorage(t *testing.T) {
 	}
 	if errors.Is(err, connectors.ErrElsewhere) {
 		t.Fatalf("open: %v also says elsewhere", err)
+	}
+	var perm *connectors.PermanentError
+	if _, err := cn.Send(ctx, c, connectors.Outbound{ChatID: "pool-x@" + xmpptest.MUC, Text: "x", RequestID: "r1"}); err == nil || errors.As(err, &perm) {
+		t.Fatalf("room send with the pool not loaded: %v, want a transient error", err)
 	}
 	t.Logf("open: %v", err)
 }
