@@ -89,6 +89,8 @@ type Connector struct {
 	// with why its pool does not serve (while it does not).
 	streams map[string]string
 	closed  bool
+	// refillFault, when set (tests), fails the pool's refills with its error.
+	refillFault func() error
 	// polls counts running Poll calls so Close can wait for them.
 	polls sync.WaitGroup
 	stop  chan struct{}
@@ -361,4 +363,11 @@ func saslRefused(err error) bool {
 		return false
 	}
 	return false
+}
+
+// fault is the refill fault tests set (nil: none).
+func (cn *Connector) fault() func() error {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return cn.refillFault
 }

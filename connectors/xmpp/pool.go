@@ -231,16 +231,21 @@ func (p *pool) save(ctx context.Context) error {
 
 // refill makes rooms until the pool has its size of waiting ones.
 func (p *pool) refill(ctx context.Context) error {
-	waiting := 0
-	for _, r := range p.state.Rooms {
-		if r.State == RoomWaiting {
-			waiting++
-		}
-	}
-	if waiting >= p.st.Pool {
+	return p.grow(ctx, p.st.Pool-p.waiting())
+}
+
+// grow makes n waiting rooms (none when n <= 0) and saves the pool. Rooms
+// made before a failure stay in the pool (saved with the next save).
+func (p *pool) grow(ctx context.Context, n int) error {
+	if n <= 0 {
 		return nil
 	}
-	for ; waiting < p.st.Pool; waiting++ {
+	if f := p.cn.fault(); f != nil {
+		if err := f(); err != nil {
+			return fmt.Errorf("pool: make a room: %w", err)
+		}
+	}
+	for range n {
 		room := "pool-" + randomID()[:16] + "@" + p.st.MUC
 		if err := p.join(ctx, room); err != nil {
 			return err
@@ -248,6 +253,17 @@ func (p *pool) refill(ctx context.Context) error {
 		p.state.Rooms = append(p.state.Rooms, poolRoom{JID: room, State: RoomWaiting})
 	}
 	return p.save(ctx)
+}
+
+// waiting counts the pool's waiting rooms.
+func (p *pool) waiting() int {
+	n := 0
+	for _, r := range p.state.Rooms {
+		if r.State == RoomWaiting {
+			n++
+		}
+	}
+	return n
 }
 
 // join enters room as the gateway's nick, which creates it when missing,
@@ -289,9 +305,11 @@ func (p *pool) open(ctx context.Context, now time.Time) (string, connectors.Keye
 		ev := p.event(connectors.TypeConversationOpened, r.JID, &connectors.Conversation{State: RoomActive, OpenedAt: now})
 		return r.JID, ev, nil
 	}
-	return "", connectors.Keyed{}, &connectors.RateLimitedError{RetryAfter: 2 * time.Second,
-		Err: errors.New("xmpp: pool: no waiting room (the pool is refilling; try again)")}
+	return "", connectors.Keyed{}, errNoRoom
 }
+
+// errNoRoom: every room of the pool has a conversation.
+var errNoRoom = errors.New("xmpp: pool: no waiting room")
 
 // closeRoom ends room's conversation: it is destroyed and forgotten.
 func (p *pool) closeRoom(ctx context.Context, room, reason string, now time.Time) (connectors.Keyed, error) {

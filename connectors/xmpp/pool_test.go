@@ -253,3 +253,35 @@ func TestPoolWithoutPrivateStorage(t *testing.T) {
 	}
 	t.Logf("open: %v", err)
 }
+
+// A refill that fails (the group chat service refuses new rooms for a
+// while) is tried again by itself: once every waiting room is handed out
+// opens answer busy saying refills fail, and after the service recovers an
+// open succeeds again without any close or restart.
+func TestPoolRefillRetried(t *testing.T) {
+	srv := xmpptest.Start(t, map[string]string{"gw": gwPass})
+	cn := xmpp.New(xmpp.Options{Logger: testLog()})
+	t.Cleanup(func() { _ = cn.Close() })
+	c := poolConn(srv, "1")
+	startPoll(t, cn, c, newSink())
+	openRoom(t, cn, c) // the pool is loaded
+	xmpp.SetRefillFault(cn, func() error { return errors.New("the service refuses new rooms") })
+	ctx := context.Background()
+	var busy *connectors.RateLimitedError
+	for i := 0; ; i++ {
+		_, err := cn.OpenConversation(ctx, c)
+		if errors.As(err, &busy) {
+			break
+		}
+		if err != nil || i == 2 {
+			t.Fatalf("open %d with refills failing: %v, want busy once the waiting room is taken", i, err)
+		}
+	}
+	if !strings.Contains(busy.Error(), "refuses new rooms") || busy.RetryAfter < 2*time.Second || busy.RetryAfter > 30*time.Second {
+		t.Fatalf("busy answer %q, retry after %s", busy.Error(), busy.RetryAfter)
+	}
+	xmpp.SetRefillFault(cn, nil)
+	began := time.Now()
+	openRoom(t, cn, c)
+	t.Logf("busy said %q; an open succeeded %s after the service recovered", busy.Error(), time.Since(began).Round(time.Millisecond))
+}
