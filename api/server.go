@@ -72,6 +72,9 @@ type Deps struct {
 	Views *portal.Views
 	// Lifecycle tests, activates, deactivates and reconfigures connections.
 	Lifecycle *portal.Lifecycle
+	// Streams tells whether another gateway process holds a polled
+	// connection's stream (the poll supervisor; nil: none does).
+	Streams StreamHolders
 	// Metrics records HTTP and webhook metrics and serves /metrics (nil:
 	// no metrics).
 	Metrics *metrics.Metrics
@@ -90,6 +93,14 @@ type Deps struct {
 	// Ready reports whether the gateway can serve (database reachable,
 	// schema current, workers running); nil error means ready.
 	Ready func(ctx context.Context) error
+}
+
+// StreamHolders is what the API asks about polled connections' streams
+// (portal.Receivers). Safe for concurrent use.
+type StreamHolders interface {
+	// HeldElsewhere reports whether another gateway process holds the
+	// connection's stream now.
+	HeldElsewhere(ctx context.Context, connectionID string) (bool, error)
 }
 
 // Server serves the gateway's HTTP API. It routes; the handlers live in

@@ -408,6 +408,12 @@ type PageServer interface {
 // (the XMPP room pool: a room per conversation, handed out and returned).
 // Opening and closing report conversation.opened and conversation.closed
 // events through the connection's sink.
+//
+// Both methods may fail with an error wrapping ErrUnsupported (this
+// connection has no lifecycle: its settings turned it off; the error's
+// text says which), ErrElsewhere (this process does not hold the stream
+// the call needs), ErrNotConnected (this process holds it, but it is not
+// up), or a *RateLimitedError (try again after RetryAfter).
 type Conversations interface {
 	// OpenConversation starts a conversation and returns its chat id.
 	OpenConversation(ctx context.Context, c Conn) (string, error)
@@ -421,3 +427,10 @@ type Conversations interface {
 // hold it (yet): the caller should try again, soon, possibly on another
 // replica.
 var ErrElsewhere = errors.New("connectors: the connection is served by another gateway process")
+
+// ErrNotConnected is returned (wrapped) by a call that needs the
+// connection's stream, in the process that holds it, while the stream (or
+// what it serves, like the XMPP room pool) is not up: the messenger's
+// server is unreachable, or refuses what the call needs. Retrying later
+// may help; the error's text says what is wrong in plain words.
+var ErrNotConnected = errors.New("connectors: the connection's stream is not up in the process that holds it")

@@ -175,6 +175,16 @@ func (rs *Receivers) Polling() []string {
 	return out
 }
 
+// HeldElsewhere reports whether another gateway process polls the
+// connection now: it holds the connection's unexpired poll lease.
+func (rs *Receivers) HeldElsewhere(ctx context.Context, connectionID string) (bool, error) {
+	held, err := rs.polls.HeldByOther(ctx, connectionID, rs.cfg.Owner)
+	if err != nil {
+		return false, fmt.Errorf("receivers: %w", err)
+	}
+	return held, nil
+}
+
 // scan renews the leases of local pollers, takes free or expired leases of
 // connections to poll, and stops pollers that must not run any more.
 func (rs *Receivers) scan(ctx context.Context) {

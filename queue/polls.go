@@ -124,6 +124,18 @@ func (p *Polls) RenewLease(ctx context.Context, connectionID, owner string, d ti
 	return p.holdsLease(ctx, connectionID, owner)
 }
 
+// HeldByOther reports whether a process other than owner holds the
+// connection's poll lease now (unexpired, polling enabled).
+func (p *Polls) HeldByOther(ctx context.Context, connectionID, owner string) (bool, error) {
+	var n int
+	err := p.db.SQL.QueryRowContext(ctx, "SELECT COUNT(*) FROM poll_state WHERE connection_id = ? AND enabled = 1 AND lease_owner IS NOT NULL AND lease_owner <> ? AND lease_until > ?",
+		connectionID, owner, ms(p.now())).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("queue: check poll lease: %w", err)
+	}
+	return n == 1, nil
+}
+
 // ReleaseLease gives up owner's lease so another process can take the
 // connection at once (shutdown).
 func (p *Polls) ReleaseLease(ctx context.Context, connectionID, owner string) error {

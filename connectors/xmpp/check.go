@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"mellium.im/xmlstream"
@@ -203,12 +204,20 @@ func findMUC(ctx context.Context, s *xmpp.Session, st settings) (string, error) 
 	return "", nil
 }
 
-// poolCheck makes one room the way the pool makes its rooms (join,
-// configure persistent, hidden, archived) and destroys it again, so a
-// service that refuses the gateway rooms is found before a visitor waits.
+// poolCheck writes and reads back a probe in the account's private
+// storage (XEP-0049), where the pool keeps its state, then makes one room
+// the way the pool makes its rooms (join, configure persistent, hidden,
+// archived) and destroys it again, so a server that cannot keep the pool
+// or a service that refuses the gateway rooms is found before a visitor
+// waits.
 func poolCheck(ctx context.Context, cn *Connector, st settings, sess *xmpp.Session) connectors.Check {
 	chk := connectors.Check{Name: "Room pool"}
 	p := &pool{cn: cn, st: st, sess: sess}
+	if err := privateProbe(ctx, p); err != nil {
+		chk.Detail = "The server keeps no private XML storage (XEP-0049) for " + st.JID.String() + ", where the pool keeps its rooms between restarts: " + err.Error() + "."
+		chk.Fix = `Enable private storage on the server (Prosody: add "private" to modules_enabled), or set room_pool to 0.`
+		return chk
+	}
 	room := "probe-" + randomID()[:16] + "@" + st.MUC
 	err := p.join(ctx, room)
 	if err == nil {
@@ -221,6 +230,30 @@ func poolCheck(ctx context.Context, cn *Connector, st settings, sess *xmpp.Sessi
 		return chk
 	}
 	chk.OK = true
-	chk.Detail = fmt.Sprintf("A room could be made and removed on %s; the pool keeps %d ready.", st.MUC, st.Pool)
+	chk.Detail = fmt.Sprintf("The account's private storage keeps the pool's state, and a room could be made and removed on %s; the pool keeps %d ready.", st.MUC, st.Pool)
 	return chk
+}
+
+// nsProbe is the connection test's element in private storage, apart from
+// the pool's own (which a running poller may be writing).
+const nsProbe = "urn:connector-gateway:xmpp:probe:0"
+
+// privateProbe stores a random value in private storage and reads it back.
+func privateProbe(ctx context.Context, p *pool) error {
+	want := randomID()
+	set := fmt.Sprintf(`<query xmlns=%q><probe xmlns=%q>%s</probe></query>`, nsPrivate, nsProbe, want)
+	if err := p.iq(ctx, stanza.SetIQ, jid.JID{}, set, nil); err != nil {
+		return fmt.Errorf("storing failed: %w", err)
+	}
+	var res struct {
+		Probe string `xml:"urn:connector-gateway:xmpp:probe:0 probe"`
+	}
+	get := fmt.Sprintf(`<query xmlns=%q><probe xmlns=%q/></query>`, nsPrivate, nsProbe)
+	if err := p.iq(ctx, stanza.GetIQ, jid.JID{}, get, &res); err != nil {
+		return fmt.Errorf("reading failed: %w", err)
+	}
+	if strings.TrimSpace(res.Probe) != want {
+		return errors.New("what was stored did not come back")
+	}
+	return nil
 }

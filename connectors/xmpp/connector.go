@@ -82,10 +82,15 @@ type Connector struct {
 	opts Options
 	log  *slog.Logger
 
-	mu     sync.Mutex
-	live   map[string]*xmpp.Session // connection id → the poller's session
-	pools  map[string]poolOwner     // connection id → its pool's owner
-	closed bool
+	mu    sync.Mutex
+	live  map[string]*xmpp.Session // connection id → the poller's session
+	pools map[string]poolOwner     // connection id → its pool's owner, while it serves
+	// streams holds the connections Poll runs for in this process, each
+	// with why its pool does not serve (while it does not).
+	streams map[string]string
+	closed  bool
+	// refillFault, when set (tests), fails the pool's refills with its error.
+	refillFault func() error
 	// polls counts running Poll calls so Close can wait for them.
 	polls sync.WaitGroup
 	stop  chan struct{}
@@ -94,7 +99,8 @@ type Connector struct {
 // New returns the connector.
 func New(o Options) *Connector {
 	o.setDefaults()
-	return &Connector{opts: o, log: o.Logger, live: map[string]*xmpp.Session{}, pools: map[string]poolOwner{}, stop: make(chan struct{})}
+	return &Connector{opts: o, log: o.Logger, live: map[string]*xmpp.Session{}, pools: map[string]poolOwner{},
+		streams: map[string]string{}, stop: make(chan struct{})}
 }
 
 var (
@@ -118,9 +124,9 @@ func (cn *Connector) Describe() connectors.Description {
 		{Key: SettingSecret, Label: "Component secret", Type: "secret", Help: "Component mode: the component_secret from the server's config."},
 		{Key: SettingServer, Label: "Server", Type: "text", Help: "host:port of the server's client port (empty: the JID's domain on 5222; TLS is required unless the server is on this machine), or of its component port in component mode."},
 		{Key: SettingNick, Label: "Nickname in rooms", Type: "text", Default: "support"},
-		{Key: SettingMUCService, Label: "Group chat service", Type: "text", Help: "Like conference.example.org; found by the connection test when empty."},
+		{Key: SettingMUCService, Label: "Group chat service", Type: "text", Help: "Like conference.example.org. The connection test names the server's when this is empty; put it in here (the room pool needs it)."},
 		{Key: SettingRoomPool, Label: "Room pool size", Type: "text", Default: "0", Help: "Rooms kept ready on the group chat service, one per new conversation (0: no pool)."},
-		{Key: SettingRoomIdle, Label: "Close idle conversations after", Type: "text", Help: "Like 30m; empty: never."},
+		{Key: SettingRoomIdle, Label: "Close idle conversations after", Type: "text", Help: "Like 30m: a pool conversation is closed when the visitor wrote nothing for this long (your replies do not count); empty: never."},
 		{Key: SettingWebchatWS, Label: "Web chat: WebSocket URL", Type: "text",
 			Help: "Turns on the web chat (Converse.js for a site's visitors, no account needed): the server's WebSocket endpoint as browsers reach it, like wss://xmpp.example.org/xmpp-websocket. Needs a room pool."},
 		{Key: SettingWebchatDomain, Label: "Web chat: anonymous domain", Type: "text",
@@ -268,21 +274,34 @@ func (cn *Connector) dial(ctx context.Context, s settings) (*xmpp.Session, error
 
 // session returns the poller's live session for c, or dials a short-lived
 // one (closed by the returned func) when this process does not poll c.
-func (cn *Connector) session(ctx context.Context, c connectors.Conn) (*xmpp.Session, func(), error) {
+// A stanza to a room (typ groupchat) goes out only on the live session
+// once the pool has joined its rooms: a room takes messages from its
+// occupants only, and a short-lived session is none, so it would be
+// refused (in an error stanza no one reads). Without it the send fails
+// transiently and the sender retries, as component mode does.
+func (cn *Connector) session(ctx context.Context, c connectors.Conn, typ stanza.MessageType) (*xmpp.Session, func(), error) {
 	cn.mu.Lock()
 	closed := cn.closed
+	_, joined := cn.pools[c.ID]
 	cn.mu.Unlock()
 	if closed {
 		return nil, nil, errors.New("xmpp: connector closed")
-	}
-	if s := cn.liveSession(c.ID); s != nil {
-		return s, func() {}, nil
 	}
 	st, fe := parseSettings(c.Settings)
 	if fe != nil {
 		return nil, nil, &connectors.PermanentError{Err: fmt.Errorf("xmpp: %w", fe)}
 	}
-	if st.Mode == ModeComponent {
+	room := typ == stanza.GroupChatMessage
+	if room && st.Pool == 0 {
+		return nil, nil, &connectors.PermanentError{Err: errors.New("xmpp: the chat is a room on muc_service, and the gateway joins only the rooms of its pool, which this connection does not have (room_pool is 0)")}
+	}
+	if s := cn.liveSession(c.ID); s != nil && (!room || joined) {
+		return s, func() {}, nil
+	}
+	switch {
+	case room:
+		return nil, nil, errors.New("xmpp: replies to rooms go out on the stream that joined them, which is not up in this process (yet)")
+	case st.Mode == ModeComponent:
 		// A server lets one stream serve a component at a time; sends wait
 		// for the poller's (the sender retries).
 		return nil, nil, errors.New("xmpp: the component's stream is not connected in this process yet")
@@ -344,4 +363,11 @@ func saslRefused(err error) bool {
 		return false
 	}
 	return false
+}
+
+// fault is the refill fault tests set (nil: none).
+func (cn *Connector) fault() func() error {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return cn.refillFault
 }

@@ -16,3 +16,12 @@ func MapRaw(c connectors.Conn, bare, nick string, raw []byte, now time.Time) ([]
 	out := mapStanza(c, self{Bare: bare, Nick: nick}, m, now)
 	return out.Events, out.ArchiveID, nil
 }
+
+// SetRefillFault makes the pool's refills fail with f's error (nil f, or
+// f returning nil: refills work), standing in for a group chat service
+// that refuses new rooms for a while.
+func SetRefillFault(cn *Connector, f func() error) {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	cn.refillFault = f
+}

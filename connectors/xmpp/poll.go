@@ -60,8 +60,14 @@ func (cn *Connector) Poll(ctx context.Context, c connectors.Conn, sink connector
 		return nil
 	}
 	cn.polls.Add(1)
+	cn.streams[c.ID] = "connecting to " + st.Server
 	cn.mu.Unlock()
 	defer cn.polls.Done()
+	defer func() {
+		cn.mu.Lock()
+		delete(cn.streams, c.ID)
+		cn.mu.Unlock()
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -92,6 +98,7 @@ func (cn *Connector) Poll(ctx context.Context, c connectors.Conn, sink connector
 		wait := pollBackoff[min(failures, len(pollBackoff)-1)]
 		failures++
 		log.Warn("xmpp: poll: stream ended, will reconnect", slog.Duration("in", wait), slog.String("reason", fmt.Sprint(err)))
+		cn.setStreamState(c.ID, fmt.Sprintf("the stream to %s is down (%v); reconnecting", st.Server, err))
 		select {
 		case <-ctx.Done():
 			return nil
@@ -388,12 +395,14 @@ func lastArchiveID(ms []mapped) string {
 // are not part of the archive position). It runs apart from the poll loop
 // so IQ round trips never wait on the loop that reads the stream.
 func (cn *Connector) runPool(ctx context.Context, p *pool, sink connectors.Sink, touches <-chan string, log *slog.Logger) {
+	cn.setStreamState(p.c.ID, "loading the room pool")
 	for ctx.Err() == nil {
 		err := p.load(ctx)
 		if err == nil {
 			break
 		}
 		log.Warn("xmpp: pool: load, will retry", slog.String("reason", err.Error()))
+		cn.setStreamState(p.c.ID, "it could not be loaded (retried every 5s): "+err.Error())
 		select {
 		case <-ctx.Done():
 			return
@@ -411,10 +420,12 @@ func (cn *Connector) runPool(ctx context.Context, p *pool, sink connectors.Sink,
 			delete(cn.pools, p.c.ID)
 		}
 		cn.mu.Unlock()
+		cn.setStreamState(p.c.ID, "the stream to "+p.st.Server+" ended; reconnecting")
 		close(owner.done)
 	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	rf := refiller{pool: p, log: log}
 	closeRoom := func(room, reason string) error {
 		ev, err := p.closeRoom(ctx, room, reason, time.Now())
 		if err != nil {
@@ -426,7 +437,8 @@ func (cn *Connector) runPool(ctx context.Context, p *pool, sink connectors.Sink,
 		if err := p.save(ctx); err != nil {
 			return err
 		}
-		return p.refill(ctx)
+		rf.refill(ctx, time.Now()) // the conversation is closed either way
+		return nil
 	}
 	for {
 		select {
@@ -440,26 +452,32 @@ func (cn *Connector) runPool(ctx context.Context, p *pool, sink connectors.Sink,
 					log.Warn("xmpp: pool: close idle room", slog.String("room", room), slog.String("reason", err.Error()))
 				}
 			}
+			rf.refill(ctx, time.Now()) // after a failed refill; nothing to do at size
 		case r := <-reqs:
 			var rep poolReply
+			opened := false
 			if r.open && r.resume != "" && p.active(r.resume) {
 				// The visitor's conversation is still on: the same room.
 				rep = poolReply{room: r.resume}
 			} else if r.open {
 				room, ev, err := p.open(ctx, time.Now())
+				if errors.Is(err, errNoRoom) {
+					// Every room is taken because refills failed: one more
+					// try now, unless the last failure was just now.
+					rf.grow(ctx, time.Now(), 1)
+					room, ev, err = p.open(ctx, time.Now())
+				}
+				if errors.Is(err, errNoRoom) {
+					err = rf.busy(time.Now())
+				}
 				if err == nil {
 					// Stored first: a crash after the save would leave an
 					// active room without its opened event.
 					if err = sink(ctx, []connectors.Keyed{ev}); err != nil {
 						p.reopen(room)
 					} else {
-						if err = p.save(ctx); err == nil {
-							err = p.refill(ctx)
-							if err != nil {
-								log.Warn("xmpp: pool: refill", slog.String("reason", err.Error()))
-								err = nil // the room is handed out; refill retries next time
-							}
-						}
+						err = p.save(ctx)
+						opened = err == nil
 					}
 				}
 				rep = poolReply{room: room, err: err}
@@ -467,6 +485,55 @@ func (cn *Connector) runPool(ctx context.Context, p *pool, sink connectors.Sink,
 				rep.err = closeRoom(r.close, "portal")
 			}
 			r.reply <- rep
+			if opened {
+				rf.refill(ctx, time.Now()) // after the answer: the visitor need not wait for it
+			}
 		}
 	}
+}
+
+// refiller keeps the pool at its size: a refill that failed (the group
+// chat service refused or did not answer) is tried again on the pool's
+// tick after a growing pause (pollBackoff, at most 30s), for as long as the
+// pool is below its size.
+type refiller struct {
+	pool     *pool
+	log      *slog.Logger
+	failures int
+	next     time.Time // no attempt before
+	last     error     // the last attempt's failure, nil after a success
+}
+
+// refill makes the rooms the pool lacks, unless a failure asks to wait.
+func (rf *refiller) refill(ctx context.Context, now time.Time) {
+	rf.grow(ctx, now, rf.pool.st.Pool-rf.pool.waiting())
+}
+
+func (rf *refiller) grow(ctx context.Context, now time.Time, n int) {
+	if n <= 0 || now.Before(rf.next) {
+		return
+	}
+	err := rf.pool.grow(ctx, n)
+	if err == nil {
+		if rf.last != nil {
+			rf.log.Info("xmpp: pool: refilled after failures", slog.Int("failures", rf.failures))
+		}
+		rf.failures, rf.next, rf.last = 0, time.Time{}, nil
+		return
+	}
+	wait := pollBackoff[min(rf.failures, len(pollBackoff)-1)]
+	rf.failures++
+	rf.next, rf.last = time.Now().Add(wait), err
+	rf.log.Warn("xmpp: pool: refill failed, will retry", slog.Duration("in", wait), slog.String("reason", err.Error()))
+}
+
+// busy is the answer to an open that found no waiting room.
+func (rf *refiller) busy(now time.Time) error {
+	if rf.last == nil {
+		return &connectors.RateLimitedError{RetryAfter: 2 * time.Second,
+			Err: errors.New("xmpp: pool: no waiting room (the pool is refilling; try again)")}
+	}
+	wait := max(2*time.Second, rf.next.Sub(now).Round(time.Second))
+	return &connectors.RateLimitedError{RetryAfter: wait,
+		Err: fmt.Errorf("xmpp: pool: no waiting room: making new rooms failed (%v); trying again in %s", rf.last, wait)}
 }

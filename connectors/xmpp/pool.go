@@ -72,39 +72,76 @@ type poolReply struct {
 // It wraps connectors.ErrElsewhere.
 var ErrNotPolling = fmt.Errorf("xmpp: this process does not poll the connection (yet): %w", connectors.ErrElsewhere)
 
+// noPoolError: the connection has no room pool, so it has no
+// conversations to open or close. Its text is the plain reason; it is
+// connectors.ErrUnsupported.
+type noPoolError struct{ mode string }
+
+func (e noPoolError) Error() string {
+	if e.mode == ModeComponent {
+		return "xmpp: a component has no room pool, so it has no conversations to open or close (the pool needs client mode)"
+	}
+	return "xmpp: this connection has no room pool (room_pool is 0), so it has no conversations to open or close; set room_pool and muc_service to have one"
+}
+
+func (e noPoolError) Is(target error) bool { return target == connectors.ErrUnsupported }
+
+// poolDownError: this process polls the connection, but its pool does not
+// serve: the stream is down, or the pool could not be loaded. It wraps
+// connectors.ErrNotConnected.
+type poolDownError struct{ why string }
+
+func (e *poolDownError) Error() string { return "xmpp: the room pool is not ready: " + e.why }
+func (e *poolDownError) Unwrap() error { return connectors.ErrNotConnected }
+
 // OpenConversation hands out a waiting room of c's pool for a new
 // conversation and reports conversation.opened; it returns the room's JID,
 // which the visitor joins. It must run in the process that polls c.
 func (cn *Connector) OpenConversation(ctx context.Context, c connectors.Conn) (string, error) {
-	return cn.poolCall(ctx, c.ID, poolReq{open: true})
+	return cn.poolCall(ctx, c, poolReq{open: true})
 }
 
 // resumeConversation answers room itself while its conversation is
 // active, else hands out a new room as OpenConversation does (the web
 // chat's visitor coming back after the conversation was closed).
 func (cn *Connector) resumeConversation(ctx context.Context, c connectors.Conn, room string) (string, error) {
-	return cn.poolCall(ctx, c.ID, poolReq{open: true, resume: room})
+	return cn.poolCall(ctx, c, poolReq{open: true, resume: room})
 }
 
 // CloseConversation ends the conversation in room, reports
 // conversation.closed, destroys the room and refills the pool.
 func (cn *Connector) CloseConversation(ctx context.Context, c connectors.Conn, room string) error {
-	_, err := cn.poolCall(ctx, c.ID, poolReq{close: room})
+	_, err := cn.poolCall(ctx, c, poolReq{close: room})
 	return err
 }
 
-func (cn *Connector) poolCall(ctx context.Context, connID string, r poolReq) (string, error) {
+// poolCall hands r to the goroutine that owns c's pool. Without a pool in
+// the settings it is noPoolError; when this process polls c but the pool
+// does not serve (yet), a *poolDownError saying why; when it does not poll
+// c, ErrNotPolling.
+func (cn *Connector) poolCall(ctx context.Context, c connectors.Conn, r poolReq) (string, error) {
+	st, fe := parseSettings(c.Settings)
+	if fe != nil {
+		return "", &connectors.PermanentError{Err: fmt.Errorf("xmpp: %w", fe)}
+	}
+	if st.Pool == 0 {
+		return "", noPoolError{mode: st.Mode}
+	}
 	cn.mu.Lock()
-	o, ok := cn.pools[connID]
+	o, ok := cn.pools[c.ID]
+	why, polling := cn.streams[c.ID]
 	cn.mu.Unlock()
 	if !ok {
+		if polling {
+			return "", &poolDownError{why: why}
+		}
 		return "", ErrNotPolling
 	}
 	r.reply = make(chan poolReply, 1)
 	select {
 	case o.reqs <- r:
 	case <-o.done: // that stream just ended
-		return "", ErrNotPolling
+		return "", cn.notServing(c.ID)
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
@@ -112,9 +149,29 @@ func (cn *Connector) poolCall(ctx context.Context, connID string, r poolReq) (st
 	case rep := <-r.reply:
 		return rep.room, rep.err
 	case <-o.done:
-		return "", ErrNotPolling
+		return "", cn.notServing(c.ID)
 	case <-ctx.Done():
 		return "", ctx.Err()
+	}
+}
+
+// notServing is poolCall's error once the pool it reached stopped.
+func (cn *Connector) notServing(connID string) error {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if why, polling := cn.streams[connID]; polling {
+		return &poolDownError{why: why}
+	}
+	return ErrNotPolling
+}
+
+// setStreamState notes, while Poll runs for connID, why its pool does not
+// serve; poolCall tells callers.
+func (cn *Connector) setStreamState(connID, why string) {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if _, polling := cn.streams[connID]; polling {
+		cn.streams[connID] = why
 	}
 }
 
@@ -142,7 +199,7 @@ func (p *pool) load(ctx context.Context) error {
 	}
 	q := fmt.Sprintf(`<query xmlns=%q><pool xmlns=%q/></query>`, nsPrivate, nsPool)
 	if err := p.iq(ctx, stanza.GetIQ, jid.JID{}, q, &res); err != nil {
-		return fmt.Errorf("pool: load: %w", err)
+		return fmt.Errorf("pool: read its state from the account's private storage (XEP-0049; Prosody: mod_private): %w", err)
 	}
 	p.state = poolState{}
 	if s := strings.TrimSpace(res.Pool); s != "" {
@@ -174,16 +231,21 @@ func (p *pool) save(ctx context.Context) error {
 
 // refill makes rooms until the pool has its size of waiting ones.
 func (p *pool) refill(ctx context.Context) error {
-	waiting := 0
-	for _, r := range p.state.Rooms {
-		if r.State == RoomWaiting {
-			waiting++
-		}
-	}
-	if waiting >= p.st.Pool {
+	return p.grow(ctx, p.st.Pool-p.waiting())
+}
+
+// grow makes n waiting rooms (none when n <= 0) and saves the pool. Rooms
+// made before a failure stay in the pool (saved with the next save).
+func (p *pool) grow(ctx context.Context, n int) error {
+	if n <= 0 {
 		return nil
 	}
-	for ; waiting < p.st.Pool; waiting++ {
+	if f := p.cn.fault(); f != nil {
+		if err := f(); err != nil {
+			return fmt.Errorf("pool: make a room: %w", err)
+		}
+	}
+	for range n {
 		room := "pool-" + randomID()[:16] + "@" + p.st.MUC
 		if err := p.join(ctx, room); err != nil {
 			return err
@@ -191,6 +253,17 @@ func (p *pool) refill(ctx context.Context) error {
 		p.state.Rooms = append(p.state.Rooms, poolRoom{JID: room, State: RoomWaiting})
 	}
 	return p.save(ctx)
+}
+
+// waiting counts the pool's waiting rooms.
+func (p *pool) waiting() int {
+	n := 0
+	for _, r := range p.state.Rooms {
+		if r.State == RoomWaiting {
+			n++
+		}
+	}
+	return n
 }
 
 // join enters room as the gateway's nick, which creates it when missing,
@@ -232,9 +305,11 @@ func (p *pool) open(ctx context.Context, now time.Time) (string, connectors.Keye
 		ev := p.event(connectors.TypeConversationOpened, r.JID, &connectors.Conversation{State: RoomActive, OpenedAt: now})
 		return r.JID, ev, nil
 	}
-	return "", connectors.Keyed{}, &connectors.RateLimitedError{RetryAfter: 2 * time.Second,
-		Err: errors.New("xmpp: pool: no waiting room (the pool is refilling; try again)")}
+	return "", connectors.Keyed{}, errNoRoom
 }
+
+// errNoRoom: every room of the pool has a conversation.
+var errNoRoom = errors.New("xmpp: pool: no waiting room")
 
 // closeRoom ends room's conversation: it is destroyed and forgotten.
 func (p *pool) closeRoom(ctx context.Context, room, reason string, now time.Time) (connectors.Keyed, error) {

@@ -2,7 +2,9 @@ package xmpp_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,4 +132,156 @@ func TestRoomPool(t *testing.T) {
 		t.Errorf("a closed room %s was handed out again", again)
 	}
 	t.Logf("20 conversations through a pool of 5; after restart got %s", again)
+}
+
+// A connection without a room pool has no conversations: the calls say so
+// (ErrUnsupported, in plain words) instead of asking to try elsewhere. A
+// pool connection this instance does not poll is ErrElsewhere.
+func TestConversationsWithoutPool(t *testing.T) {
+	cn := xmpp.New(xmpp.Options{Logger: testLog()})
+	t.Cleanup(func() { _ = cn.Close() })
+	ctx := context.Background()
+	client := connectors.Conn{ID: "c1", Settings: connectors.Settings{"jid": "gw@example.org", "password": "x", "server": "127.0.0.1:1"}}
+	component := connectors.Conn{ID: "c2", Settings: connectors.Settings{"mode": "component", "component_jid": "bridge.example.org", "component_secret": "x", "server": "127.0.0.1:1"}}
+	for _, c := range []connectors.Conn{client, component} {
+		_, err := cn.OpenConversation(ctx, c)
+		if !errors.Is(err, connectors.ErrUnsupported) || errors.Is(err, connectors.ErrElsewhere) || !strings.Contains(err.Error(), "no room pool") {
+			t.Errorf("open on %s: %v, want ErrUnsupported saying there is no room pool", c.Settings["mode"], err)
+		}
+		if err := cn.CloseConversation(ctx, c, "pool-1@conference.example.org"); !errors.Is(err, connectors.ErrUnsupported) {
+			t.Errorf("close on %s: %v, want ErrUnsupported", c.Settings["mode"], err)
+		}
+	}
+	pooled := connectors.Conn{ID: "c3", Settings: connectors.Settings{"jid": "gw@example.org", "password": "x", "server": "127.0.0.1:1",
+		"muc_service": "conference.example.org", "room_pool": "2"}}
+	if _, err := cn.OpenConversation(ctx, pooled); !errors.Is(err, connectors.ErrElsewhere) || errors.Is(err, connectors.ErrNotConnected) {
+		t.Errorf("open on a pool this instance does not poll: %v, want ErrElsewhere", err)
+	}
+}
+
+// A reply to a pool room goes out only on the stream whose pool joined the
+// room: an instance that does not poll the connection (another replica)
+// fails the send transiently, so the sender retries it, instead of
+// sending from a fresh login the room refuses and reporting it delivered.
+// A private chat still goes out from such an instance.
+func TestRoomSendNeedsTheLiveStream(t *testing.T) {
+	srv := xmpptest.Start(t, map[string]string{"gw": gwPass, "alice": alicePass})
+	owner := xmpp.New(xmpp.Options{Logger: testLog()})
+	t.Cleanup(func() { _ = owner.Close() })
+	other := xmpp.New(xmpp.Options{Logger: testLog()})
+	t.Cleanup(func() { _ = other.Close() })
+	c := poolConn(srv, "1")
+	startPoll(t, owner, c, newSink())
+	room := openRoom(t, owner, c)
+	alice := xmpptest.Dial(t, srv, "alice", alicePass)
+	alice.Send(fmt.Sprintf(`<presence xmlns="jabber:client" to="%s/Visitor"><x xmlns="http://jabber.org/protocol/muc"/></presence>`, room))
+	time.Sleep(300 * time.Millisecond)
+	ctx := context.Background()
+
+	var perm *connectors.PermanentError
+	_, err := other.Send(ctx, c, connectors.Outbound{ChatID: room, Text: "from the wrong replica", RequestID: "r1"})
+	if err == nil || errors.As(err, &perm) {
+		t.Fatalf("send to a room from an instance without the stream: %v, want a transient error", err)
+	}
+	if err := other.Typing(ctx, c, room); err == nil || errors.As(err, &perm) {
+		t.Fatalf("typing in a room from an instance without the stream: %v, want a transient error", err)
+	}
+	if _, err := owner.Send(ctx, c, connectors.Outbound{ChatID: room, Text: "from the stream's holder", RequestID: "r2"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := alice.WaitFor(10*time.Second, func(m xmpptest.Message) bool { return m.Body == "from the stream's holder" }); !ok {
+		t.Fatal("the visitor did not get the reply sent on the live stream")
+	}
+	if _, ok := alice.WaitFor(time.Second, func(m xmpptest.Message) bool { return m.Body == "from the wrong replica" }); ok {
+		t.Fatal("the refused send reached the room")
+	}
+	if _, err := other.Send(ctx, c, connectors.Outbound{ChatID: xmpptest.JID("alice"), Text: "a private reply", RequestID: "r3"}); err != nil {
+		t.Fatalf("private send from an instance without the stream: %v", err)
+	}
+
+	// Without a pool the gateway is in no room: a room reply cannot work.
+	noPool := conn(srv, &memCursor{})
+	if _, err := other.Send(ctx, noPool, connectors.Outbound{ChatID: room, Text: "x", RequestID: "r4"}); !errors.As(err, &perm) {
+		t.Fatalf("send to a room without a pool: %v, want a PermanentError", err)
+	}
+}
+
+// On a server without private storage (XEP-0049) the pool cannot keep its
+// state: the connection test says so in plain words, and the process that
+// polls answers conversation calls with ErrNotConnected saying why — not
+// ErrElsewhere, which would have a single gateway's clients retry forever.
+// Room replies wait too (the pool joined no room).
+func TestPoolWithoutPrivateStorage(t *testing.T) {
+	srv := xmpptest.StartWithout(t, map[string]string{"gw": gwPass}, "private")
+	cn := xmpp.New(xmpp.Options{Logger: testLog()})
+	t.Cleanup(func() { _ = cn.Close() })
+	c := poolConn(srv, "2")
+	ctx := context.Background()
+
+	rep, err := cn.Test(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pool *connectors.Check
+	for i := range rep.Checks {
+		if rep.Checks[i].Name == "Room pool" {
+			pool = &rep.Checks[i]
+		}
+	}
+	if rep.OK || pool == nil || pool.OK || !strings.Contains(pool.Detail, "private XML storage (XEP-0049)") || !strings.Contains(pool.Fix, `"private"`) {
+		t.Fatalf("connection test on a server without mod_private: %+v", rep)
+	}
+
+	startPoll(t, cn, c, newSink())
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err = cn.OpenConversation(ctx, c)
+		if errors.Is(err, connectors.ErrNotConnected) && strings.Contains(err.Error(), "private storage") {
+			break
+		}
+		if err == nil || time.Now().After(deadline) {
+			t.Fatalf("open without private storage: %v, want ErrNotConnected naming private storage", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if errors.Is(err, connectors.ErrElsewhere) {
+		t.Fatalf("open: %v also says elsewhere", err)
+	}
+	var perm *connectors.PermanentError
+	if _, err := cn.Send(ctx, c, connectors.Outbound{ChatID: "pool-x@" + xmpptest.MUC, Text: "x", RequestID: "r1"}); err == nil || errors.As(err, &perm) {
+		t.Fatalf("room send with the pool not loaded: %v, want a transient error", err)
+	}
+	t.Logf("open: %v", err)
+}
+
+// A refill that fails (the group chat service refuses new rooms for a
+// while) is tried again by itself: once every waiting room is handed out
+// opens answer busy saying refills fail, and after the service recovers an
+// open succeeds again without any close or restart.
+func TestPoolRefillRetried(t *testing.T) {
+	srv := xmpptest.Start(t, map[string]string{"gw": gwPass})
+	cn := xmpp.New(xmpp.Options{Logger: testLog()})
+	t.Cleanup(func() { _ = cn.Close() })
+	c := poolConn(srv, "1")
+	startPoll(t, cn, c, newSink())
+	openRoom(t, cn, c) // the pool is loaded
+	xmpp.SetRefillFault(cn, func() error { return errors.New("the service refuses new rooms") })
+	ctx := context.Background()
+	var busy *connectors.RateLimitedError
+	for i := 0; ; i++ {
+		_, err := cn.OpenConversation(ctx, c)
+		if errors.As(err, &busy) {
+			break
+		}
+		if err != nil || i == 2 {
+			t.Fatalf("open %d with refills failing: %v, want busy once the waiting room is taken", i, err)
+		}
+	}
+	if !strings.Contains(busy.Error(), "refuses new rooms") || busy.RetryAfter < 2*time.Second || busy.RetryAfter > 30*time.Second {
+		t.Fatalf("busy answer %q, retry after %s", busy.Error(), busy.RetryAfter)
+	}
+	xmpp.SetRefillFault(cn, nil)
+	began := time.Now()
+	openRoom(t, cn, c)
+	t.Logf("busy said %q; an open succeeded %s after the service recovered", busy.Error(), time.Since(began).Round(time.Millisecond))
 }

@@ -78,7 +78,7 @@ func (cn *Connector) Send(ctx context.Context, c connectors.Conn, m connectors.O
 	if req == "" {
 		req = randomID()
 	}
-	s, done, err := cn.session(ctx, c)
+	s, done, err := cn.session(ctx, c, typ)
 	if err != nil {
 		return connectors.Delivery{}, err
 	}
@@ -108,7 +108,7 @@ func (cn *Connector) Edit(ctx context.Context, c connectors.Conn, e connectors.E
 	if e.MessageID == "" || e.Text == "" {
 		return connectors.Delivery{}, &connectors.PermanentError{Err: fmt.Errorf("xmpp: edit: %w: message id and text are required", connectors.ErrMalformed)}
 	}
-	s, done, err := cn.session(ctx, c)
+	s, done, err := cn.session(ctx, c, typ)
 	if err != nil {
 		return connectors.Delivery{}, err
 	}
@@ -132,7 +132,7 @@ func (cn *Connector) Delete(ctx context.Context, c connectors.Conn, d connectors
 	if d.MessageID == "" {
 		return &connectors.PermanentError{Err: fmt.Errorf("xmpp: delete: %w: message id is required", connectors.ErrMalformed)}
 	}
-	s, done, err := cn.session(ctx, c)
+	s, done, err := cn.session(ctx, c, typ)
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func (cn *Connector) Typing(ctx context.Context, c connectors.Conn, chatID strin
 	if err != nil {
 		return err
 	}
-	s, done, err := cn.session(ctx, c)
+	s, done, err := cn.session(ctx, c, typ)
 	if err != nil {
 		return err
 	}

@@ -34,13 +34,16 @@ const (
 	// SettingNick is the name the gateway uses in rooms. Default "support".
 	SettingNick = "nick"
 	// SettingMUCService is the multi-user chat service to use, e.g.
-	// "conference.example.org". Default: discovered by the connection test.
+	// "conference.example.org". No default: the connection test names the
+	// server's when it is empty, but does not store it.
 	SettingMUCService = "muc_service"
 	// SettingRoomPool is how many waiting rooms the pool keeps on the
 	// group chat service (client mode). Default 0: no pool.
 	SettingRoomPool = "room_pool"
 	// SettingRoomIdle closes a pool conversation after this long without
-	// a message (a Go duration, like "30m"). Default 0: never.
+	// a room message from the visitor that became an event (the gateway's
+	// own replies do not count; a Go duration, like "30m"). Default 0:
+	// never.
 	SettingRoomIdle = "room_idle_timeout"
 
 	// The web chat (Converse.js in visitors' browsers, anonymous login,

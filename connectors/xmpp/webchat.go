@@ -110,8 +110,13 @@ func (cn *Connector) serveRoom(w http.ResponseWriter, r *http.Request, c connect
 		writeJSONError(w, http.StatusServiceUnavailable, "elsewhere", "the chat is starting; try again")
 		return
 	case errors.As(err, &busy):
-		w.Header().Set("Retry-After", "2")
+		w.Header().Set("Retry-After", strconv.Itoa(max(2, int(busy.RetryAfter.Seconds()))))
 		writeJSONError(w, http.StatusServiceUnavailable, "no_room", "no chat room is free right now; try again")
+		return
+	case errors.Is(err, connectors.ErrNotConnected):
+		// The poller logs why (server down, pool not loaded); the visitor waits.
+		w.Header().Set("Retry-After", "5")
+		writeJSONError(w, http.StatusServiceUnavailable, "unavailable", "the chat is unavailable right now; try again")
 		return
 	case err != nil:
 		cn.log.Warn("xmpp web chat: open a conversation", "connection", c.ID, "err", err)

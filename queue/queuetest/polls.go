@@ -47,6 +47,9 @@ func runPolls(t *testing.T, b Backend) {
 		if !must(p.TakeLease(ctx, conn, "A", lease)) || !must(p.RenewLease(ctx, conn, "A", lease)) {
 			t.Fatal("A lost its own lease")
 		}
+		if !must(p.HeldByOther(ctx, conn, "B")) || must(p.HeldByOther(ctx, conn, "A")) {
+			t.Fatal("HeldByOther: want held by A, seen from B, and not by another, seen from A")
+		}
 		if err := p.SavePosition(ctx, conn, "A", "101"); err != nil {
 			t.Fatal(err)
 		}
@@ -60,6 +63,9 @@ func runPolls(t *testing.T, b Backend) {
 			t.Fatal("B took the lease before it expired")
 		}
 		clock.Advance(2 * time.Second)
+		if must(p.HeldByOther(ctx, conn, "B")) {
+			t.Fatal("HeldByOther: an expired lease counts as held")
+		}
 		if !must(p.TakeLease(ctx, conn, "B", lease)) {
 			t.Fatal("B could not take an expired lease")
 		}
@@ -87,6 +93,9 @@ func runPolls(t *testing.T, b Backend) {
 		}
 		if must(p.RenewLease(ctx, conn, "A", lease)) || must(p.TakeLease(ctx, conn, "B", lease)) {
 			t.Fatal("a lease of a disabled connection was held")
+		}
+		if must(p.HeldByOther(ctx, conn, "B")) {
+			t.Fatal("HeldByOther: a disabled connection's lease counts as held")
 		}
 		if st, _ := p.States(ctx); len(st) != 0 {
 			t.Fatalf("disabled connection listed: %+v", st)

@@ -269,7 +269,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	hcfg.Logger = log
 	handler := api.New(hcfg, api.Deps{
 		Records: store.Records, Outbox: store.Outbox, Outbound: store.Outbound, Keys: store.Keys, Inbox: store.Inbox,
-		Registry: reg, Views: views, Lifecycle: lifecycle,
+		Registry: reg, Views: views, Lifecycle: lifecycle, Streams: a.receivers,
 		WakeSender: a.sender.Wake, Ready: a.ready, Files: files, Cache: cache, Metrics: m, Widget: widgetSurface(a.widget),
 		Adapters: dcfg.Adapters,
 	})

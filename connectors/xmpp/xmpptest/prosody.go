@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,6 +49,7 @@ type Server struct {
 	SetupTime time.Duration
 	cmd       *exec.Cmd
 	exited    chan struct{}
+	modules   []string // quoted, for the config
 }
 
 // Binary returns the Prosody binary to use, skipping the test when there is
@@ -69,14 +71,29 @@ func Binary(t testing.TB) string {
 	return bin
 }
 
+// modules are the client hosts' modules, as on a typical server.
+var modules = []string{"roster", "saslauth", "disco", "ping", "mam", "private", "websocket", "posix"}
+
 // Start writes a config, creates the given users ("name" → password, on
 // Domain) and starts Prosody. It is stopped when the test ends.
 func Start(t testing.TB, users map[string]string) *Server {
+	t.Helper()
+	return StartWithout(t, users)
+}
+
+// StartWithout is Start on a server that lacks the named modules, like
+// "private" (XEP-0049 private storage).
+func StartWithout(t testing.TB, users map[string]string, without ...string) *Server {
 	t.Helper()
 	began := time.Now()
 	bin := Binary(t)
 	dir := t.TempDir()
 	s := &Server{t: t, Dir: dir, bin: bin, cfg: filepath.Join(dir, "prosody.cfg.lua")}
+	for _, m := range modules {
+		if !slices.Contains(without, m) {
+			s.modules = append(s.modules, strconv.Quote(m))
+		}
+	}
 	s.C2S, s.ComponentAddr, s.HTTP = freeAddr(t), freeAddr(t), freeAddr(t)
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
 		t.Fatal(err)
@@ -116,7 +133,7 @@ http_ports = { %[7]s }
 http_interfaces = { "127.0.0.1" }
 https_ports = { }
 s2s_ports = { }
-modules_enabled = { "roster", "saslauth", "disco", "ping", "mam", "private", "websocket", "posix" }
+modules_enabled = { %[13]s }
 modules_disabled = { "s2s" } -- mod_offline stays on, as on a real server
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = false
@@ -140,7 +157,7 @@ Component %[10]q "muc"
 Component %[11]q
 	component_secret = %[12]q
 `, runAsRoot, filepath.Join(s.Dir, "prosody.pid"), filepath.Join(s.Dir, "data"), filepath.Join(s.Dir, "prosody.log"),
-		port(s.C2S), port(s.ComponentAddr), port(s.HTTP), Domain, Anonymous, MUC, Component, ComponentSecret)
+		port(s.C2S), port(s.ComponentAddr), port(s.HTTP), Domain, Anonymous, MUC, Component, ComponentSecret, strings.Join(s.modules, ", "))
 }
 
 // Register creates a user on Domain with prosodyctl (works while Prosody
