@@ -284,13 +284,9 @@ func (r *Records) SetPortalKind(ctx context.Context, id, kind string, settings m
 			return ErrNoWebhookURL
 		}
 	}
-	var sealed []byte
-	if len(settings) > 0 {
-		raw, err := json.Marshal(settings)
-		if err != nil {
-			return err
-		}
-		sealed = r.sealer.Seal(raw, []byte("portal-adapter:"+id))
+	sealed, err := r.sealAdapter(id, settings)
+	if err != nil {
+		return err
 	}
 	res, err := r.db.SQL.ExecContext(ctx, "UPDATE portals SET kind = ?, adapter_settings = ?, version = version + 1 WHERE id = ?", kind, sealed, id)
 	if err != nil {
@@ -300,6 +296,19 @@ func (r *Records) SetPortalKind(ctx context.Context, id, kind string, settings m
 		return ErrNotFound
 	}
 	return nil
+}
+
+// sealAdapter seals a portal's adapter settings for storage (nil when
+// there are none).
+func (r *Records) sealAdapter(id string, settings map[string]string) ([]byte, error) {
+	if len(settings) == 0 {
+		return nil, nil
+	}
+	raw, err := json.Marshal(settings)
+	if err != nil {
+		return nil, err
+	}
+	return r.sealer.Seal(raw, []byte("portal-adapter:"+id)), nil
 }
 
 // ErrPortalChanged: the portal's kind changed between the read a change
@@ -328,13 +337,9 @@ func (r *Records) UpdatePortalAdapter(ctx context.Context, id string, change fun
 		if kind == KindNative && cur.WebhookURL == "" {
 			return ErrNoWebhookURL
 		}
-		var sealed []byte
-		if len(settings) > 0 {
-			raw, err := json.Marshal(settings)
-			if err != nil {
-				return err
-			}
-			sealed = r.sealer.Seal(raw, []byte("portal-adapter:"+id))
+		sealed, err := r.sealAdapter(id, settings)
+		if err != nil {
+			return err
 		}
 		res, err := r.db.SQL.ExecContext(ctx, "UPDATE portals SET kind = ?, adapter_settings = ?, version = version + 1 WHERE id = ? AND version = ?", kind, sealed, id, version)
 		if err != nil {
