@@ -112,9 +112,7 @@ func (c *DispatcherConfig) setDefaults() {
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Second
 	}
-	if c.Lease == 0 {
-		c.Lease = 3 * c.Timeout
-	}
+	c.Lease = c.lease()
 	if c.Poll == 0 {
 		c.Poll = time.Second
 	}
@@ -567,8 +565,6 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease, first 
 		// renews the lease and the line keeps it for Linger, so its next
 		// events (a wake-up that came during the post starts that turn at
 		// once) need no claim.
-		last := !batch.More
-		hold := last
 		err = d.outbox.Ack(bg, batch, d.cfg.Lease)
 		span.Acked(err)
 		if err != nil {
@@ -577,10 +573,8 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease, first 
 			}
 			return true
 		}
-		if hold {
+		if !batch.More {
 			d.keep(lease)
-		}
-		if last {
 			return false
 		}
 	}
