@@ -38,7 +38,16 @@ func (o *Outbox) Depths(ctx context.Context) ([]LineDepth, error) {
 		}
 		return d
 	}
-	rows, err := o.db.SQL.QueryContext(ctx, `SELECT e.portal_id, e.line_id, COUNT(*), MIN(e.created_at) FROM outbox_events e GROUP BY e.portal_id, e.line_id`)
+	// Counted on the (line_id, seq) index alone, then one primary-key read
+	// per line for its oldest event: grouping the rows themselves by portal
+	// and age read the whole table (payloads included) on every sample,
+	// which with a large backlog cost seconds of database CPU and pushed
+	// the lines being delivered out of the buffer pool. A line belongs to
+	// one portal, so its oldest event names it; the oldest is the first in
+	// delivery order.
+	rows, err := o.db.SQL.QueryContext(ctx, `SELECT e.portal_id, d.line_id, d.n, e.created_at
+		FROM (SELECT line_id, COUNT(*) AS n, MIN(seq) AS s FROM outbox_events GROUP BY line_id) d
+		JOIN outbox_events e ON e.seq = d.s`)
 	if err != nil {
 		return nil, fmt.Errorf("queue: depths: %w", err)
 	}
@@ -72,7 +81,11 @@ func (o *Outbox) Depths(ctx context.Context) ([]LineDepth, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("queue: depths: %w", err)
 	}
-	rows, err = o.db.SQL.QueryContext(ctx, "SELECT portal_id, line_id, COUNT(*) FROM dead_letters GROUP BY portal_id, line_id")
+	// The same for dead letters: counted on their line index, the portal
+	// read from each line's first dead letter.
+	rows, err = o.db.SQL.QueryContext(ctx, `SELECT x.portal_id, d.line_id, d.n
+		FROM (SELECT line_id, COUNT(*) AS n, MIN(id) AS i FROM dead_letters GROUP BY line_id) d
+		JOIN dead_letters x ON x.id = d.i`)
 	if err != nil {
 		return nil, fmt.Errorf("queue: depths: %w", err)
 	}
