@@ -480,14 +480,21 @@ func runOutbox(t *testing.T, b Backend) {
 		clk.Advance(2 * time.Hour)
 		fail("l3")
 		fail("l2")
+		// A later event does not move l1's oldest; another portal's line
+		// is reported under its portal.
+		later := clk.Now()
+		if _, err := o.Enqueue(ctx, []queue.NewEvent{ev("l1", "", 3), {PortalID: "p2", LineID: "m1", EventID: "evt-m1", Payload: []byte(`{}`)}}); err != nil {
+			t.Fatal(err)
+		}
 		got, err := o.Depths(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := []queue.LineDepth{
-			{PortalID: "p1", LineID: "l1", Pending: 2, OldestAt: start.UTC()},
+			{PortalID: "p1", LineID: "l1", Pending: 3, OldestAt: start.UTC()},
 			{PortalID: "p1", LineID: "l2", Pending: 1, OldestAt: start.UTC(), LockedOut: true},
 			{PortalID: "p1", LineID: "l3", DeadLetters: 1},
+			{PortalID: "p2", LineID: "m1", Pending: 1, OldestAt: later.UTC()},
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("depths\n got %+v\nwant %+v", got, want)
