@@ -104,7 +104,7 @@ func (o *Outbox) NextWake(ctx context.Context) (time.Time, error) {
 // Next reads up to max of the oldest events of a leased line. An empty batch
 // means the line is drained; release the lease then.
 func (o *Outbox) Next(ctx context.Context, l *Lease, max int) (*Batch, error) {
-	rows, err := o.db.SQL.QueryContext(ctx, `SELECT seq, event_id, payload, created_at, `+portalVersion+` FROM outbox_events
+	rows, err := o.db.SQL.QueryContext(ctx, `SELECT seq, event_id, payload, created_at, `+portalVersion+` FROM `+o.lineEvents()+`
 		WHERE line_id = ? ORDER BY seq LIMIT ?`, l.PortalID, l.LineID, max+1)
 	if err != nil {
 		return nil, fmt.Errorf("queue: read batch: %w", err)
@@ -127,6 +127,14 @@ func (o *Outbox) Next(ctx context.Context, l *Lease, max int) (*Batch, error) {
 	}
 	b.trim(max)
 	return b, nil
+}
+
+// lineEvents is outbox_events read along its (line_id, seq) index, which
+// every read of one line's oldest events must use: left to itself MariaDB
+// may walk the primary key instead and examine every waiting event (see
+// sqldb.Dialect.ByIndex).
+func (o *Outbox) lineEvents() string {
+	return o.db.Dialect.ByIndex("outbox_events", "outbox_line_seq")
 }
 
 // trim cuts a batch read one event ahead back to max, noting whether the
@@ -152,9 +160,10 @@ func (o *Outbox) NextLines(ctx context.Context, leases []*Lease, max int) (map[s
 		// parentheses and streams them; wrapped as derived tables it would
 		// materialize each into a temporary table, on disk for a BLOB
 		// column. SQLite takes no parentheses, only derived tables.
-		part := "SELECT * FROM (SELECT line_id, seq, event_id, payload, created_at, " + portalVersion + " FROM outbox_events WHERE line_id = ? ORDER BY seq LIMIT ?) t%d"
+		read := "SELECT line_id, seq, event_id, payload, created_at, " + portalVersion + " FROM " + o.lineEvents() + " WHERE line_id = ? ORDER BY seq LIMIT ?"
+		part := "SELECT * FROM (" + read + ") t%d"
 		if o.db.Dialect.Name() == sqldb.DriverMySQL {
-			part = "(SELECT line_id, seq, event_id, payload, created_at, " + portalVersion + " FROM outbox_events WHERE line_id = ? ORDER BY seq LIMIT ?)/*%d*/"
+			part = "(" + read + ")/*%d*/"
 		}
 		var q []byte
 		args := make([]any, 0, 3*len(chunk))

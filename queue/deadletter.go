@@ -162,7 +162,7 @@ func (o *Outbox) Status(ctx context.Context, lineID string) (LineStatus, error) 
 	}
 	st.LastError = lastErr.String
 	var oldest sql.NullInt64
-	if err := o.db.SQL.QueryRowContext(ctx, "SELECT created_at FROM outbox_events WHERE line_id = ? ORDER BY seq LIMIT 1", lineID).Scan(&oldest); err != nil && err != sql.ErrNoRows {
+	if err := o.db.SQL.QueryRowContext(ctx, "SELECT created_at FROM "+o.lineEvents()+" WHERE line_id = ? ORDER BY seq LIMIT 1", lineID).Scan(&oldest); err != nil && err != sql.ErrNoRows {
 		return st, fmt.Errorf("queue: status: %w", err)
 	}
 	if oldest.Valid {

@@ -82,6 +82,58 @@ func runOutbox(t *testing.T, b Backend) {
 	ctx := context.Background()
 	l1 := queue.LineRef{LineID: "l1", PortalID: "p1"}
 
+	t.Run("BatchReadsExamineOnlyTheirLine", func(t *testing.T) {
+		if b.Driver != sqldb.DriverMySQL {
+			t.Skip("a MariaDB planner case; SQLite reads a line by the index it is given and counts no handler reads")
+		}
+		db := Open(t, b)
+		// The handler counters read below are one session's.
+		db.SQL.SetMaxOpenConns(1)
+		o := newOutbox(t, db, queue.Config{})
+		// Five lines of 40 events each, interleaved, with fresh statistics:
+		// left to itself MariaDB 10.11 reads one line's batch along the
+		// primary key here, examining all 200 events for 40.
+		var evs []queue.NewEvent
+		for n := range 200 {
+			evs = append(evs, ev(fmt.Sprintf("s%d", n%5), "", n))
+		}
+		if _, err := o.Enqueue(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SQL.ExecContext(ctx, "ANALYZE TABLE outbox_events"); err != nil {
+			t.Fatal(err)
+		}
+		reads := func() int64 {
+			t.Helper()
+			var name string
+			var n int64
+			if err := db.SQL.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Handler_read_next'").Scan(&name, &n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		lease, err := ClaimLine(ctx, o, queue.LineRef{LineID: "s1", PortalID: "p1"}, "d1", time.Minute)
+		if err != nil || lease == nil {
+			t.Fatalf("claim = %v, %v", lease, err)
+		}
+		before := reads()
+		batch, err := o.Next(ctx, lease, 100)
+		if err != nil || len(batch.Items) != 40 {
+			t.Fatalf("Next = %v, %v; want 40 events", batch, err)
+		}
+		if n := reads() - before; n > 45 {
+			t.Errorf("Next examined %d index entries for a line of 40 events", n)
+		}
+		before = reads()
+		batches, err := o.NextLines(ctx, []*queue.Lease{lease}, 100)
+		if err != nil || len(batches["s1"].Items) != 40 {
+			t.Fatalf("NextLines = %v, %v; want 40 events", batches, err)
+		}
+		if n := reads() - before; n > 45 {
+			t.Errorf("NextLines examined %d index entries for a line of 40 events", n)
+		}
+	})
+
 	t.Run("DedupeKeepsOne", func(t *testing.T) {
 		o := newOutbox(t, Open(t, b), queue.Config{})
 		n, err := o.Enqueue(ctx, []queue.NewEvent{ev("l1", "k1", 1)})

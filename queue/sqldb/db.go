@@ -252,6 +252,13 @@ type Dialect interface {
 	ForUpdate() string
 	// IsDuplicate tells a unique-key violation.
 	IsDuplicate(err error) bool
+	// ByIndex names table in a FROM clause so that it is read through
+	// index, where the planner's own choice is known to go wrong. MariaDB
+	// reads "WHERE line_id = ? ORDER BY seq LIMIT n" along the primary key,
+	// filtering out other lines' rows, once one line holds much of a small
+	// table (the outbox while delivery keeps up): a batch read then
+	// examines every waiting event instead of its own.
+	ByIndex(table, index string) string
 	goose() goose.Dialect
 	retryable(err error) bool
 }
@@ -263,7 +270,10 @@ func (mysqlDialect) InsertIgnore() string { return "INSERT IGNORE INTO" }
 func (mysqlDialect) UpsertAdd(_, col string) string {
 	return fmt.Sprintf(" ON DUPLICATE KEY UPDATE %s = %s + VALUES(%s)", col, col, col)
 }
-func (mysqlDialect) ForUpdate() string    { return " FOR UPDATE" }
+func (mysqlDialect) ForUpdate() string { return " FOR UPDATE" }
+func (mysqlDialect) ByIndex(table, index string) string {
+	return table + " FORCE INDEX (" + index + ")"
+}
 func (mysqlDialect) goose() goose.Dialect { return goose.DialectMySQL }
 func (mysqlDialect) IsDuplicate(err error) bool {
 	var me *mysql.MySQLError
@@ -282,7 +292,10 @@ func (sqliteDialect) InsertIgnore() string { return "INSERT OR IGNORE INTO" }
 func (sqliteDialect) UpsertAdd(conflictCol, col string) string {
 	return fmt.Sprintf(" ON CONFLICT(%s) DO UPDATE SET %s = %s + excluded.%s", conflictCol, col, col, col)
 }
-func (sqliteDialect) ForUpdate() string    { return "" }
+func (sqliteDialect) ForUpdate() string { return "" }
+func (sqliteDialect) ByIndex(table, index string) string {
+	return table + " INDEXED BY " + index
+}
 func (sqliteDialect) goose() goose.Dialect { return goose.DialectSQLite3 }
 func (sqliteDialect) IsDuplicate(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
