@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"strings"
@@ -293,16 +294,31 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			if err != nil {
 				d.cfg.Logger.Error("dispatcher: claim", slog.Any("err", err))
 			}
-			leases = append(leases, held...)
-			// And one statement reads their first batches (a worker whose
-			// batch is missing reads its own).
+			// And one statement reads the claimed lines' first batches, one
+			// more the kept lines' (which ran dry moments ago, so hold
+			// little); a worker whose batch is missing reads its own.
 			for _, l := range leases {
+				d.observe(l.LineID)
+			}
+			for _, l := range held {
 				d.observe(l.LineID)
 			}
 			first, err := d.outbox.NextLines(context.WithoutCancel(ctx), leases, d.cfg.BatchSize)
 			if err != nil {
 				d.cfg.Logger.Error("dispatcher: read batches", slog.Any("err", err))
 			}
+			if len(held) > 0 {
+				recent, err := d.outbox.NextRecent(context.WithoutCancel(ctx), held, d.cfg.BatchSize)
+				if err != nil {
+					d.cfg.Logger.Error("dispatcher: read batches", slog.Any("err", err))
+				}
+				if first == nil {
+					first = recent
+				} else {
+					maps.Copy(first, recent)
+				}
+			}
+			leases = append(leases, held...)
 			got := map[string]bool{}
 			for _, l := range leases {
 				got[l.LineID] = true

@@ -113,3 +113,41 @@ func BenchmarkFail(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReadKeptLines: the first batches of 64 lines holding two events
+// each, as a dispatcher reads the lines whose leases it kept while events
+// trickle in: one union of per-line reads (NextLines) against one range
+// read (NextRecent). Reported per read of all 64.
+func BenchmarkReadKeptLines(b *testing.B) {
+	for _, be := range queuetest.Backends() {
+		b.Run(be.Driver, func(b *testing.B) {
+			o := benchOutbox(b, be)
+			ctx := context.Background()
+			var evs []queue.NewEvent
+			var leases []*queue.Lease
+			for l := range 64 {
+				line := fmt.Sprintf("l%02d", l)
+				leases = append(leases, &queue.Lease{LineID: line, PortalID: "p", Owner: "w"})
+				for i := range 2 {
+					evs = append(evs, queue.NewEvent{PortalID: "p", LineID: line, EventID: fmt.Sprintf("e%d-%d", l, i), Payload: payload})
+				}
+			}
+			if _, err := o.Enqueue(ctx, evs); err != nil {
+				b.Fatal(err)
+			}
+			for _, read := range []struct {
+				name string
+				fn   func(context.Context, []*queue.Lease, int) (map[string]*queue.Batch, error)
+			}{{"union", o.NextLines}, {"range", o.NextRecent}} {
+				b.Run(read.name, func(b *testing.B) {
+					for b.Loop() {
+						got, err := read.fn(ctx, leases, 100)
+						if err != nil || len(got) != 64 || len(got["l07"].Items) != 2 {
+							b.Fatalf("%d batches, %v", len(got), err)
+						}
+					}
+				})
+			}
+		})
+	}
+}

@@ -304,6 +304,84 @@ func runOutbox(t *testing.T, b Backend) {
 		}
 	})
 
+	t.Run("NextRecentReadsKeptLinesInOneGo", func(t *testing.T) {
+		db := Open(t, b)
+		o := newOutbox(t, db, queue.Config{})
+		// p1 has a row (version 7), p2 none.
+		if _, err := db.SQL.ExecContext(ctx, "INSERT INTO portals (id, name, webhook_url, secrets, created_at, version) VALUES ('p1', 'p1', 'http://x', '', 0, 7)"); err != nil {
+			t.Fatal(err)
+		}
+		counts := map[string]int{"r1": 5, "r3": 2, "z9": 20, "q1": 1}
+		for line, n := range counts {
+			for i := range n {
+				e := ev(line, fmt.Sprintf("%s-%d", line, i), i)
+				if line == "q1" {
+					e.PortalID = "p2"
+				}
+				if _, err := o.Enqueue(ctx, []queue.NewEvent{e}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		lease := func(line string) *queue.Lease {
+			portal := "p1"
+			if line == "q1" {
+				portal = "p2"
+			}
+			return &queue.Lease{LineID: line, PortalID: portal, Owner: "a"}
+		}
+		check := func(t *testing.T, got map[string]*queue.Batch, line string, n int, more bool) {
+			t.Helper()
+			bt := got[line]
+			if bt == nil || len(bt.Items) != n || bt.More != more || bt.Lease.LineID != line {
+				t.Fatalf("%s: batch %+v; want %d items, more=%t", line, bt, n, more)
+			}
+			for i, it := range bt.Items {
+				if want := fmt.Sprintf("evt-%s-%d", line, i); it.EventID != want {
+					t.Fatalf("%s item %d = %s, want %s", line, i, it.EventID, want)
+				}
+			}
+			if want := map[bool]int64{true: 7}[bt.Lease.PortalID == "p1"]; n > 0 && bt.PortalVersion != want {
+				t.Fatalf("%s: portal version %d, want %d", line, bt.PortalVersion, want)
+			}
+		}
+
+		// Under the limit every line is told, the empty one too, across
+		// two portals.
+		got, err := o.NextRecent(ctx, []*queue.Lease{lease("r1"), lease("r2"), lease("r3"), lease("q1")}, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, got, "r1", 3, true)
+		check(t, got, "r2", 0, false)
+		check(t, got, "r3", 2, false)
+		check(t, got, "q1", 1, false)
+
+		// r1 (5 events) then z9 fill the limit of 2×(3+1): r1 is whole,
+		// z9 is where the read stopped, short of a batch and the event
+		// after it, so it is left to its worker.
+		got, err = o.NextRecent(ctx, []*queue.Lease{lease("z9"), lease("r1")}, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, got, "r1", 3, true)
+		if bt, ok := got["z9"]; ok || len(got) != 1 {
+			t.Fatalf("the line the read stopped in short of a batch was returned: %+v (%d lines)", bt, len(got))
+		}
+
+		// r3 (2 events) then z9: z9 got its batch and more; r2 (empty,
+		// maybe not reached) is not called drained.
+		got, err = o.NextRecent(ctx, []*queue.Lease{lease("r2"), lease("z9"), lease("r3")}, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, got, "r3", 2, false)
+		check(t, got, "z9", 3, true)
+		if bt, ok := got["r2"]; ok {
+			t.Fatalf("a read stopped at its limit called r2 drained: %+v", bt)
+		}
+	})
+
 	t.Run("BatchesTellWhetherMoreIsWaiting", func(t *testing.T) {
 		o := newOutbox(t, Open(t, b), queue.Config{})
 		for i := range 3 {
