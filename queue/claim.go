@@ -180,18 +180,9 @@ func (o *Outbox) NextLines(ctx context.Context, leases []*Lease, max int) (map[s
 			return nil, fmt.Errorf("queue: read batches: %w", err)
 		}
 		for rows.Next() {
-			var it Item
-			var line string
-			var created int64
-			var version sql.NullInt64
-			if err := rows.Scan(&line, &it.Seq, &it.EventID, &it.Payload, &created, &version); err != nil {
+			if _, err := scanLineItem(rows, out); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("queue: read batches: %w", err)
-			}
-			it.CreatedAt = fromMS(created)
-			if b := out[line]; b != nil {
-				b.Items = append(b.Items, it)
-				b.PortalVersion = version.Int64
 			}
 		}
 		rows.Close()
@@ -205,6 +196,25 @@ func (o *Outbox) NextLines(ctx context.Context, leases []*Lease, max int) (map[s
 		b.trim(max)
 	}
 	return out, nil
+}
+
+// scanLineItem scans a row of line_id, seq, event_id, payload, created_at
+// and the portal's version into the batch of its line in batches, and
+// returns the line.
+func scanLineItem(rows *sql.Rows, batches map[string]*Batch) (string, error) {
+	var it Item
+	var line string
+	var created int64
+	var version sql.NullInt64
+	if err := rows.Scan(&line, &it.Seq, &it.EventID, &it.Payload, &created, &version); err != nil {
+		return "", err
+	}
+	it.CreatedAt = fromMS(created)
+	if b := batches[line]; b != nil {
+		b.Items = append(b.Items, it)
+		b.PortalVersion = version.Int64
+	}
+	return line, nil
 }
 
 // NextRecent is NextLines for lines that ran dry moments ago (the leases a
@@ -257,18 +267,10 @@ func (o *Outbox) readRecent(ctx context.Context, portalID string, leases []*Leas
 	defer rows.Close()
 	n, last := 0, ""
 	for rows.Next() {
-		var it Item
-		var created int64
-		var version sql.NullInt64
-		if err := rows.Scan(&last, &it.Seq, &it.EventID, &it.Payload, &created, &version); err != nil {
+		if last, err = scanLineItem(rows, got); err != nil {
 			return err
 		}
 		n++
-		it.CreatedAt = fromMS(created)
-		if b := got[last]; b != nil {
-			b.Items = append(b.Items, it)
-			b.PortalVersion = version.Int64
-		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
