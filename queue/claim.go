@@ -374,58 +374,69 @@ func (o acker) ackGroup(group []*ackReq) {
 // ackMany deletes the acked events and updates the lines of a group of
 // acks in one transaction, and reports the lines whose lease was lost.
 func (o acker) ackMany(ctx context.Context, group []*ackReq, now time.Time) (map[string]bool, error) {
+	var stmts []sqldb.Stmt
+	var seqs []any
+	for _, r := range group {
+		for _, it := range r.batch.Items {
+			seqs = append(seqs, it.Seq)
+		}
+	}
+	for start := 0; start < len(seqs); start += 1000 {
+		chunk := seqs[start:min(start+1000, len(seqs))]
+		stmts = append(stmts, sqldb.Stmt{Query: "DELETE FROM outbox_events WHERE seq IN (" + placeholders(len(chunk)) + ")", Args: chunk})
+	}
+	deletes := len(stmts)
+	// One UPDATE per (owner, renew or release) with the lines in it.
+	type key struct {
+		owner string
+		renew bool
+	}
+	sets := map[key][]string{}
+	var order []key
+	for _, r := range group {
+		k := key{r.batch.Lease.Owner, r.renew > 0}
+		if _, ok := sets[k]; !ok {
+			order = append(order, k)
+		}
+		sets[k] = append(sets[k], r.batch.Lease.LineID)
+	}
+	renewUntil := ms(now.Add(o.maxRenew(group)))
+	for _, k := range order {
+		lines := sets[k]
+		lease, leaseArg := "lease_until = ?", any(renewUntil)
+		if !k.renew {
+			lease, leaseArg = "lease_owner = NULL, lease_until = ?", any(0)
+		}
+		args := []any{ms(now), leaseArg, k.owner}
+		for _, l := range lines {
+			args = append(args, l)
+		}
+		stmts = append(stmts, sqldb.Stmt{Query: `UPDATE line_queue SET fail_count = 0, first_failed_at = NULL,
+			locked_until = 0, last_error = NULL, last_ok_at = ?, ` + lease + `
+			WHERE lease_owner = ? AND line_id IN (` + placeholders(len(lines)) + `)`, Args: args})
+	}
 	var lost map[string]bool
-	err := o.db.InTx(ctx, func(tx *sql.Tx) error {
+	// The deletes and updates go in one round trip; the commit follows
+	// once the updates' counts show every lease was still held (or the
+	// lost ones are found, in the same transaction).
+	err := o.db.Script(ctx, stmts, func(ctx context.Context, c sqldb.Conn, affected []int64) error {
 		lost = map[string]bool{}
-		var seqs []any
-		for _, r := range group {
-			for _, it := range r.batch.Items {
-				seqs = append(seqs, it.Seq)
-			}
-		}
-		for start := 0; start < len(seqs); start += 1000 {
-			chunk := seqs[start:min(start+1000, len(seqs))]
-			if _, err := tx.ExecContext(ctx, "DELETE FROM outbox_events WHERE seq IN ("+placeholders(len(chunk))+")", chunk...); err != nil {
-				return fmt.Errorf("delete acked events: %w", err)
-			}
-		}
-		// One UPDATE per (owner, renew or release) with the lines in it.
-		type key struct {
-			owner string
-			renew bool
-		}
-		sets := map[key][]string{}
-		for _, r := range group {
-			k := key{r.batch.Lease.Owner, r.renew > 0}
-			sets[k] = append(sets[k], r.batch.Lease.LineID)
-		}
-		renewUntil := ms(now.Add(o.maxRenew(group)))
-		for k, lines := range sets {
-			lease, leaseArg := "lease_until = ?", any(renewUntil)
-			if !k.renew {
-				lease, leaseArg = "lease_owner = NULL, lease_until = ?", any(0)
-			}
-			args := []any{ms(now), leaseArg, k.owner}
-			for _, l := range lines {
-				args = append(args, l)
-			}
-			res, err := tx.ExecContext(ctx, `UPDATE line_queue SET fail_count = 0, first_failed_at = NULL,
-				locked_until = 0, last_error = NULL, last_ok_at = ?, `+lease+`
-				WHERE lease_owner = ? AND line_id IN (`+placeholders(len(lines))+`)`, args...)
-			if err != nil {
-				return fmt.Errorf("update lines: %w", err)
-			}
-			if n, _ := res.RowsAffected(); int(n) == len(lines) {
+		for i, k := range order {
+			lines := sets[k]
+			if int(affected[deletes+i]) == len(lines) {
 				continue
 			}
 			// Some lease moved on: find which (rare). Every row this UPDATE
 			// touched now carries last_ok_at = now.
-			touched := map[string]bool{}
-			rows, err := tx.QueryContext(ctx, "SELECT line_id FROM line_queue WHERE last_ok_at = ? AND line_id IN ("+placeholders(len(lines))+")",
-				append([]any{ms(now)}, args[3:]...)...)
+			args := []any{ms(now)}
+			for _, l := range lines {
+				args = append(args, l)
+			}
+			rows, err := c.QueryContext(ctx, "SELECT line_id FROM line_queue WHERE last_ok_at = ? AND line_id IN ("+placeholders(len(lines))+")", args...)
 			if err != nil {
 				return err
 			}
+			touched := map[string]bool{}
 			for rows.Next() {
 				var id string
 				if err := rows.Scan(&id); err != nil {
@@ -435,6 +446,9 @@ func (o acker) ackMany(ctx context.Context, group []*ackReq, now time.Time) (map
 				touched[id] = true
 			}
 			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
 			for _, l := range lines {
 				if !touched[l] {
 					lost[l] = true

@@ -318,6 +318,9 @@ func (o committer) commitGroup(group []*enqueueReq) {
 
 // commit writes a group in one transaction and returns the lines touched.
 func (o committer) commit(ctx context.Context, group []*enqueueReq) ([]LineRef, error) {
+	if lines, done, err := o.commitScript(ctx, group); done {
+		return lines, err
+	}
 	var lines []LineRef
 	err := o.db.InTx(ctx, func(tx *sql.Tx) error {
 		var all []NewEvent
@@ -348,29 +351,64 @@ func (o committer) commit(ctx context.Context, group []*enqueueReq) ([]LineRef, 
 	return lines, nil
 }
 
+// commitScript commits a group in one round trip (sqldb.Script) in the
+// common case: every dedupe key is new and every line's row is known to
+// exist. It assumes the first and lets the keys' insert check it: a
+// duplicate rolls the script back and done is false, as it is when some
+// line is new to this process, and commit takes the general path.
+func (o committer) commitScript(ctx context.Context, group []*enqueueReq) (lines []LineRef, done bool, err error) {
+	fresh, keys := groupKeys(group)
+	// Every key is assumed new, so the first event under each is fresh.
+	claimed := make(map[string]bool, len(keys))
+	for i, r := range group {
+		for j, ev := range r.events {
+			if ev.DedupeKey != "" && !claimed[ev.DedupeKey] {
+				claimed[ev.DedupeKey] = true
+				fresh[i][j] = true
+			}
+		}
+	}
+	superseded := dropSuperseded(group, fresh)
+	added := make([]int, len(group))
+	var all []NewEvent
+	for i, r := range group {
+		for j, ev := range r.events {
+			if fresh[i][j] {
+				all = append(all, ev)
+				added[i]++
+			}
+		}
+	}
+	refs, unknown := o.lineRefs(all)
+	if len(unknown) > 0 {
+		return nil, false, nil
+	}
+	now := ms(o.cfg.Now())
+	stmts := keyStmts("INSERT INTO", keys, now)
+	stmts = append(stmts, keyStmts(o.db.Dialect.InsertIgnore(), superseded, now)...)
+	stmts = append(stmts, eventStmts(all, now)...)
+	if len(stmts) == 0 {
+		return nil, false, nil
+	}
+	if err := o.db.Script(ctx, stmts, nil); err != nil {
+		if o.db.Dialect.IsDuplicate(err) {
+			return nil, false, nil
+		}
+		return nil, true, fmt.Errorf("queue: enqueue: %w", err)
+	}
+	for i, r := range group {
+		r.added = added[i]
+	}
+	return refs, true, nil
+}
+
 // freshKeys records the group's dedupe keys and reports, per request and
 // event, whether the key is new. The fast path is one multi-row insert; on a
 // conflict (a retried update, or a concurrent writer) that chunk falls back
 // to one insert-or-ignore per key.
 func (o committer) freshKeys(ctx context.Context, tx *sql.Tx, group []*enqueueReq) ([][]bool, error) {
 	now := ms(o.cfg.Now())
-	fresh := make([][]bool, len(group))
-	seen := make(map[string]bool)
-	var keys []string
-	for i, r := range group {
-		fresh[i] = make([]bool, len(r.events))
-		for j, ev := range r.events {
-			if ev.DedupeKey == "" {
-				fresh[i][j] = true
-				continue
-			}
-			if seen[ev.DedupeKey] {
-				continue
-			}
-			seen[ev.DedupeKey] = true
-			keys = append(keys, ev.DedupeKey)
-		}
-	}
+	fresh, keys := groupKeys(group)
 	if len(keys) == 0 {
 		return fresh, nil
 	}
@@ -379,9 +417,9 @@ func (o committer) freshKeys(ctx context.Context, tx *sql.Tx, group []*enqueueRe
 	// only a chunk that hits an existing key is redone key by key (a failed
 	// statement leaves the transaction usable on both backends).
 	inserted := make(map[string]bool, len(keys))
-	for start := 0; start < len(keys); start += 500 {
-		chunk := keys[start:min(start+500, len(keys))]
-		err := insertKeys(ctx, tx, "INSERT INTO", chunk, now)
+	for c, s := range keyStmts("INSERT INTO", keys, now) {
+		chunk := keys[c*500 : min((c+1)*500, len(keys))]
+		_, err := tx.ExecContext(ctx, s.Query, s.Args...)
 		if err == nil {
 			for _, k := range chunk {
 				inserted[k] = true
@@ -416,6 +454,29 @@ func (o committer) freshKeys(ctx context.Context, tx *sql.Tx, group []*enqueueRe
 	return fresh, nil
 }
 
+// groupKeys returns the group's distinct dedupe keys in order, and, per
+// request and event, fresh set for the events without a key (the rest are
+// decided by the keys' insert).
+func groupKeys(group []*enqueueReq) (fresh [][]bool, keys []string) {
+	fresh = make([][]bool, len(group))
+	seen := make(map[string]bool)
+	for i, r := range group {
+		fresh[i] = make([]bool, len(r.events))
+		for j, ev := range r.events {
+			if ev.DedupeKey == "" {
+				fresh[i][j] = true
+				continue
+			}
+			if seen[ev.DedupeKey] {
+				continue
+			}
+			seen[ev.DedupeKey] = true
+			keys = append(keys, ev.DedupeKey)
+		}
+	}
+	return fresh, keys
+}
+
 // insertEvents appends events to the outbox in the caller's transaction and
 // returns the lines touched. It writes no shared row (only new event rows
 // and, for a line's first event ever, its line_queue row), so concurrent
@@ -424,7 +485,24 @@ func (o committer) insertEvents(ctx context.Context, tx *sql.Tx, events []NewEve
 	if len(events) == 0 {
 		return nil, nil
 	}
-	now := ms(o.cfg.Now())
+	for _, s := range eventStmts(events, ms(o.cfg.Now())) {
+		if _, err := tx.ExecContext(ctx, s.Query, s.Args...); err != nil {
+			return nil, fmt.Errorf("insert events: %w", err)
+		}
+	}
+	refs, unknown := o.lineRefs(events)
+	if len(unknown) > 0 {
+		if err := o.ensureLines(ctx, tx, unknown); err != nil {
+			return nil, err
+		}
+	}
+	return refs, nil
+}
+
+// eventStmts inserts events into the outbox in multi-row statements of up
+// to 500 events.
+func eventStmts(events []NewEvent, now int64) []sqldb.Stmt {
+	var out []sqldb.Stmt
 	for start := 0; start < len(events); start += 500 {
 		chunk := events[start:min(start+500, len(events))]
 		args := make([]any, 0, 5*len(chunk))
@@ -436,16 +514,19 @@ func (o committer) insertEvents(ctx context.Context, tx *sql.Tx, events []NewEve
 			vals = append(vals, "(?,?,?,?,?)"...)
 			args = append(args, ev.LineID, ev.PortalID, ev.EventID, ev.Payload, now)
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO outbox_events (line_id, portal_id, event_id, payload, created_at) VALUES "+string(vals), args...); err != nil {
-			return nil, fmt.Errorf("insert events: %w", err)
-		}
+		out = append(out, sqldb.Stmt{Query: "INSERT INTO outbox_events (line_id, portal_id, event_id, payload, created_at) VALUES " + string(vals), Args: args})
 	}
+	return out
+}
+
+// lineRefs returns the lines events go to, and those of them whose
+// line_queue row this process has not seen yet.
+func (o committer) lineRefs(events []NewEvent) (refs, unknown []LineRef) {
 	portals := make(map[string]string)
 	for _, ev := range events {
 		portals[ev.LineID] = ev.PortalID
 	}
-	refs := make([]LineRef, 0, len(portals))
-	var unknown []LineRef
+	refs = make([]LineRef, 0, len(portals))
 	o.knownMu.Lock()
 	for l, p := range portals {
 		refs = append(refs, LineRef{LineID: l, PortalID: p})
@@ -454,12 +535,7 @@ func (o committer) insertEvents(ctx context.Context, tx *sql.Tx, events []NewEve
 		}
 	}
 	o.knownMu.Unlock()
-	if len(unknown) > 0 {
-		if err := o.ensureLines(ctx, tx, unknown); err != nil {
-			return nil, err
-		}
-	}
-	return refs, nil
+	return refs, unknown
 }
 
 // ensureLines creates missing line_queue rows. A plain (non-locking) read

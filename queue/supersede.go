@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/connector-gateway/connector/queue/sqldb"
 )
 
 // supersede records the superseded keys of the group's fresh events, so a
@@ -12,6 +14,20 @@ import (
 // a "read" of one message committed together: only the read stays, since
 // the group's order between concurrent requests is arbitrary).
 func (o committer) supersede(ctx context.Context, tx *sql.Tx, group []*enqueueReq, fresh [][]bool) error {
+	keys := dropSuperseded(group, fresh)
+	now := ms(o.cfg.Now())
+	for _, s := range keyStmts(o.db.Dialect.InsertIgnore(), keys, now) {
+		if _, err := tx.ExecContext(ctx, s.Query, s.Args...); err != nil {
+			return fmt.Errorf("record superseded keys: %w", err)
+		}
+	}
+	return nil
+}
+
+// dropSuperseded is supersede without the database: it marks not fresh
+// every fresh event that another fresh event of the group supersedes, and
+// returns the superseded keys to record.
+func dropSuperseded(group []*enqueueReq, fresh [][]bool) []string {
 	var keys []string
 	superseded := make(map[string]bool)
 	for i, r := range group {
@@ -37,29 +53,26 @@ func (o committer) supersede(ctx context.Context, tx *sql.Tx, group []*enqueueRe
 			}
 		}
 	}
-	now := ms(o.cfg.Now())
-	for start := 0; start < len(keys); start += 500 {
-		chunk := keys[start:min(start+500, len(keys))]
-		if err := insertKeys(ctx, tx, o.db.Dialect.InsertIgnore(), chunk, now); err != nil {
-			return fmt.Errorf("record superseded keys: %w", err)
-		}
-	}
-	return nil
+	return keys
 }
 
-// insertKeys writes dedupe keys in one multi-row statement; insert is
-// "INSERT INTO" (a duplicate fails the statement) or the dialect's
-// insert-ignore.
-func insertKeys(ctx context.Context, tx *sql.Tx, insert string, keys []string, now int64) error {
-	args := make([]any, 0, 2*len(keys))
-	vals := make([]byte, 0, 6*len(keys))
-	for i, k := range keys {
-		if i > 0 {
-			vals = append(vals, ',')
+// keyStmts writes dedupe keys in multi-row statements of up to 500 keys;
+// insert is "INSERT INTO" (a duplicate fails the statement) or the
+// dialect's insert-ignore.
+func keyStmts(insert string, keys []string, now int64) []sqldb.Stmt {
+	var out []sqldb.Stmt
+	for start := 0; start < len(keys); start += 500 {
+		chunk := keys[start:min(start+500, len(keys))]
+		args := make([]any, 0, 2*len(chunk))
+		vals := make([]byte, 0, 6*len(chunk))
+		for i, k := range chunk {
+			if i > 0 {
+				vals = append(vals, ',')
+			}
+			vals = append(vals, "(?,?)"...)
+			args = append(args, k, now)
 		}
-		vals = append(vals, "(?,?)"...)
-		args = append(args, k, now)
+		out = append(out, sqldb.Stmt{Query: insert + " inbox_keys (dedupe_key, created_at) VALUES " + string(vals), Args: args})
 	}
-	_, err := tx.ExecContext(ctx, insert+" inbox_keys (dedupe_key, created_at) VALUES "+string(vals), args...)
-	return err
+	return out
 }

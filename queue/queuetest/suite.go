@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -37,6 +38,7 @@ func ev(line, key string, n int) queue.NewEvent {
 // store of package queue.
 func Run(t *testing.T, b Backend) {
 	t.Run("Database", func(t *testing.T) { runDatabase(t, b) })
+	t.Run("Script", func(t *testing.T) { runScript(t, b) })
 	t.Run("Outbox", func(t *testing.T) { runOutbox(t, b) })
 	t.Run("Outbound", func(t *testing.T) { runOutbound(t, b) })
 	t.Run("Polls", func(t *testing.T) { runPolls(t, b) })
@@ -72,6 +74,149 @@ func runDatabase(t *testing.T, b Backend) {
 		}
 		if err := db.CheckSchema(ctx); err != nil {
 			t.Fatalf("after migrate: %v", err)
+		}
+	})
+}
+
+// runScript: sqldb.Script, a transaction sent in one round trip.
+func runScript(t *testing.T, b Backend) {
+	ctx := context.Background()
+	db := Open(t, b)
+	keys := func(where string) int {
+		t.Helper()
+		var n int
+		if err := db.SQL.QueryRowContext(ctx, "SELECT COUNT(*) FROM inbox_keys WHERE "+where).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// openTx counts the transactions the server holds open for this
+	// test's database (MariaDB only): a script must never leave one
+	// behind on a pooled connection.
+	openTx := func() int {
+		t.Helper()
+		if b.Driver != sqldb.DriverMySQL {
+			return 0
+		}
+		var n int
+		if err := db.SQL.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.innodb_trx t
+			JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id WHERE p.db = DATABASE()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	ins := func(key string) sqldb.Stmt {
+		return sqldb.Stmt{Query: "INSERT INTO inbox_keys (dedupe_key, created_at) VALUES (?, ?)", Args: []any{key, 1}}
+	}
+
+	t.Run("CountsEachStatementAndSeesItsWrites", func(t *testing.T) {
+		stmts := []sqldb.Stmt{
+			{Query: "INSERT INTO inbox_keys (dedupe_key, created_at) VALUES (?, ?), (?, ?)", Args: []any{"a", 1, "b", 1}},
+			{Query: "UPDATE inbox_keys SET created_at = ? WHERE dedupe_key IN (?, ?, ?)", Args: []any{5, "a", "b", "nothing"}},
+		}
+		called := false
+		err := db.Script(ctx, stmts, func(ctx context.Context, c sqldb.Conn, affected []int64) error {
+			called = true
+			if len(affected) != 2 || affected[0] != 2 || affected[1] != 2 {
+				t.Errorf("affected = %v, want [2 2]", affected)
+			}
+			var n int
+			rows, err := c.QueryContext(ctx, "SELECT COUNT(*) FROM inbox_keys WHERE created_at = 5")
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			if rows.Next() {
+				if err := rows.Scan(&n); err != nil {
+					return err
+				}
+			}
+			if n != 2 {
+				t.Errorf("inside the script %d rows carry its update, want 2", n)
+			}
+			return rows.Err()
+		})
+		if err != nil || !called {
+			t.Fatalf("Script = %v (then called: %v)", err, called)
+		}
+		if n := keys("dedupe_key IN ('a', 'b') AND created_at = 5"); n != 2 {
+			t.Errorf("after commit %d rows, want 2", n)
+		}
+	})
+
+	t.Run("AFailedStatementUndoesTheScript", func(t *testing.T) {
+		err := db.Script(ctx, []sqldb.Stmt{ins("c"), ins("a")}, nil)
+		if err == nil || !db.Dialect.IsDuplicate(err) {
+			t.Fatalf("Script with a duplicate key = %v, want a duplicate-key error", err)
+		}
+		if n := keys("dedupe_key = 'c'"); n != 0 {
+			t.Errorf("the statement before the failed one stayed (%d rows)", n)
+		}
+		if n := openTx(); n != 0 {
+			t.Errorf("%d transactions left open after a failed script", n)
+		}
+		// Every pooled connection runs a script now: one that kept the
+		// failed transaction open would commit its insert with this BEGIN.
+		for i := range 10 {
+			if err := db.Script(ctx, []sqldb.Stmt{ins(fmt.Sprintf("e%d", i))}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := keys("dedupe_key = 'c'"); n != 0 {
+			t.Errorf("a later script committed the failed one's insert")
+		}
+		if n := keys("dedupe_key LIKE 'e%'"); n != 10 {
+			t.Errorf("%d of 10 later scripts committed", n)
+		}
+	})
+
+	t.Run("AnErrorBeforeCommitUndoesTheScript", func(t *testing.T) {
+		stop := errors.New("stop")
+		err := db.Script(ctx, []sqldb.Stmt{ins("d")}, func(context.Context, sqldb.Conn, []int64) error { return stop })
+		if !errors.Is(err, stop) {
+			t.Fatalf("Script = %v, want the callback's error", err)
+		}
+		if n := keys("dedupe_key = 'd'"); n != 0 {
+			t.Errorf("the script's insert stayed after its callback failed")
+		}
+		if n := openTx(); n != 0 {
+			t.Errorf("%d transactions left open after a failed callback", n)
+		}
+	})
+
+	t.Run("AScriptLargerThanAPacketStillRuns", func(t *testing.T) {
+		// The MySQL driver inlines a script's arguments only while the
+		// query fits in max_allowed_packet; past that the statements run
+		// one by one, prepared, which streams large values in pieces.
+		big, dsn := db, ""
+		if b.Driver == sqldb.DriverMySQL {
+			dsn = b.DSN(t)
+			sep := "?"
+			if strings.Contains(dsn, "?") {
+				sep = "&"
+			}
+			var err error
+			big, err = sqldb.Open(ctx, b.Driver, dsn+sep+"maxAllowedPacket=65536")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer big.Close()
+			if _, err := big.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		payload := []byte(strings.Repeat("x", 100_000))
+		stmts := []sqldb.Stmt{{Query: "INSERT INTO outbox_events (line_id, portal_id, event_id, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+			Args: []any{"big", "p1", "evt_big", payload, 1}}}
+		if err := big.Script(ctx, stmts, nil); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := big.SQL.QueryRowContext(ctx, "SELECT LENGTH(payload) FROM outbox_events WHERE event_id = 'evt_big'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != len(payload) {
+			t.Errorf("stored %d bytes, want %d", n, len(payload))
 		}
 	})
 }

@@ -37,6 +37,9 @@ var ErrSchemaBehind = errors.New("database schema is behind this binary: run `co
 type DB struct {
 	SQL     *sql.DB
 	Dialect Dialect
+	// scripts is a small MySQL pool that accepts several statements per
+	// query, used by Script only; nil on SQLite.
+	scripts *sql.DB
 }
 
 // Open connects to the database. For SQLite, dsn is a file path (or a
@@ -44,8 +47,8 @@ type DB struct {
 // added. For MySQL, dsn is a go-sql-driver DSN.
 func Open(ctx context.Context, driver, dsn string) (*DB, error) {
 	var (
-		db *sql.DB
-		d  Dialect
+		db, scripts *sql.DB
+		d           Dialect
 	)
 	switch driver {
 	case DriverSQLite:
@@ -81,6 +84,21 @@ func Open(ctx context.Context, driver, dsn string) (*DB, error) {
 		mdb.SetMaxOpenConns(64)
 		mdb.SetMaxIdleConns(64)
 		mdb.SetConnMaxLifetime(30 * time.Minute)
+		// Scripts (one round trip per small transaction) need the server
+		// to accept several statements per query. Only Script uses this
+		// pool, and it sends only statements the gateway builds itself,
+		// with arguments escaped by the driver as on the main pool.
+		mc := cfg.Clone()
+		mc.MultiStatements = true
+		sdb, err := openMySQL(ctx, mc)
+		if err != nil {
+			mdb.Close()
+			return nil, err
+		}
+		sdb.SetMaxOpenConns(8)
+		sdb.SetMaxIdleConns(8)
+		sdb.SetConnMaxLifetime(30 * time.Minute)
+		scripts = sdb
 		db, d = mdb, mysqlDialect{}
 	default:
 		return nil, fmt.Errorf("queue: unknown driver %q (want %q or %q)", driver, DriverMySQL, DriverSQLite)
@@ -89,9 +107,12 @@ func Open(ctx context.Context, driver, dsn string) (*DB, error) {
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
 		db.Close()
+		if scripts != nil {
+			scripts.Close()
+		}
 		return nil, fmt.Errorf("queue: connect to %s: %w", driver, err)
 	}
-	return &DB{SQL: db, Dialect: d}, nil
+	return &DB{SQL: db, Dialect: d, scripts: scripts}, nil
 }
 
 // openMySQL opens a pool whose sessions run at READ COMMITTED: claims are
@@ -148,7 +169,12 @@ func sqliteDSN(dsn string) string {
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.SQL.Close() }
+func (db *DB) Close() error {
+	if db.scripts != nil {
+		db.scripts.Close()
+	}
+	return db.SQL.Close()
+}
 
 func (db *DB) provider() (*goose.Provider, error) {
 	sub, err := fs.Sub(migrationsFS, "migrations/"+db.Dialect.Name())
@@ -215,13 +241,21 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		if err == nil || !db.Dialect.retryable(err) {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		if werr := sleepCtx(ctx, attempt); werr != nil {
+			return werr
 		}
 	}
 	return err
+}
+
+// sleepCtx waits before retry attempt+1 of a transaction.
+func sleepCtx(ctx context.Context, attempt int) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		return nil
+	}
 }
 
 func (db *DB) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
