@@ -184,6 +184,51 @@ func runScript(t *testing.T, b Backend) {
 		}
 	})
 
+	t.Run("AScriptOutlivesItsConnections", func(t *testing.T) {
+		if b.Driver != sqldb.DriverMySQL {
+			t.Skip("SQLite has no server connections to lose")
+		}
+		// Fill the scripts pool, then kill every server session of this
+		// database but the one asking: as a MariaDB restart leaves them.
+		for i := range 8 {
+			if err := db.Script(ctx, []sqldb.Stmt{ins(fmt.Sprintf("k%d", i))}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		conn, err := db.SQL.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := conn.QueryContext(ctx, "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		for _, id := range ids {
+			_, _ = conn.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id))
+		}
+		conn.Close()
+		if len(ids) == 0 {
+			t.Fatal("no session to kill; the scripts pool should hold one")
+		}
+		for i := range 10 {
+			if err := db.Script(ctx, []sqldb.Stmt{ins(fmt.Sprintf("r%d", i))}, nil); err != nil {
+				t.Fatalf("script %d after the sessions were killed: %v", i, err)
+			}
+		}
+		if n := keys("dedupe_key LIKE 'r%'"); n != 10 {
+			t.Errorf("%d of 10 scripts committed", n)
+		}
+	})
+
 	t.Run("AScriptLargerThanAPacketStillRuns", func(t *testing.T) {
 		// The MySQL driver inlines a script's arguments only while the
 		// query fits in max_allowed_packet; past that the statements run
