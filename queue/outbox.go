@@ -502,21 +502,10 @@ func (o committer) insertEvents(ctx context.Context, tx *sql.Tx, events []NewEve
 // eventStmts inserts events into the outbox in multi-row statements of up
 // to 500 events.
 func eventStmts(events []NewEvent, now int64) []sqldb.Stmt {
-	var out []sqldb.Stmt
-	for start := 0; start < len(events); start += 500 {
-		chunk := events[start:min(start+500, len(events))]
-		args := make([]any, 0, 5*len(chunk))
-		vals := make([]byte, 0, 12*len(chunk))
-		for i, ev := range chunk {
-			if i > 0 {
-				vals = append(vals, ',')
-			}
-			vals = append(vals, "(?,?,?,?,?)"...)
-			args = append(args, ev.LineID, ev.PortalID, ev.EventID, ev.Payload, now)
-		}
-		out = append(out, sqldb.Stmt{Query: "INSERT INTO outbox_events (line_id, portal_id, event_id, payload, created_at) VALUES " + string(vals), Args: args})
-	}
-	return out
+	return multiRow("INSERT INTO outbox_events (line_id, portal_id, event_id, payload, created_at) VALUES ", "(?,?,?,?,?)", len(events), func(i int, args []any) []any {
+		ev := events[i]
+		return append(args, ev.LineID, ev.PortalID, ev.EventID, ev.Payload, now)
+	})
 }
 
 // lineRefs returns the lines events go to, and those of them whose

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/connector-gateway/connector/queue/sqldb"
 )
@@ -60,19 +61,29 @@ func dropSuperseded(group []*enqueueReq, fresh [][]bool) []string {
 // insert is "INSERT INTO" (a duplicate fails the statement) or the
 // dialect's insert-ignore.
 func keyStmts(insert string, keys []string, now int64) []sqldb.Stmt {
+	return multiRow(insert+" inbox_keys (dedupe_key, created_at) VALUES ", "(?,?)", len(keys), func(i int, args []any) []any {
+		return append(args, keys[i], now)
+	})
+}
+
+// multiRow splits n rows into statements of up to 500 rows each: head
+// followed by one tuple of placeholders per row, with row(i, args)
+// appending row i's values.
+func multiRow(head, tuple string, n int, row func(i int, args []any) []any) []sqldb.Stmt {
 	var out []sqldb.Stmt
-	for start := 0; start < len(keys); start += 500 {
-		chunk := keys[start:min(start+500, len(keys))]
-		args := make([]any, 0, 2*len(chunk))
-		vals := make([]byte, 0, 6*len(chunk))
-		for i, k := range chunk {
-			if i > 0 {
-				vals = append(vals, ',')
+	for start := 0; start < n; start += 500 {
+		end := min(start+500, n)
+		q := make([]byte, 0, len(head)+(len(tuple)+1)*(end-start))
+		q = append(q, head...)
+		args := make([]any, 0, strings.Count(tuple, "?")*(end-start))
+		for i := start; i < end; i++ {
+			if i > start {
+				q = append(q, ',')
 			}
-			vals = append(vals, "(?,?)"...)
-			args = append(args, k, now)
+			q = append(q, tuple...)
+			args = row(i, args)
 		}
-		out = append(out, sqldb.Stmt{Query: insert + " inbox_keys (dedupe_key, created_at) VALUES " + string(vals), Args: args})
+		out = append(out, sqldb.Stmt{Query: string(q), Args: args})
 	}
 	return out
 }
