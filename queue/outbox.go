@@ -370,7 +370,11 @@ func (o committer) commitScript(ctx context.Context, group []*enqueueReq) (lines
 	}
 	superseded := dropSuperseded(group, fresh)
 	added := make([]int, len(group))
-	var all []NewEvent
+	n := 0
+	for _, r := range group {
+		n += len(r.events)
+	}
+	all := make([]NewEvent, 0, n)
 	for i, r := range group {
 		for j, ev := range r.events {
 			if fresh[i][j] {

@@ -106,13 +106,14 @@ func (db *DB) tryScript(ctx context.Context, stmts []Stmt, then func(ctx context
 	}()
 
 	var q strings.Builder
-	n := 0
+	n, nargs := 0, 0
 	for _, s := range stmts {
 		n += len(s.Query) + 1
+		nargs += len(s.Args)
 	}
 	q.Grow(n + len("BEGIN;COMMIT"))
 	q.WriteString("BEGIN")
-	var args []driver.NamedValue
+	args := make([]driver.NamedValue, 0, nargs)
 	for _, s := range stmts {
 		q.WriteByte(';')
 		q.WriteString(s.Query)
