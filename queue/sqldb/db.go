@@ -98,7 +98,13 @@ func Open(ctx context.Context, driver, dsn string) (*DB, error) {
 		sdb.SetMaxOpenConns(8)
 		sdb.SetMaxIdleConns(8)
 		sdb.SetConnMaxLifetime(30 * time.Minute)
-		scripts = sdb
+		if probeScripts(ctx, sdb) {
+			scripts = sdb
+		} else {
+			// A proxy in front of the server that refuses them: scripts
+			// then run one statement per round trip on the main pool.
+			sdb.Close()
+		}
 		db, d = mdb, mysqlDialect{}
 	default:
 		return nil, fmt.Errorf("queue: unknown driver %q (want %q or %q)", driver, DriverMySQL, DriverSQLite)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -61,6 +62,16 @@ func (db *DB) Script(ctx context.Context, stmts []Stmt, then func(ctx context.Co
 		}
 	}
 	return err
+}
+
+// probeScripts reports whether db's server runs several statements sent
+// in one query (MariaDB and MySQL do when the client asks for it; some
+// proxies refuse).
+func probeScripts(ctx context.Context, db *sql.DB) bool {
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := db.ExecContext(pctx, "DO 1; DO 2")
+	return err == nil
 }
 
 // scriptTx runs a script as an ordinary transaction, one statement at a
