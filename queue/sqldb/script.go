@@ -50,8 +50,9 @@ func (db *DB) Script(ctx context.Context, stmts []Stmt, then func(ctx context.Co
 		err = db.tryScript(ctx, stmts, then)
 		if errors.Is(err, driver.ErrSkip) {
 			// The driver would not inline the arguments (a script larger
-			// than max_allowed_packet, or a charset it cannot escape for),
-			// and sent nothing: run the statements one by one, prepared.
+			// than max_allowed_packet, or an argument of a type it does not
+			// inline) and sent nothing: run the statements one by one,
+			// prepared.
 			return db.scriptTx(ctx, stmts, then)
 		}
 		if err == nil || !db.Dialect.retryable(err) {
