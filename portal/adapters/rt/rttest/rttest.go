@@ -5,6 +5,7 @@
 package rttest
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -40,6 +41,8 @@ type RT struct {
 	dir  string
 	port int
 	cmd  *exec.Cmd
+	// exited is closed when cmd has exited.
+	exited chan struct{}
 	// URL is RT's base URL (no trailing slash).
 	URL string
 }
@@ -56,17 +59,135 @@ func Start(t testing.TB) *RT {
 		t.Skip("Request Tracker is not installed and CI is unset")
 	}
 	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	for _, d := range []string{"mason", "session", "confd"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
+	r := &RT{t: t, dir: dir}
+	r.usePort(freePort(t))
+	began := time.Now()
+	init := exec.Command("rt-setup-database-5", "--action", "init", "--skip-create", "--dba-password", "")
+	init.Env = r.env()
+	if out, err := init.CombinedOutput(); err != nil {
+		t.Fatalf("rt-setup-database: %v\n%s", err, out)
+	}
+	r.start(true)
+	t.Logf("RT initialised and serving in %s", time.Since(began).Round(time.Millisecond))
+	t.Cleanup(r.Stop)
+	r.REST("POST", "/REST/2.0/queue", map[string]string{"Name": Queue}, nil)
+	return r
+}
+
+func (r *RT) env() []string {
+	return append(os.Environ(), "RT_SITE_CONFIG="+filepath.Join(r.dir, "RT_SiteConfig.pm"), "RT_SITE_CONFIG_DIR="+filepath.Join(r.dir, "confd"))
+}
+
+// Start (re)starts the server on the same port and database and waits
+// until REST2 answers.
+func (r *RT) Start() {
+	r.t.Helper()
+	r.start(false)
+}
+
+// start runs rt-server and waits until it answers. A server that exits
+// first (its port taken by another test's connection in the moments
+// since it was picked, say) is started again: on a new port at the first
+// start, on the same port after a restart, whose URL the test already
+// gave out.
+func (r *RT) start(newPort bool) {
+	r.t.Helper()
+	var stderr bytes.Buffer
+	for attempt := 1; ; attempt++ {
+		stderr.Reset()
+		cmd := exec.Command(Server, "--port", fmt.Sprint(r.port))
+		cmd.Env = r.env()
+		cmd.Stderr = &stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			r.t.Fatalf("start rt-server: %v", err)
+		}
+		exited := make(chan struct{})
+		go func() {
+			_ = cmd.Wait()
+			close(exited)
+		}()
+		r.cmd, r.exited = cmd, exited
+		switch r.awaitServing(exited, 2*time.Minute) {
+		case serving:
+			return
+		case timedOut:
+			r.t.Fatalf("rt-server did not answer within 2 minutes; it wrote:\n%s", tail(stderr.String()))
+		}
+		r.cmd = nil
+		if attempt == 3 {
+			r.t.Fatalf("rt-server exited %d times before answering; last time it wrote:\n%s", attempt, tail(stderr.String()))
+		}
+		r.t.Logf("rt-server exited before answering (attempt %d); it wrote:\n%s", attempt, tail(stderr.String()))
+		if newPort {
+			r.usePort(freePort(r.t))
+		} else {
+			time.Sleep(time.Second)
+		}
+	}
+}
+
+const (
+	serving = iota
+	exitedEarly
+	timedOut
+)
+
+// awaitServing polls REST2 until it answers, the process exits or the
+// time is up.
+func (r *RT) awaitServing(exited <-chan struct{}, limit time.Duration) int {
+	// A poll that hangs (a peer that accepts but never answers) must not
+	// outlast the process it waits for.
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return exitedEarly
+		default:
+		}
+		req, _ := http.NewRequest("GET", r.URL+"/REST/2.0/queues/all", nil)
+		req.SetBasicAuth(RootUser, RootPassword)
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return serving
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return timedOut
+}
+
+// Stop stops rt-server.
+func (r *RT) Stop() {
+	if r.cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGTERM)
+	<-r.exited
+	r.cmd = nil
+}
+
+// freePort picks a loopback port no one listens on now.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// usePort writes RT's site configuration for port and points URL at it.
+func (r *RT) usePort(port int) {
+	r.t.Helper()
 	conf := fmt.Sprintf(`Set($rtname, 'gateway-test');
 Set($Organization, 'gateway-test');
 Set($Timezone, 'UTC');
@@ -83,62 +204,19 @@ Set($LogToSyslog, undef);
 Set($LogToFile, undef);
 Set($MailCommand, 'testfile');
 1;
-`, dir, port)
-	if err := os.WriteFile(filepath.Join(dir, "RT_SiteConfig.pm"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
+`, r.dir, port)
+	if err := os.WriteFile(filepath.Join(r.dir, "RT_SiteConfig.pm"), []byte(conf), 0o644); err != nil {
+		r.t.Fatal(err)
 	}
-	r := &RT{t: t, dir: dir, port: port, URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	began := time.Now()
-	init := exec.Command("rt-setup-database-5", "--action", "init", "--skip-create", "--dba-password", "")
-	init.Env = r.env()
-	if out, err := init.CombinedOutput(); err != nil {
-		t.Fatalf("rt-setup-database: %v\n%s", err, out)
-	}
-	r.Start()
-	t.Logf("RT initialised and serving in %s", time.Since(began).Round(time.Millisecond))
-	t.Cleanup(r.Stop)
-	r.REST("POST", "/REST/2.0/queue", map[string]string{"Name": Queue}, nil)
-	return r
+	r.port, r.URL = port, fmt.Sprintf("http://127.0.0.1:%d", port)
 }
 
-func (r *RT) env() []string {
-	return append(os.Environ(), "RT_SITE_CONFIG="+filepath.Join(r.dir, "RT_SiteConfig.pm"), "RT_SITE_CONFIG_DIR="+filepath.Join(r.dir, "confd"))
-}
-
-// Start (re)starts the server on the same port and database and waits
-// until REST2 answers.
-func (r *RT) Start() {
-	r.t.Helper()
-	cmd := exec.Command(Server, "--port", fmt.Sprint(r.port))
-	cmd.Env = r.env()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		r.t.Fatalf("start rt-server: %v", err)
+// tail is the end of what a process wrote, enough to say why it stopped.
+func tail(s string) string {
+	if len(s) > 2000 {
+		s = "…" + s[len(s)-2000:]
 	}
-	r.cmd = cmd
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
-		req, _ := http.NewRequest("GET", r.URL+"/REST/2.0/queues/all", nil)
-		req.SetBasicAuth(RootUser, RootPassword)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	r.t.Fatal("rt-server did not answer within 2 minutes")
-}
-
-// Stop stops the server (its whole process group); the database stays.
-func (r *RT) Stop() {
-	if r.cmd == nil {
-		return
-	}
-	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGTERM)
-	_ = r.cmd.Wait()
-	r.cmd = nil
+	return s
 }
 
 // REST calls REST2 as root and decodes the answer into out (if not nil).
