@@ -428,10 +428,8 @@ func (o acker) ackMany(ctx context.Context, group []*ackReq, now time.Time) (map
 			}
 			// Some lease moved on: find which (rare). Every row this UPDATE
 			// touched now carries last_ok_at = now.
-			args := []any{ms(now)}
-			for _, l := range lines {
-				args = append(args, l)
-			}
+			// The UPDATE's arguments end with its lines.
+			args := append([]any{ms(now)}, stmts[deletes+i].Args[3:]...)
 			rows, err := c.QueryContext(ctx, "SELECT line_id FROM line_queue WHERE last_ok_at = ? AND line_id IN ("+placeholders(len(lines))+")", args...)
 			if err != nil {
 				return err

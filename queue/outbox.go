@@ -357,16 +357,10 @@ func (o committer) commit(ctx context.Context, group []*enqueueReq) ([]LineRef, 
 // duplicate rolls the script back and done is false, as it is when some
 // line is new to this process, and commit takes the general path.
 func (o committer) commitScript(ctx context.Context, group []*enqueueReq) (lines []LineRef, done bool, err error) {
-	fresh, keys := groupKeys(group)
+	fresh, keys, firsts := groupKeys(group)
 	// Every key is assumed new, so the first event under each is fresh.
-	claimed := make(map[string]bool, len(keys))
-	for i, r := range group {
-		for j, ev := range r.events {
-			if ev.DedupeKey != "" && !claimed[ev.DedupeKey] {
-				claimed[ev.DedupeKey] = true
-				fresh[i][j] = true
-			}
-		}
+	for _, at := range firsts {
+		fresh[at.req][at.event] = true
 	}
 	superseded := dropSuperseded(group, fresh)
 	added := make([]int, len(group))
@@ -412,7 +406,7 @@ func (o committer) commitScript(ctx context.Context, group []*enqueueReq) (lines
 // to one insert-or-ignore per key.
 func (o committer) freshKeys(ctx context.Context, tx *sql.Tx, group []*enqueueReq) ([][]bool, error) {
 	now := ms(o.cfg.Now())
-	fresh, keys := groupKeys(group)
+	fresh, keys, firsts := groupKeys(group)
 	if len(keys) == 0 {
 		return fresh, nil
 	}
@@ -443,25 +437,19 @@ func (o committer) freshKeys(ctx context.Context, tx *sql.Tx, group []*enqueueRe
 			}
 		}
 	}
-	claimed := make(map[string]bool, len(inserted))
-	for i, r := range group {
-		for j, ev := range r.events {
-			if ev.DedupeKey == "" {
-				continue
-			}
-			if inserted[ev.DedupeKey] && !claimed[ev.DedupeKey] {
-				claimed[ev.DedupeKey] = true
-				fresh[i][j] = true
-			}
+	for n, k := range keys {
+		if inserted[k] {
+			fresh[firsts[n].req][firsts[n].event] = true
 		}
 	}
 	return fresh, nil
 }
 
-// groupKeys returns the group's distinct dedupe keys in order, and, per
-// request and event, fresh set for the events without a key (the rest are
-// decided by the keys' insert).
-func groupKeys(group []*enqueueReq) (fresh [][]bool, keys []string) {
+// groupKeys returns the group's distinct dedupe keys in order, where the
+// first event under each is (firsts, by index into keys), and, per request
+// and event, fresh set for the events without a key (the rest are decided
+// by the keys' insert: the first event under a new key is fresh).
+func groupKeys(group []*enqueueReq) (fresh [][]bool, keys []string, firsts []eventAt) {
 	fresh = make([][]bool, len(group))
 	seen := make(map[string]bool)
 	for i, r := range group {
@@ -476,10 +464,14 @@ func groupKeys(group []*enqueueReq) (fresh [][]bool, keys []string) {
 			}
 			seen[ev.DedupeKey] = true
 			keys = append(keys, ev.DedupeKey)
+			firsts = append(firsts, eventAt{i, j})
 		}
 	}
-	return fresh, keys
+	return fresh, keys, firsts
 }
+
+// eventAt places an event in a group: request req, its event-th event.
+type eventAt struct{ req, event int }
 
 // insertEvents appends events to the outbox in the caller's transaction and
 // returns the lines touched. It writes no shared row (only new event rows

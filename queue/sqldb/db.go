@@ -241,27 +241,25 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 // InTx runs fn in a transaction, retrying it when MySQL picks it as a
 // deadlock victim or times out a lock wait (both are safe to retry whole).
 func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.retry(ctx, func() error { return db.tryTx(ctx, fn) })
+}
+
+// retry runs try up to five times while it fails in a way the dialect
+// says is safe to retry whole, waiting a little longer each time.
+func (db *DB) retry(ctx context.Context, try func() error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		err = db.tryTx(ctx, fn)
+		err = try()
 		if err == nil || !db.Dialect.retryable(err) {
 			return err
 		}
-		if werr := sleepCtx(ctx, attempt); werr != nil {
-			return werr
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
 		}
 	}
 	return err
-}
-
-// sleepCtx waits before retry attempt+1 of a transaction.
-func sleepCtx(ctx context.Context, attempt int) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
-		return nil
-	}
 }
 
 func (db *DB) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {

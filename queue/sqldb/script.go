@@ -45,22 +45,12 @@ func (db *DB) Script(ctx context.Context, stmts []Stmt, then func(ctx context.Co
 	if db.scripts == nil {
 		return db.scriptTx(ctx, stmts, then)
 	}
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = db.tryScript(ctx, stmts, then)
-		if errors.Is(err, driver.ErrSkip) {
-			// The driver would not inline the arguments (a script larger
-			// than max_allowed_packet, or an argument of a type it does not
-			// inline) and sent nothing: run the statements one by one,
-			// prepared.
-			return db.scriptTx(ctx, stmts, then)
-		}
-		if err == nil || !db.Dialect.retryable(err) {
-			return err
-		}
-		if werr := sleepCtx(ctx, attempt); werr != nil {
-			return werr
-		}
+	err := db.retry(ctx, func() error { return db.tryScript(ctx, stmts, then) })
+	if errors.Is(err, driver.ErrSkip) {
+		// The driver would not inline the arguments (a script larger than
+		// max_allowed_packet, or an argument of a type it does not inline)
+		// and sent nothing: run the statements one by one, prepared.
+		return db.scriptTx(ctx, stmts, then)
 	}
 	return err
 }
