@@ -177,10 +177,14 @@ type Dispatcher struct {
 	running   bool
 }
 
-// heldLease is a kept lease and when its line's last turn ended.
+// heldLease is a kept lease and when its line's last turn ended. ack, when
+// not nil, is that turn's last ack (Outbox.AckLater), which may still be
+// waiting for its commit: until it is done the line is neither read nor
+// released.
 type heldLease struct {
 	lease *queue.Lease
 	since time.Time
+	ack   *queue.PendingAck
 }
 
 // hint is a line known to have received events. gen counts wake-ups; seen
@@ -289,7 +293,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if lines := d.startable(); len(lines) > 0 {
 			// One statement claims every line about to start, but those
 			// whose lease this dispatcher kept from their last turn.
-			held, claim := d.takeHeld(lines)
+			held, pending, claim := d.takeHeld(lines)
 			leases, err := d.outbox.ClaimLines(context.WithoutCancel(ctx), claim, d.cfg.Owner, d.cfg.Lease)
 			if err != nil {
 				d.cfg.Logger.Error("dispatcher: claim", slog.Any("err", err))
@@ -334,6 +338,25 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 					}
 				}(l, first[l.LineID])
 			}
+			// Lines whose last ack has not committed yet read their own
+			// batch once it has.
+			for _, h := range pending {
+				got[h.lease.LineID] = true
+				wg.Add(1)
+				go func(h heldLease) {
+					defer wg.Done()
+					r := queue.LineRef{LineID: h.lease.LineID, PortalID: h.lease.PortalID}
+					drop := true
+					if d.settle(context.WithoutCancel(ctx), h) {
+						drop = d.deliverLine(ctx, h.lease, nil)
+					}
+					d.finish(r, drop)
+					select {
+					case done <- struct{}{}:
+					default:
+					}
+				}(h)
+			}
 			for _, r := range lines {
 				if !got[r.LineID] {
 					// Locked out or leased elsewhere: the scan finds it
@@ -366,34 +389,68 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	wg.Wait()
 	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	// Held leases too: ReleaseOwner gives back every lease of this owner.
+	// Held leases too: ReleaseOwner gives back every lease of this owner,
+	// once their last acks are in.
 	d.mu.Lock()
+	for _, h := range d.held {
+		if h.ack != nil {
+			_ = h.ack.Wait(rctx)
+		}
+	}
 	clear(d.held)
 	d.mu.Unlock()
 	return d.outbox.ReleaseOwner(rctx, d.cfg.Owner)
 }
 
 // takeHeld splits lines about to start into those whose kept lease can be
-// used as it is and those to claim. A kept lease is used only while it
-// outlasts a whole post with room to spare; an older one is claimed anew
-// (the claim accepts a line this owner holds).
-func (d *Dispatcher) takeHeld(lines []queue.LineRef) (held []*queue.Lease, claim []queue.LineRef) {
+// used as it is, those whose kept lease waits for its last ack (pending),
+// and those to claim. A kept lease is used only while it outlasts a whole
+// post with room to spare, and only if its last ack held it; another is
+// claimed anew (the claim accepts a line this owner holds).
+func (d *Dispatcher) takeHeld(lines []queue.LineRef) (held []*queue.Lease, pending []heldLease, claim []queue.LineRef) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.held) == 0 {
-		return nil, lines
+		return nil, nil, lines
 	}
 	fresh := time.Now().Add(d.cfg.Timeout + d.cfg.Lease/4)
 	for _, r := range lines {
 		h, ok := d.held[r.LineID]
 		delete(d.held, r.LineID)
+		if ok && h.ack != nil {
+			select {
+			case <-h.ack.Done():
+				// Done: Wait returns at once, and renews the lease.
+				if h.ack.Wait(context.Background()) != nil {
+					ok = false
+				}
+			default:
+				pending = append(pending, h)
+				continue
+			}
+		}
 		if ok && h.lease.Until.After(fresh) {
 			held = append(held, h.lease)
 			continue
 		}
 		claim = append(claim, r)
 	}
-	return held, claim
+	return held, pending, claim
+}
+
+// settle waits for a kept lease's last ack and tells whether the lease can
+// be used for the line's next turn; one that cannot is given back.
+func (d *Dispatcher) settle(ctx context.Context, h heldLease) bool {
+	err := h.ack.Wait(ctx)
+	if err == nil && h.lease.Until.After(time.Now().Add(d.cfg.Timeout+d.cfg.Lease/4)) {
+		return true
+	}
+	if !errors.Is(err, queue.ErrLeaseLost) {
+		// The ack failed, or the lease runs short: give it back; the
+		// scan claims the line again.
+		_ = d.outbox.Release(ctx, h.lease)
+	}
+	return false
 }
 
 // releaseHeld gives back, in one statement, the kept leases no turn took
@@ -406,8 +463,17 @@ func (d *Dispatcher) releaseHeld(ctx context.Context) {
 	var next time.Time
 	for line, h := range d.held {
 		due := h.since.Add(d.cfg.Linger)
-		// A line still in its worker is about to start its next turn.
-		if !d.inflight[line] && !due.After(now) {
+		// A line still in its worker is about to start its next turn; one
+		// whose last ack has not committed yet is looked at again later.
+		acked := true
+		if h.ack != nil {
+			select {
+			case <-h.ack.Done():
+			default:
+				acked = false
+			}
+		}
+		if !d.inflight[line] && !due.After(now) && acked {
 			idle = append(idle, h.lease)
 			delete(d.held, line)
 			continue
@@ -431,12 +497,13 @@ func (d *Dispatcher) releaseHeld(ctx context.Context) {
 	}
 }
 
-// keep holds a renewed lease for the line's next turn.
-func (d *Dispatcher) keep(l *queue.Lease) {
+// keep holds a renewed lease for the line's next turn; ack, when not nil,
+// is the turn's last ack, still on its way.
+func (d *Dispatcher) keep(l *queue.Lease, ack *queue.PendingAck) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := time.Now()
-	d.held[l.LineID] = heldLease{lease: l, since: now}
+	d.held[l.LineID] = heldLease{lease: l, since: now, ack: ack}
 	if d.heldDue.IsZero() {
 		d.heldDue = now.Add(d.cfg.Linger)
 	}
@@ -536,7 +603,7 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease, first 
 		if len(batch.Items) == 0 {
 			// Nothing to send (the wake-up's events went with the last
 			// batch): the lease lingers like a drained line's.
-			d.keep(lease)
+			d.keep(lease, nil)
 			return false
 		}
 		began := time.Now()
@@ -580,7 +647,23 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease, first 
 		// A batch without more behind it drained the line: the ack
 		// renews the lease and the line keeps it for Linger, so its next
 		// events (a wake-up that came during the post starts that turn at
-		// once) need no claim.
+		// once) need no claim. Nothing waits for that ack, so it goes to
+		// the outbox to share a commit with other lines' acks; the line's
+		// next turn waits for it (settle) before it reads.
+		if !batch.More {
+			pending, err := d.outbox.AckLater(bg, batch, d.cfg.Lease, func(err error) {
+				span.Acked(err)
+				if err != nil && !errors.Is(err, queue.ErrLeaseLost) {
+					log().Error("dispatcher: ack", slog.Any("err", err))
+				}
+			})
+			if err != nil {
+				log().Error("dispatcher: ack", slog.Any("err", err))
+				return true
+			}
+			d.keep(lease, pending)
+			return false
+		}
 		err = d.outbox.Ack(bg, batch, d.cfg.Lease)
 		span.Acked(err)
 		if err != nil {
@@ -588,10 +671,6 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease, first 
 				log().Error("dispatcher: ack", slog.Any("err", err))
 			}
 			return true
-		}
-		if !batch.More {
-			d.keep(lease)
-			return false
 		}
 	}
 }

@@ -2,9 +2,11 @@ package portal_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -177,4 +179,87 @@ func runDispatcher(t *testing.T, d *portal.Dispatcher) {
 			t.Error(err)
 		}
 	})
+}
+
+// The ack of a batch that drained its line commits later, together with
+// other lines' acks (queue.ack_delay). A line that gets its next event
+// before that commit waits for it: no event is posted twice, none is lost,
+// and order holds. Stopping the dispatcher commits the acks still waiting.
+func TestDeferredAcksNeverRepostAnEvent(t *testing.T) {
+	for _, b := range queuetest.Backends() {
+		t.Run(b.Driver, func(t *testing.T) {
+			ctx := context.Background()
+			db := queuetest.Open(t, b)
+			var mu sync.Mutex
+			var got []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var body struct {
+					Events []struct {
+						N string `json:"n"`
+					} `json:"events"`
+				}
+				if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+					w.WriteHeader(http.StatusBadRequest)
+					return
+				}
+				mu.Lock()
+				for _, e := range body.Events {
+					got = append(got, e.N)
+				}
+				mu.Unlock()
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			t.Cleanup(srv.Close)
+			recs, p := newPortal(t, db, "Deferred", srv.URL)
+			var d *portal.Dispatcher
+			// A long delay: every event but the first arrives while the
+			// previous one's ack still waits.
+			ob, err := queue.NewOutbox(db, queue.Config{AckDelay: 300 * time.Millisecond, OnEnqueue: func(l []queue.LineRef) { d.Wake(l) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err = portal.NewDispatcher(ob, recs, portal.DispatcherConfig{Poll: 50 * time.Millisecond, Timeout: time.Second, Lease: 8 * time.Second, Linger: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runCtx, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- d.Run(runCtx) }()
+			received := func() []string {
+				mu.Lock()
+				defer mu.Unlock()
+				return append([]string(nil), got...)
+			}
+			const n = 6
+			for i := range n {
+				id := fmt.Sprintf("evt_%d", i)
+				payload := fmt.Sprintf(`{"n":"%d"}`, i)
+				if _, err := ob.Enqueue(ctx, []queue.NewEvent{{DedupeKey: id, PortalID: p.ID, LineID: "lin_1", EventID: id, Payload: []byte(payload)}}); err != nil {
+					t.Fatal(err)
+				}
+				for end := time.Now().Add(10 * time.Second); len(received()) <= i && time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
+				}
+			}
+			// Long enough for a wrongly re-read batch to be posted again.
+			time.Sleep(400 * time.Millisecond)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"0", "1", "2", "3", "4", "5"}
+			if r := received(); fmt.Sprint(r) != fmt.Sprint(want) {
+				t.Fatalf("portal received %v, want %v once each, in order", r, want)
+			}
+			// The last ack was deferred; the dispatcher's stop committed it.
+			ob.Close()
+			ob2, err := queue.NewOutbox(db, queue.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ob2.Close()
+			if st, _ := ob2.Status(ctx, "lin_1"); st.Pending != 0 {
+				t.Fatalf("pending = %d after the dispatcher stopped, want 0", st.Pending)
+			}
+		})
+	}
 }

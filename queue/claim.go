@@ -295,38 +295,85 @@ func (o *Outbox) readRecent(ctx context.Context, portalID string, leases []*Leas
 // lost meanwhile the events are still deleted (they were delivered) and
 // ErrLeaseLost is returned. Concurrent acks share one transaction.
 func (o *Outbox) Ack(ctx context.Context, b *Batch, d time.Duration) error {
-	r := &ackReq{batch: b, renew: d, done: make(chan struct{})}
+	p, err := o.ack(ctx, b, d, false, nil)
+	if err != nil {
+		return err
+	}
+	return p.Wait(ctx)
+}
+
+// AckLater is Ack without the wait, for a batch that drained its line: the
+// ack joins the next group commit of acks, and when none comes it commits
+// on its own after Config.AckDelay, so a trickle of events pays one commit
+// for several lines' acks instead of one each. done, when not nil, is
+// called with Ack's result once the ack is committed (from the outbox's ack
+// loop: it must not block).
+//
+// Until the returned PendingAck is done the batch's events are still in the
+// outbox: the caller must not read the line again, nor release its lease,
+// before it is (a read would return them again).
+func (o *Outbox) AckLater(ctx context.Context, b *Batch, d time.Duration, done func(error)) (*PendingAck, error) {
+	return o.ack(ctx, b, d, true, done)
+}
+
+func (o *Outbox) ack(ctx context.Context, b *Batch, d time.Duration, deferred bool, then func(error)) (*PendingAck, error) {
+	r := &ackReq{batch: b, renew: d, deferred: deferred, then: then, done: make(chan struct{})}
 	select {
 	case <-o.quit:
 		// After Close: ack alone, so a batch finishing at shutdown is kept.
 		acker{o}.ackGroup([]*ackReq{r})
 	case o.acks <- r:
-		select {
-		case <-r.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return &PendingAck{r: r}, nil
+}
+
+// PendingAck is an ack handed to the outbox's ack loop.
+type PendingAck struct {
+	r       *ackReq
+	settled bool
+}
+
+// Done is closed once the ack is committed or has failed.
+func (p *PendingAck) Done() <-chan struct{} { return p.r.done }
+
+// Wait waits for the ack and returns its result (Ack's). On success the
+// batch's lease is renewed as Ack renews it. Call it from the goroutine
+// that holds the lease.
+func (p *PendingAck) Wait(ctx context.Context) error {
+	select {
+	case <-p.r.done:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if r.err == nil && d > 0 {
-		b.Lease.Until = r.at.Add(d)
+	if !p.settled {
+		p.settled = true
+		if p.r.err == nil && p.r.renew > 0 {
+			p.r.batch.Lease.Until = p.r.at.Add(p.r.renew)
+		}
 	}
-	return r.err
+	return p.r.err
 }
 
 type ackReq struct {
 	batch *Batch
 	renew time.Duration
-	at    time.Time
-	err   error
-	done  chan struct{}
+	// deferred acks (AckLater) may wait up to AckDelay for company.
+	deferred bool
+	then     func(error)
+	at       time.Time
+	err      error
+	done     chan struct{}
 }
 
 // ackLoop commits whatever acks wait, together, as commitLoop does for
-// enqueues.
+// enqueues. A group of deferred acks only waits up to AckDelay for more
+// (or for an ack someone waits on, which it then joins).
 func (o acker) ackLoop() {
 	group := make([]*ackReq, 0, 256)
+	delay := time.NewTimer(time.Hour)
+	delay.Stop()
 	for {
 		select {
 		case r := <-o.acks:
@@ -341,13 +388,38 @@ func (o acker) ackLoop() {
 				}
 			}
 		}
+		waiting := !group[0].deferred
 	fill:
 		for len(group) < 256 {
 			select {
 			case r := <-o.acks:
 				group = append(group, r)
+				waiting = waiting || !r.deferred
 			default:
 				break fill
+			}
+		}
+		if !waiting && len(group) < 256 {
+			delay.Reset(o.cfg.AckDelay)
+		gather:
+			for len(group) < 256 {
+				select {
+				case r := <-o.acks:
+					group = append(group, r)
+					if !r.deferred {
+						break gather
+					}
+				case <-delay.C:
+					break gather
+				case <-o.quit:
+					break gather
+				}
+			}
+			if !delay.Stop() {
+				select {
+				case <-delay.C:
+				default:
+				}
 			}
 		}
 		o.ackGroup(group)
@@ -366,6 +438,9 @@ func (o acker) ackGroup(group []*ackReq) {
 			r.err = fmt.Errorf("queue: ack: %w", err)
 		case lost[r.batch.Lease.LineID]:
 			r.err = ErrLeaseLost
+		}
+		if r.then != nil {
+			r.then(r.err)
 		}
 		close(r.done)
 	}

@@ -31,6 +31,11 @@ type Config struct {
 	// DedupeTTL is how long a messenger update id is remembered. Default 72h.
 	DedupeTTL time.Duration `mapstructure:"dedupe_ttl"`
 
+	// AckDelay is how long the ack of a batch that drained its line
+	// (Outbox.AckLater) waits for other acks to share its commit. Default
+	// 10ms.
+	AckDelay time.Duration `mapstructure:"ack_delay"`
+
 	// MaxGroup is the most enqueue requests one group commit carries.
 	// Default 512.
 	MaxGroup int `mapstructure:"-"`
@@ -53,7 +58,7 @@ type Config struct {
 
 // DefaultConfig is the queue.* configuration used when nothing is set.
 func DefaultConfig() Config {
-	return Config{Schedule: DefaultSchedule(), Window: 24 * time.Hour, DedupeTTL: 72 * time.Hour}
+	return Config{Schedule: DefaultSchedule(), Window: 24 * time.Hour, DedupeTTL: 72 * time.Hour, AckDelay: 10 * time.Millisecond}
 }
 
 // Validate checks the configured fields and names the first bad one by its
@@ -72,6 +77,9 @@ func (c Config) Validate() error {
 	}
 	if c.DedupeTTL <= 0 {
 		return errors.New("dedupe_ttl: must be positive")
+	}
+	if c.AckDelay < 0 || c.AckDelay > time.Second {
+		return fmt.Errorf("ack_delay: want 0..1s, got %s", c.AckDelay)
 	}
 	return nil
 }
@@ -94,6 +102,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.DedupeTTL == 0 {
 		c.DedupeTTL = 72 * time.Hour
+	}
+	if c.AckDelay == 0 {
+		c.AckDelay = 10 * time.Millisecond
 	}
 	if c.MaxGroup == 0 {
 		c.MaxGroup = 512

@@ -701,6 +701,169 @@ func runOutbox(t *testing.T, b Backend) {
 		}
 	})
 
+	// claimOne enqueues one event on each line, claims the lines for owner
+	// and reads their batches.
+	claimOne := func(t *testing.T, o *queue.Outbox, owner string, lines ...string) []*queue.Batch {
+		t.Helper()
+		var out []*queue.Batch
+		for i, line := range lines {
+			if _, err := o.Enqueue(ctx, []queue.NewEvent{ev(line, owner+"-k-"+line, i)}); err != nil {
+				t.Fatal(err)
+			}
+			l, err := ClaimLine(ctx, o, queue.LineRef{LineID: line, PortalID: "p1"}, owner, time.Minute)
+			if err != nil || l == nil {
+				t.Fatalf("claim %s = %v, %v", line, l, err)
+			}
+			b, err := o.Next(ctx, l, 10)
+			if err != nil || len(b.Items) != 1 {
+				t.Fatalf("next %s = %v, %v", line, b, err)
+			}
+			out = append(out, b)
+		}
+		return out
+	}
+	pendingOf := func(t *testing.T, o *queue.Outbox, line string) int64 {
+		t.Helper()
+		st, err := o.Status(ctx, line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Pending
+	}
+	waitAck := func(t *testing.T, p *queue.PendingAck) error {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		return p.Wait(wctx)
+	}
+
+	t.Run("DeferredAcksWaitForCompanyThenCommitTogether", func(t *testing.T) {
+		o := newOutbox(t, Open(t, b), queue.Config{AckDelay: time.Second})
+		batches := claimOne(t, o, "a", "d1", "d2", "d3", "d4")
+		var heard atomic.Int32
+		var pending []*queue.PendingAck
+		for _, bt := range batches[:3] {
+			p, err := o.AckLater(ctx, bt, time.Minute, func(err error) {
+				if err == nil {
+					heard.Add(1)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pending = append(pending, p)
+		}
+		// Nothing committed them yet: a second is a long wait.
+		for i, p := range pending {
+			select {
+			case <-p.Done():
+				t.Fatalf("deferred ack %d committed before its delay or company", i)
+			default:
+			}
+		}
+		if n := pendingOf(t, o, "d1"); n != 1 {
+			t.Fatalf("d1 pending = %d before its ack committed, want 1", n)
+		}
+		// An ack someone waits on commits at once, and takes the
+		// deferred ones with it.
+		before := batches[3].Lease.Until
+		if err := o.Ack(ctx, batches[3], 2*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if !batches[3].Lease.Until.After(before) {
+			t.Fatalf("Ack did not renew the lease: %v → %v", before, batches[3].Lease.Until)
+		}
+		for i, p := range pending {
+			if err := waitAck(t, p); err != nil {
+				t.Fatalf("deferred ack %d: %v", i, err)
+			}
+			line := fmt.Sprintf("d%d", i+1)
+			if n := pendingOf(t, o, line); n != 0 {
+				t.Fatalf("%s pending = %d after its ack, want 0", line, n)
+			}
+		}
+		if heard.Load() != 3 {
+			t.Fatalf("done callbacks heard %d successes, want 3", heard.Load())
+		}
+	})
+
+	t.Run("ADeferredAckCommitsAloneAfterItsDelay", func(t *testing.T) {
+		o := newOutbox(t, Open(t, b), queue.Config{AckDelay: 20 * time.Millisecond})
+		bt := claimOne(t, o, "a", "e1")[0]
+		before := bt.Lease.Until
+		p, err := o.AckLater(ctx, bt, 5*time.Minute, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := waitAck(t, p); err != nil {
+			t.Fatal(err)
+		}
+		if n := pendingOf(t, o, "e1"); n != 0 {
+			t.Fatalf("pending = %d after the deferred ack, want 0", n)
+		}
+		// The lease is renewed as by Ack, once the ack is in.
+		if !bt.Lease.Until.After(before.Add(3 * time.Minute)) {
+			t.Fatalf("lease until %v, want renewed for 5m (was %v)", bt.Lease.Until, before)
+		}
+		// And it is still held: another owner cannot claim the line.
+		if _, err := o.Enqueue(ctx, []queue.NewEvent{ev("e1", "e1-next", 9)}); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := ClaimLine(ctx, o, queue.LineRef{LineID: "e1", PortalID: "p1"}, "b", time.Minute); err != nil || l != nil {
+			t.Fatalf("claim by another owner = %v, %v; want nil (the renewed lease holds)", l, err)
+		}
+	})
+
+	t.Run("ADeferredAckReportsALostLease", func(t *testing.T) {
+		clk := NewClock(time.Unix(1_700_000_000, 0))
+		o := newOutbox(t, Open(t, b), queue.Config{Now: clk.Now, AckDelay: time.Millisecond})
+		bt := claimOne(t, o, "a", "f1")[0]
+		clk.Advance(2 * time.Minute)
+		if l, err := ClaimLine(ctx, o, queue.LineRef{LineID: "f1", PortalID: "p1"}, "b", time.Minute); err != nil || l == nil {
+			t.Fatalf("take-over after expiry = %v, %v", l, err)
+		}
+		var heard atomic.Value
+		p, err := o.AckLater(ctx, bt, time.Minute, func(err error) { heard.Store(fmt.Sprint(err)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := waitAck(t, p); !errors.Is(err, queue.ErrLeaseLost) {
+			t.Fatalf("deferred ack by the old holder = %v, want ErrLeaseLost", err)
+		}
+		if got := heard.Load(); got != queue.ErrLeaseLost.Error() {
+			t.Fatalf("done callback heard %v, want %v", got, queue.ErrLeaseLost)
+		}
+		if n := pendingOf(t, o, "f1"); n != 0 {
+			t.Fatalf("pending = %d: a delivered batch's events must go even when the lease was lost", n)
+		}
+	})
+
+	t.Run("CloseCommitsTheDeferredAcks", func(t *testing.T) {
+		db := Open(t, b)
+		o, err := queue.NewOutbox(db, queue.Config{AckDelay: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bt := claimOne(t, o, "a", "g1")[0]
+		p, err := o.AckLater(ctx, bt, time.Minute, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Close()
+		select {
+		case <-p.Done():
+		default:
+			t.Fatal("Close returned with a deferred ack not done")
+		}
+		if err := waitAck(t, p); err != nil {
+			t.Fatal(err)
+		}
+		o2 := newOutbox(t, db, queue.Config{})
+		if n := pendingOf(t, o2, "g1"); n != 0 {
+			t.Fatalf("pending = %d after Close committed the ack, want 0", n)
+		}
+	})
+
 	t.Run("LockoutGrowsThenDeadLettersThenReplayInOrder", func(t *testing.T) {
 		clk := NewClock(time.Unix(1_700_000_000, 0))
 		sched := []time.Duration{time.Minute, 5 * time.Minute, 12 * time.Hour}
