@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/connector-gateway/connector/queue"
@@ -184,7 +185,23 @@ type Dispatcher struct {
 type heldLease struct {
 	lease *queue.Lease
 	since time.Time
-	ack   *queue.PendingAck
+	ack   *pendingAck
+}
+
+// pendingAck is a kept lease's last ack; acked is set once it is committed
+// (or failed), when the ack loop calls back.
+type pendingAck struct {
+	p     *queue.PendingAck
+	acked atomic.Bool
+}
+
+// signal wakes the loop without a line to add (a deferred ack is in, so a
+// line waiting for it can start).
+func (d *Dispatcher) signal() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
 }
 
 // hint is a line known to have received events. gen counts wake-ups; seen
@@ -394,7 +411,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	d.mu.Lock()
 	for _, h := range d.held {
 		if h.ack != nil {
-			_ = h.ack.Wait(rctx)
+			_ = h.ack.p.Wait(rctx)
 		}
 	}
 	clear(d.held)
@@ -418,15 +435,14 @@ func (d *Dispatcher) takeHeld(lines []queue.LineRef) (held []*queue.Lease, pendi
 		h, ok := d.held[r.LineID]
 		delete(d.held, r.LineID)
 		if ok && h.ack != nil {
-			select {
-			case <-h.ack.Done():
-				// Done: Wait returns at once, and renews the lease.
-				if h.ack.Wait(context.Background()) != nil {
-					ok = false
-				}
-			default:
+			// startable lets a line start only once its last ack is in;
+			// Wait then returns at once, and renews the lease.
+			if !h.ack.acked.Load() {
 				pending = append(pending, h)
 				continue
+			}
+			if h.ack.p.Wait(context.Background()) != nil {
+				ok = false
 			}
 		}
 		if ok && h.lease.Until.After(fresh) {
@@ -441,7 +457,7 @@ func (d *Dispatcher) takeHeld(lines []queue.LineRef) (held []*queue.Lease, pendi
 // settle waits for a kept lease's last ack and tells whether the lease can
 // be used for the line's next turn; one that cannot is given back.
 func (d *Dispatcher) settle(ctx context.Context, h heldLease) bool {
-	err := h.ack.Wait(ctx)
+	err := h.ack.p.Wait(ctx)
 	if err == nil && h.lease.Until.After(time.Now().Add(d.cfg.Timeout+d.cfg.Lease/4)) {
 		return true
 	}
@@ -465,14 +481,7 @@ func (d *Dispatcher) releaseHeld(ctx context.Context) {
 		due := h.since.Add(d.cfg.Linger)
 		// A line still in its worker is about to start its next turn; one
 		// whose last ack has not committed yet is looked at again later.
-		acked := true
-		if h.ack != nil {
-			select {
-			case <-h.ack.Done():
-			default:
-				acked = false
-			}
-		}
+		acked := h.ack == nil || h.ack.acked.Load()
 		if !d.inflight[line] && !due.After(now) && acked {
 			idle = append(idle, h.lease)
 			delete(d.held, line)
@@ -499,7 +508,7 @@ func (d *Dispatcher) releaseHeld(ctx context.Context) {
 
 // keep holds a renewed lease for the line's next turn; ack, when not nil,
 // is the turn's last ack, still on its way.
-func (d *Dispatcher) keep(l *queue.Lease, ack *queue.PendingAck) {
+func (d *Dispatcher) keep(l *queue.Lease, ack *pendingAck) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := time.Now()
@@ -537,6 +546,12 @@ func (d *Dispatcher) startable() []queue.LineRef {
 		if d.inflight[line] || d.perPortal[h.portal] >= d.cfg.PerPortal {
 			continue
 		}
+		if k, ok := d.held[line]; ok && k.ack != nil && !k.ack.acked.Load() {
+			// New events wait behind an ack that has not committed yet:
+			// ask for it now; its call back wakes the loop.
+			k.ack.p.Hurry()
+			continue
+		}
 		d.inflight[line] = true
 		d.perPortal[h.portal]++
 		out = append(out, queue.LineRef{LineID: line, PortalID: h.portal})
@@ -553,6 +568,21 @@ func (d *Dispatcher) observe(line string) {
 		h.seen = h.gen
 		d.hints[line] = h
 	}
+}
+
+// deferAcksUpTo is the most lines in flight at which a drained line's ack
+// is deferred (Outbox.AckLater). Past it, concurrent acks share commits
+// without waiting, and deferring them only adds wake-ups.
+const deferAcksUpTo = 4
+
+// quiet tells whether a drained line's ack should be deferred: few lines
+// are in flight, and no wake-up for the line came after its worker's last
+// read.
+func (d *Dispatcher) quiet(line string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	h, ok := d.hints[line]
+	return len(d.inflight) <= deferAcksUpTo && !(ok && h.gen != h.seen)
 }
 
 // finish ends a line's turn. The hint is dropped when the worker's last
@@ -647,20 +677,27 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease, first 
 		// A batch without more behind it drained the line: the ack
 		// renews the lease and the line keeps it for Linger, so its next
 		// events (a wake-up that came during the post starts that turn at
-		// once) need no claim. Nothing waits for that ack, so it goes to
-		// the outbox to share a commit with other lines' acks; the line's
-		// next turn waits for it (settle) before it reads.
-		if !batch.More {
-			pending, err := d.outbox.AckLater(bg, batch, d.cfg.Lease, func(err error) {
+		// once) need no claim. When few lines are in flight that ack
+		// would commit alone, and unless such a wake-up came nothing waits
+		// for it: it goes to the outbox to share a commit with other
+		// lines' acks, and the line's next turn waits for it before it
+		// reads. (With many lines in flight, acks meet in one commit by
+		// themselves; a line with new events acks at once.)
+		if !batch.More && d.quiet(r.LineID) {
+			pending := &pendingAck{}
+			p, err := d.outbox.AckLater(bg, batch, d.cfg.Lease, func(err error) {
 				span.Acked(err)
 				if err != nil && !errors.Is(err, queue.ErrLeaseLost) {
 					log().Error("dispatcher: ack", slog.Any("err", err))
 				}
+				pending.acked.Store(true)
+				d.signal()
 			})
 			if err != nil {
 				log().Error("dispatcher: ack", slog.Any("err", err))
 				return true
 			}
+			pending.p = p
 			d.keep(lease, pending)
 			return false
 		}
@@ -671,6 +708,10 @@ func (d *Dispatcher) deliverLine(ctx context.Context, lease *queue.Lease, first 
 				log().Error("dispatcher: ack", slog.Any("err", err))
 			}
 			return true
+		}
+		if !batch.More {
+			d.keep(lease, nil)
+			return false
 		}
 	}
 }

@@ -326,13 +326,24 @@ func (o *Outbox) ack(ctx context.Context, b *Batch, d time.Duration, deferred bo
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	return &PendingAck{r: r}, nil
+	return &PendingAck{r: r, hurry: o.hurry}, nil
 }
 
 // PendingAck is an ack handed to the outbox's ack loop.
 type PendingAck struct {
 	r       *ackReq
+	hurry   chan struct{}
 	settled bool
+}
+
+// Hurry asks the ack loop to commit the deferred acks it gathers now
+// rather than at the end of the delay (the line has new events waiting).
+// It does not block.
+func (p *PendingAck) Hurry() {
+	select {
+	case p.hurry <- struct{}{}:
+	default:
+	}
 }
 
 // Done is closed once the ack is committed or has failed.
@@ -369,7 +380,7 @@ type ackReq struct {
 
 // ackLoop commits whatever acks wait, together, as commitLoop does for
 // enqueues. A group of deferred acks only waits up to AckDelay for more
-// (or for an ack someone waits on, which it then joins).
+// (or for an ack someone waits on, which it then joins, or a Hurry).
 func (o acker) ackLoop() {
 	group := make([]*ackReq, 0, 256)
 	delay := time.NewTimer(time.Hour)
@@ -410,6 +421,8 @@ func (o acker) ackLoop() {
 						break gather
 					}
 				case <-delay.C:
+					break gather
+				case <-o.hurry:
 					break gather
 				case <-o.quit:
 					break gather

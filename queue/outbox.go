@@ -156,11 +156,12 @@ type Outbox struct {
 	db  *sqldb.DB
 	cfg Config
 
-	reqs chan *enqueueReq
-	acks chan *ackReq
-	quit chan struct{}
-	done chan struct{}
-	once sync.Once
+	reqs  chan *enqueueReq
+	acks  chan *ackReq
+	hurry chan struct{}
+	quit  chan struct{}
+	done  chan struct{}
+	once  sync.Once
 
 	// known holds lines whose line_queue row exists; rows are never
 	// deleted, so once seen a line needs no check again.
@@ -188,6 +189,7 @@ func NewOutbox(db *sqldb.DB, cfg Config) (*Outbox, error) {
 		cfg:   cfg,
 		reqs:  make(chan *enqueueReq, cfg.MaxGroup),
 		acks:  make(chan *ackReq, 256),
+		hurry: make(chan struct{}, 1),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
 		known: make(map[string]bool),

@@ -814,6 +814,25 @@ func runOutbox(t *testing.T, b Backend) {
 		}
 	})
 
+	t.Run("HurryCommitsTheDeferredAcksAtOnce", func(t *testing.T) {
+		o := newOutbox(t, Open(t, b), queue.Config{AckDelay: time.Minute})
+		bt := claimOne(t, o, "a", "h1")[0]
+		p, err := o.AckLater(ctx, bt, time.Minute, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Hurry()
+		// Far less than the minute the ack would otherwise wait.
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := p.Wait(wctx); err != nil {
+			t.Fatalf("hurried ack: %v", err)
+		}
+		if n := pendingOf(t, o, "h1"); n != 0 {
+			t.Fatalf("pending = %d after the hurried ack, want 0", n)
+		}
+	})
+
 	t.Run("ADeferredAckReportsALostLease", func(t *testing.T) {
 		clk := NewClock(time.Unix(1_700_000_000, 0))
 		o := newOutbox(t, Open(t, b), queue.Config{Now: clk.Now, AckDelay: time.Millisecond})
