@@ -411,6 +411,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	d.mu.Lock()
 	for _, h := range d.held {
 		if h.ack != nil {
+			h.ack.p.Hurry()
 			_ = h.ack.p.Wait(rctx)
 		}
 	}
