@@ -310,7 +310,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if lines := d.startable(); len(lines) > 0 {
 			// One statement claims every line about to start, but those
 			// whose lease this dispatcher kept from their last turn.
-			held, pending, claim := d.takeHeld(lines)
+			held, claim := d.takeHeld(lines)
 			leases, err := d.outbox.ClaimLines(context.WithoutCancel(ctx), claim, d.cfg.Owner, d.cfg.Lease)
 			if err != nil {
 				d.cfg.Logger.Error("dispatcher: claim", slog.Any("err", err))
@@ -354,25 +354,6 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 					default:
 					}
 				}(l, first[l.LineID])
-			}
-			// Lines whose last ack has not committed yet read their own
-			// batch once it has.
-			for _, h := range pending {
-				got[h.lease.LineID] = true
-				wg.Add(1)
-				go func(h heldLease) {
-					defer wg.Done()
-					r := queue.LineRef{LineID: h.lease.LineID, PortalID: h.lease.PortalID}
-					drop := true
-					if d.settle(context.WithoutCancel(ctx), h) {
-						drop = d.deliverLine(ctx, h.lease, nil)
-					}
-					d.finish(r, drop)
-					select {
-					case done <- struct{}{}:
-					default:
-					}
-				}(h)
 			}
 			for _, r := range lines {
 				if !got[r.LineID] {
@@ -421,30 +402,24 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 }
 
 // takeHeld splits lines about to start into those whose kept lease can be
-// used as it is, those whose kept lease waits for its last ack (pending),
-// and those to claim. A kept lease is used only while it outlasts a whole
-// post with room to spare, and only if its last ack held it; another is
-// claimed anew (the claim accepts a line this owner holds).
-func (d *Dispatcher) takeHeld(lines []queue.LineRef) (held []*queue.Lease, pending []heldLease, claim []queue.LineRef) {
+// used as it is and those to claim. A kept lease is used only while it
+// outlasts a whole post with room to spare, and only if its last ack held
+// it; another is claimed anew (the claim accepts a line this owner holds).
+func (d *Dispatcher) takeHeld(lines []queue.LineRef) (held []*queue.Lease, claim []queue.LineRef) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.held) == 0 {
-		return nil, nil, lines
+		return nil, lines
 	}
 	fresh := time.Now().Add(d.cfg.Timeout + d.cfg.Lease/4)
 	for _, r := range lines {
 		h, ok := d.held[r.LineID]
 		delete(d.held, r.LineID)
-		if ok && h.ack != nil {
-			// startable lets a line start only once its last ack is in;
-			// Wait then returns at once, and renews the lease.
-			if !h.ack.acked.Load() {
-				pending = append(pending, h)
-				continue
-			}
-			if h.ack.p.Wait(context.Background()) != nil {
-				ok = false
-			}
+		// startable lets a line start only once its last ack is in (and
+		// no worker of the line runs meanwhile to keep a new one): Wait
+		// returns at once, and renews the lease.
+		if ok && h.ack != nil && h.ack.p.Wait(context.Background()) != nil {
+			ok = false
 		}
 		if ok && h.lease.Until.After(fresh) {
 			held = append(held, h.lease)
@@ -452,22 +427,7 @@ func (d *Dispatcher) takeHeld(lines []queue.LineRef) (held []*queue.Lease, pendi
 		}
 		claim = append(claim, r)
 	}
-	return held, pending, claim
-}
-
-// settle waits for a kept lease's last ack and tells whether the lease can
-// be used for the line's next turn; one that cannot is given back.
-func (d *Dispatcher) settle(ctx context.Context, h heldLease) bool {
-	err := h.ack.p.Wait(ctx)
-	if err == nil && h.lease.Until.After(time.Now().Add(d.cfg.Timeout+d.cfg.Lease/4)) {
-		return true
-	}
-	if !errors.Is(err, queue.ErrLeaseLost) {
-		// The ack failed, or the lease runs short: give it back; the
-		// scan claims the line again.
-		_ = d.outbox.Release(ctx, h.lease)
-	}
-	return false
+	return held, claim
 }
 
 // releaseHeld gives back, in one statement, the kept leases no turn took
