@@ -36,13 +36,21 @@ type Minute struct {
 	Depth int64
 }
 
-// Attempt is one batch POST that carried an event.
+// Attempt is one batch POST that carried an event, or a run of
+// consecutive retries of the same batch that got the same failure.
 type Attempt struct {
 	Batch string
-	At    time.Time
-	Took  time.Duration
+	// At is when the batch was posted (the first post of a run).
+	At time.Time
+	// Took is how long the portal took to answer (the last post of a run).
+	Took time.Duration
 	// Error is the failure (the portal's answer); empty when acknowledged.
 	Error string
+	// Count is how many posts the entry stands for: 1, or more when the
+	// same batch was retried and failed the same way again; Last is when
+	// the last of them was posted.
+	Count int
+	Last  time.Time
 }
 
 // Trace is the path of one event through the gateway.
@@ -163,7 +171,7 @@ func (r *Recorder) BatchDone(portalID string, events int, _ time.Duration, err e
 // this process started) is read from its stored payload.
 func (r *Recorder) BatchPosted(portalID, lineID, batchID string, items []queue.Item, took time.Duration, err error) {
 	now := r.now()
-	a := Attempt{Batch: batchID, At: now, Took: took}
+	a := Attempt{Batch: batchID, At: now, Took: took, Count: 1, Last: now}
 	if err != nil {
 		a.Error = err.Error()
 	}
@@ -204,14 +212,35 @@ func (r *Recorder) BatchPosted(portalID, lineID, batchID string, items []queue.I
 		if t.ReceivedAt.IsZero() {
 			t.ReceivedAt = it.CreatedAt
 		}
-		if len(t.Attempts) < 50 {
-			t.Attempts = append(t.Attempts, a)
-		}
+		t.attempt(a)
 		if err == nil {
 			t.DeliveredAt = now
 		}
 	}
 	r.forget()
+}
+
+// maxAttempts bounds the entries a trace keeps (later ones are dropped).
+const maxAttempts = 50
+
+// attempt adds a to the trace. A retry of the batch that failed the same
+// way as the entry before it joins that entry: while a portal is down the
+// same batch is posted again at every retry, and an entry per post made
+// the traffic window's memory grow with the outage (24 MB of heap in
+// connector bench's backlog fill, with a 1 s retry schedule) and the path
+// hard to read.
+// Callers hold mu.
+func (t *Trace) attempt(a Attempt) {
+	if n := len(t.Attempts); n > 0 {
+		if p := &t.Attempts[n-1]; a.Error != "" && p.Batch == a.Batch && p.Error == a.Error {
+			p.Count++
+			p.Last, p.Took = a.At, a.Took
+			return
+		}
+	}
+	if len(t.Attempts) < maxAttempts {
+		t.Attempts = append(t.Attempts, a)
+	}
 }
 
 // traceOf starts a trace from a stored event.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -45,8 +46,19 @@ func TestConsoleTrafficChartAndFindAMessage(t *testing.T) {
 			t.Fatalf("webhook %d", code)
 		}
 	}
-	if !p.WaitFor(10*time.Second, func() bool { return len(p.Attempts(line)) > 0 }) {
-		t.Fatal("no failed attempt")
+	// Wait until the batch of all three has failed at least twice: its
+	// retries must show as one entry with a count.
+	sameBatch := func() int {
+		n := 0
+		for _, a := range p.Attempts(line) {
+			if a.Events == 3 && a.Answered == http.StatusServiceUnavailable {
+				n++
+			}
+		}
+		return n
+	}
+	if !p.WaitFor(10*time.Second, func() bool { return sameBatch() >= 2 }) {
+		t.Fatalf("the batch of three failed %d times", sameBatch())
 	}
 	p.FailLine(line, 0)
 	if !p.WaitFor(10*time.Second, func() bool { return len(p.Events(line)) == 3 }) {
@@ -83,6 +95,9 @@ func TestConsoleTrafficChartAndFindAMessage(t *testing.T) {
 	if len(steps) < 4 || !strings.HasPrefix(steps[0], "received") || !strings.Contains(joined, "attempt: Batch bat_") ||
 		!strings.Contains(joined, "503") || !strings.Contains(joined, "acknowledged") || !strings.HasPrefix(steps[len(steps)-1], "delivered") {
 		t.Errorf("path of %s:\n%s", first.ID, joined)
+	}
+	if !regexp.MustCompile(`attempt: Batch bat_\w+ posted [2-9]\d* times from .+ to .+ \(the last took \d+ ms\): portal answered 503`).MatchString(joined) {
+		t.Errorf("path of %s has no entry for the repeated failures of the batch of three:\n%s", first.ID, joined)
 	}
 	batch := consoletest.Eval[string](br, "batch id", `[...document.querySelectorAll('[data-batch]')].pop().innerText`)
 	t.Logf("screenshot %s", br.Shot("traffic-find-event"))
