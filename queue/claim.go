@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/connector-gateway/connector/queue/sqldb"
@@ -459,6 +460,30 @@ func (o acker) ackGroup(group []*ackReq) {
 	}
 }
 
+// ackDeletes deletes the acked events by seq, up to 1,000 per statement.
+func ackDeletes(d sqldb.Dialect, seqs []any) []sqldb.Stmt {
+	var stmts []sqldb.Stmt
+	for start := 0; start < len(seqs); start += 1000 {
+		chunk := seqs[start:min(start+1000, len(seqs))]
+		q := "DELETE FROM outbox_events WHERE seq IN (" + placeholders(len(chunk)) + ")"
+		if d.Name() == sqldb.DriverMySQL {
+			// MariaDB plans a full table scan for an IN list of about 50
+			// seqs or more while the outbox is small (its statistics see a
+			// few pages, and the scan also walks the rows purge has not yet
+			// removed): in bench ingest MariaDB read 20,000 rows a second by
+			// scan (Handler_read_rnd_next), and 5,000 with this. The
+			// single-table DELETE takes no index hint, but ORDER BY the
+			// primary key with a LIMIT makes it look the seqs up in the
+			// primary key. The LIMIT is the list's length, so it never
+			// leaves a listed row behind, and the order is deterministic
+			// for statement-based replication.
+			q += " ORDER BY seq LIMIT " + strconv.Itoa(len(chunk))
+		}
+		stmts = append(stmts, sqldb.Stmt{Query: q, Args: chunk})
+	}
+	return stmts
+}
+
 // ackMany deletes the acked events and updates the lines of a group of
 // acks in one transaction, and reports the lines whose lease was lost.
 func (o acker) ackMany(ctx context.Context, group []*ackReq, now time.Time) (map[string]bool, error) {
@@ -469,10 +494,7 @@ func (o acker) ackMany(ctx context.Context, group []*ackReq, now time.Time) (map
 			seqs = append(seqs, it.Seq)
 		}
 	}
-	for start := 0; start < len(seqs); start += 1000 {
-		chunk := seqs[start:min(start+1000, len(seqs))]
-		stmts = append(stmts, sqldb.Stmt{Query: "DELETE FROM outbox_events WHERE seq IN (" + placeholders(len(chunk)) + ")", Args: chunk})
-	}
+	stmts = append(stmts, ackDeletes(o.db.Dialect, seqs)...)
 	deletes := len(stmts)
 	// One UPDATE per (owner, renew or release) with the lines in it.
 	type key struct {
