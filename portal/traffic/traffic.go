@@ -67,9 +67,22 @@ type Trace struct {
 	ReceivedAt time.Time
 	// Duplicates counts the messenger's repeats of it that the outbox
 	// deduplicated.
-	Duplicates  int
+	Duplicates int
+	// Attempts are the first maxAttempts-1 entries and the latest one;
+	// Omitted counts the posts of the entries between them that were not
+	// kept.
 	Attempts    []Attempt
+	Omitted     int
 	DeliveredAt time.Time
+}
+
+// OmittedBefore is the index of the entry the omitted posts came before
+// (the latest one), or -1 when none were omitted.
+func (t Trace) OmittedBefore() int {
+	if t.Omitted == 0 {
+		return -1
+	}
+	return len(t.Attempts) - 1
 }
 
 // Recorder hears the inbox and the dispatcher. It is safe for concurrent
@@ -220,7 +233,8 @@ func (r *Recorder) BatchPosted(portalID, lineID, batchID string, items []queue.I
 	r.forget()
 }
 
-// maxAttempts bounds the entries a trace keeps (later ones are dropped).
+// maxAttempts bounds the entries a trace keeps: the first ones and the
+// latest, so a path that ends in a delivery shows it.
 const maxAttempts = 50
 
 // attempt adds a to the trace. A retry of the batch that failed the same
@@ -240,7 +254,11 @@ func (t *Trace) attempt(a Attempt) {
 	}
 	if len(t.Attempts) < maxAttempts {
 		t.Attempts = append(t.Attempts, a)
+		return
 	}
+	p := &t.Attempts[len(t.Attempts)-1]
+	t.Omitted += max(p.Count, 1)
+	*p = a
 }
 
 // traceOf starts a trace from a stored event.

@@ -110,7 +110,21 @@ func TestAttemptsAreBounded(t *testing.T) {
 	for i := 0; i < 3*maxAttempts; i++ {
 		r.BatchPosted("prt_1", "lin_1", fmt.Sprintf("bat_%d", i), []queue.Item{{EventID: "evt_a"}}, 0, errors.New("portal answered 503"))
 	}
-	if got := r.Find("evt_a"); len(got) != 1 || len(got[0].Attempts) != maxAttempts {
+	r.BatchPosted("prt_1", "lin_1", "bat_last", []queue.Item{{EventID: "evt_a"}}, 0, nil)
+	got := r.Find("evt_a")
+	if len(got) != 1 || len(got[0].Attempts) != maxAttempts {
 		t.Fatalf("got %+v", got)
+	}
+	tr := got[0]
+	// The first entries, then the count of the ones not kept, then the
+	// delivery: every post is accounted for.
+	if tr.Attempts[0].Batch != "bat_0" || tr.Attempts[maxAttempts-2].Batch != fmt.Sprintf("bat_%d", maxAttempts-2) {
+		t.Errorf("first entries: %s … %s", tr.Attempts[0].Batch, tr.Attempts[maxAttempts-2].Batch)
+	}
+	if last := tr.Attempts[maxAttempts-1]; last.Batch != "bat_last" || last.Error != "" || tr.DeliveredAt.IsZero() {
+		t.Errorf("last entry %+v, delivered at %v; want the acknowledged bat_last", last, tr.DeliveredAt)
+	}
+	if want := 3*maxAttempts + 1 - maxAttempts; tr.Omitted != want || tr.OmittedBefore() != maxAttempts-1 {
+		t.Errorf("omitted %d before entry %d, want %d before %d", tr.Omitted, tr.OmittedBefore(), want, maxAttempts-1)
 	}
 }
