@@ -128,9 +128,12 @@ type Result struct {
 	Short                   bool    `json:"short"`
 	// Per-event costs of the reference server and of the gateway's
 	// phases: server CPU, database CPU, statements (server-wide counters).
-	Reference        cost `json:"reference_cost"`
-	Ingest           cost `json:"ingest_cost"`
-	IngestPortalDown cost `json:"ingest_portal_down_cost"`
+	// CeilingClaimDelete is the claim-and-delete ceiling's CPU per row:
+	// its client (this process) as server_cpu_us, and the database's.
+	CeilingClaimDelete cost `json:"ceiling_claim_delete_cost"`
+	Reference          cost `json:"reference_cost"`
+	Ingest             cost `json:"ingest_cost"`
+	IngestPortalDown   cost `json:"ingest_portal_down_cost"`
 	// Latency is the cost per event in the healthy windows at the offered
 	// rate (ingest and delivery of a steady trickle over the active lines).
 	Latency cost   `json:"latency_cost"`
@@ -173,6 +176,7 @@ func printTable(w io.Writer, r Result) {
 		{"ceiling: one row per commit, 32 clients", fmt.Sprintf("%.0f rows/s", r.CeilingSingleCommitPerS)},
 		{"ceiling: multi-row inserts", fmt.Sprintf("%.0f rows/s", r.CeilingMultirowPerS)},
 		{"ceiling: claim-and-delete", fmt.Sprintf("%.0f rows/s", r.CeilingClaimDeletePerS)},
+		{"  its cost per row", claimDeleteCost(r)},
 		{"ceiling: HTTP POST loopback", fmt.Sprintf("%.0f req/s", r.CeilingHTTPPerS)},
 		{"reference group-commit server", fmt.Sprintf("%.0f webhooks/s", r.ReferencePerS)},
 		{"  its cost per webhook", r.Reference.String()},
@@ -195,6 +199,15 @@ func printTable(w io.Writer, r Result) {
 		fmt.Fprintf(w, "  %-44s %s\n", row.name, row.val)
 	}
 	fmt.Fprintln(w)
+}
+
+// claimDeleteCost is the claim-and-delete ceiling's CPU per row.
+func claimDeleteCost(r Result) string {
+	c := r.CeilingClaimDelete
+	if r.Driver == sqldb.DriverSQLite {
+		return fmt.Sprintf("CPU %.0f µs/row (the database runs in the client)", c.ServerCPUus)
+	}
+	return fmt.Sprintf("client CPU %.0f µs/row, database CPU %.0f µs/row", c.ServerCPUus, c.DBCPUus)
 }
 
 func ratio(a, b float64) float64 {

@@ -48,6 +48,12 @@ func TestShortBenchRuns(t *testing.T) {
 					t.Errorf("%s = %v, want a measured positive value", k, f)
 				}
 			}
+			// The bench's own CPU (loader, portals) is measured in every
+			// gateway phase, and the claim-and-delete ceiling's per row.
+			if res.Ingest.BenchCPUus <= 0 || res.Deliver.BenchCPUus <= 0 || res.CeilingClaimDelete.ServerCPUus <= 0 {
+				t.Errorf("bench CPU per event: ingest %v, deliver %v; claim-and-delete client CPU per row %v; want measured values",
+					res.Ingest.BenchCPUus, res.Deliver.BenchCPUus, res.CeilingClaimDelete.ServerCPUus)
+			}
 			if m["driver"] != b.Driver || res.BacklogEvents != 5000 {
 				t.Errorf("driver %v, backlog %d", m["driver"], res.BacklogEvents)
 			}

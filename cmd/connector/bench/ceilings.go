@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,6 +78,9 @@ func ceilings(ctx context.Context, o Options, r *Result, say func(string, ...any
 	// Claim-and-delete: each worker takes the oldest 100 rows of its
 	// partition and deletes them in one transaction, as a queue consumer.
 	var empty atomic.Int64
+	pr := newProbe(ctx, o)
+	defer pr.close()
+	s0 := pr.sample(ctx, os.Getpid())
 	n, el, err = timed(o.Duration, partitions, func(i int) (int, error) {
 		k := i % partitions
 		var got int
@@ -112,7 +116,10 @@ func ceilings(ctx context.Context, o Options, r *Result, say func(string, ...any
 		return fmt.Errorf("claim-and-delete: %w", err)
 	}
 	r.CeilingClaimDeletePerS = float64(n) / el.Seconds()
-	say("  ceiling claim-and-delete: %.0f rows/s", r.CeilingClaimDeletePerS)
+	// The client here is this process: its CPU is the "server" figure.
+	r.CeilingClaimDelete = pr.per(s0, pr.sample(ctx, os.Getpid()), n)
+	r.CeilingClaimDelete.BenchCPUus = 0
+	say("  ceiling claim-and-delete: %.0f rows/s; %s", r.CeilingClaimDeletePerS, claimDeleteCost(*r))
 
 	// Bare HTTP POST round trip on loopback, 32 clients.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -24,8 +24,10 @@ type probe struct {
 }
 
 type sample struct {
-	server, db time.Duration
-	stmts      int64
+	// bench is this process's own CPU: the load generator and the fake
+	// portals, which share the machine with the server and the database.
+	server, db, bench time.Duration
+	stmts             int64
 	// From MariaDB's USER_STATISTICS when userstat is on: the run's own
 	// database user's statements, commits and CPU, free of other clients.
 	userOK            bool
@@ -36,8 +38,11 @@ type sample struct {
 
 // cost is one phase's cost per event.
 type cost struct {
-	ServerCPUus   float64 `json:"server_cpu_us"`
-	DBCPUus       float64 `json:"db_cpu_us"`
+	ServerCPUus float64 `json:"server_cpu_us"`
+	DBCPUus     float64 `json:"db_cpu_us"`
+	// BenchCPUus is the bench process's own CPU per event: the loader and
+	// the portals (signature checks) on this same machine.
+	BenchCPUus    float64 `json:"bench_cpu_us"`
 	StmtsPerEvent float64 `json:"statements"`
 	// Per-user figures (only with MariaDB's userstat on): statements and
 	// commits per event and the database threads' CPU for this run's user.
@@ -65,7 +70,7 @@ func (p *probe) close() {
 }
 
 func (p *probe) sample(ctx context.Context, serverPID int) sample {
-	s := sample{server: procCPU(serverPID), at: time.Now()}
+	s := sample{server: procCPU(serverPID), bench: procCPU(os.Getpid()), at: time.Now()}
 	if p.dbPID != 0 {
 		s.db = procCPU(p.dbPID)
 	}
@@ -104,7 +109,10 @@ func (p *probe) per(before, after sample, events int64) cost {
 	if events <= 0 {
 		return cost{}
 	}
-	c := cost{ServerCPUus: float64((after.server - before.server).Microseconds()) / float64(events)}
+	c := cost{
+		ServerCPUus: float64((after.server - before.server).Microseconds()) / float64(events),
+		BenchCPUus:  float64((after.bench - before.bench).Microseconds()) / float64(events),
+	}
 	if p.dbPID != 0 {
 		c.DBCPUus = float64((after.db - before.db).Microseconds()) / float64(events)
 	}
@@ -128,7 +136,8 @@ func (c cost) mix(n int64, d cost, m int64) cost {
 	}
 	f := func(a, b float64) float64 { return (a*float64(n) + b*float64(m)) / float64(n+m) }
 	return cost{
-		ServerCPUus: f(c.ServerCPUus, d.ServerCPUus), DBCPUus: f(c.DBCPUus, d.DBCPUus), StmtsPerEvent: f(c.StmtsPerEvent, d.StmtsPerEvent),
+		ServerCPUus: f(c.ServerCPUus, d.ServerCPUus), DBCPUus: f(c.DBCPUus, d.DBCPUus), BenchCPUus: f(c.BenchCPUus, d.BenchCPUus),
+		StmtsPerEvent:     f(c.StmtsPerEvent, d.StmtsPerEvent),
 		UserStmtsPerEvent: f(c.UserStmtsPerEvent, d.UserStmtsPerEvent), UserCommitsPerEvent: f(c.UserCommitsPerEvent, d.UserCommitsPerEvent),
 		UserDBCPUus: f(c.UserDBCPUus, d.UserDBCPUus),
 	}
@@ -136,6 +145,9 @@ func (c cost) mix(n int64, d cost, m int64) cost {
 
 func (c cost) String() string {
 	s := fmt.Sprintf("server CPU %.0f µs/event", c.ServerCPUus)
+	if c.BenchCPUus > 0 {
+		s += fmt.Sprintf(", bench (loader, portals) CPU %.0f µs/event", c.BenchCPUus)
+	}
 	if c.DBCPUus > 0 || c.StmtsPerEvent > 0 {
 		s += fmt.Sprintf(", database CPU %.0f µs/event, %.2f statements/event", c.DBCPUus, c.StmtsPerEvent)
 	}
